@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs whatever is missing, then runs every check and test: formatting,
+# clippy, the Rust tests on SQLite and PostgreSQL (and S3 through s3s-fs),
+# and the Playwright suite in Chromium against a fresh release build.
+# Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/tools.sh
+
+started=$SECONDS
+ensure_build_tools
+ensure_chromium
+ensure_s3s_fs
+rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt
+
+export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+if ! pg_isready -q -d "$DATABASE_URL"; then
+  echo "PostgreSQL is not answering at $DATABASE_URL; start it or set DATABASE_URL" >&2
+  exit 1
+fi
+# Databases left by tests that were killed midway.
+psql -q -X -At -d "$DATABASE_URL" -c "select datname from pg_database where datname like 'satchel_test_%'" |
+  while read -r name; do psql -q -X -d "$DATABASE_URL" -c "drop database if exists \"$name\" with (force)"; done
+
+say "formatting"
+cargo fmt --all --check
+
+say "clippy (server and app, then the wasm bundle)"
+cargo clippy -p satchel -p app --all-targets -- -D warnings
+cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+say "Rust tests (SQLite, PostgreSQL, local disk, S3)"
+cargo test -p satchel -p app
+
+say "release build"
+cargo leptos build --release
+
+say "browser tests (Playwright, Chromium)"
+(cd end2end && npx playwright test)
+
+say "all checks passed in $((SECONDS - started)) s"

@@ -1,0 +1,228 @@
+//! The command line: every flag also reads an environment variable, as
+//! the contract's "Command line" section lists them.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::domain::Scopes;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "satchel",
+    version,
+    about = "A self-hosted file service that speaks Kommo's Files API",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// `satchel` alone serves, with these flags.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve(ServeArgs),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it, alone on one line.
+    Create(TokenCreateArgs),
+}
+
+/// Where Satchel keeps its state.
+#[derive(Debug, Clone, Args)]
+pub struct StateArgs {
+    /// Directory for the embedded database and blobs.
+    #[arg(long, env = "SATCHEL_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// `sqlite://PATH` or `postgres://...`; default `sqlite://<data dir>/satchel.db`.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl StateArgs {
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}/satchel.db", self.data_dir.display()))
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SATCHEL_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// `file://DIR` or `s3://bucket/prefix` (with the `AWS_*` variables);
+    /// default `file://<data dir>/blobs`.
+    #[arg(long, env = "SATCHEL_STORAGE_URL")]
+    pub storage_url: Option<String>,
+
+    /// Origin that links and part URLs are built on; default `http://<listen>`.
+    #[arg(long, env = "SATCHEL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Size of every upload part but the last, in bytes (a multiple of 64).
+    #[arg(long, env = "SATCHEL_MAX_PART_SIZE", default_value_t = 524_288, value_parser = parse_part_size)]
+    pub max_part_size: u64,
+
+    /// Largest file an upload session accepts, in bytes.
+    #[arg(long, env = "SATCHEL_MAX_FILE_SIZE", default_value_t = 2 * 1024 * 1024 * 1024)]
+    pub max_file_size: u64,
+
+    /// How long an unfinished upload session lives (`24h`, `90m`, `2s`).
+    #[arg(long, env = "SATCHEL_SESSION_TTL", default_value = "24h", value_parser = parse_duration)]
+    pub session_ttl: Duration,
+
+    /// How long a trashed file is kept before it is purged.
+    #[arg(long, env = "SATCHEL_TRASH_TTL", default_value = "30d", value_parser = parse_duration)]
+    pub trash_ttl: Duration,
+
+    /// How long a signed download link works.
+    #[arg(long, env = "SATCHEL_LINK_TTL", default_value = "1h", value_parser = parse_duration)]
+    pub link_ttl: Duration,
+
+    /// Browser origins allowed to call the API (comma separated); part
+    /// uploads under `/upload/` accept any origin.
+    #[arg(long, env = "SATCHEL_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Longest time a request may take before its answer starts.
+    #[arg(long, env = "SATCHEL_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Directory with the built pages' assets (`pkg/`), as cargo-leptos lays it out.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// Comma-separated scopes: files, files_delete, crm.
+    #[arg(long)]
+    pub scopes: Scopes,
+
+    /// Account the token belongs to; created if new.
+    #[arg(long, default_value = "default")]
+    pub account: String,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+impl ServeArgs {
+    pub fn storage_url(&self) -> String {
+        self.storage_url
+            .clone()
+            .unwrap_or_else(|| format!("file://{}/blobs", self.state.data_dir.display()))
+    }
+
+    pub fn public_url(&self) -> String {
+        let url = self
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen));
+        url.trim_end_matches('/').to_owned()
+    }
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration like 30s, 90m, 24h or 30d ({e})"))?;
+    if d.is_zero() {
+        return Err("a duration must be longer than zero".into());
+    }
+    Ok(d)
+}
+
+/// Parts are a multiple of SHA-256's 64-byte block so the running digest
+/// can be saved between parts with an empty buffer.
+fn parse_part_size(text: &str) -> Result<u64, String> {
+    let n: u64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of bytes"))?;
+    if n == 0 || !n.is_multiple_of(64) || n > 64 * 1024 * 1024 {
+        return Err(format!(
+            "{n} must be a positive multiple of 64, at most 64 MiB"
+        ));
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("satchel").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn bare_satchel_serves_with_contract_defaults() {
+        let cli = parse(&[]).unwrap();
+        assert!(cli.command.is_none());
+        let serve = cli.serve;
+        assert_eq!(serve.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(serve.max_part_size, 524_288);
+        assert_eq!(serve.max_file_size, 2_147_483_648);
+        assert_eq!(serve.session_ttl, Duration::from_secs(24 * 3600));
+        assert_eq!(serve.trash_ttl, Duration::from_secs(30 * 86400));
+        assert_eq!(serve.link_ttl, Duration::from_secs(3600));
+        assert_eq!(serve.public_url(), "http://127.0.0.1:3000");
+        // The test command exports DATABASE_URL for the PostgreSQL tests.
+        if std::env::var_os("DATABASE_URL").is_none() {
+            assert_eq!(serve.state.database_url(), "sqlite://./data/satchel.db");
+        }
+        assert_eq!(serve.storage_url(), "file://./data/blobs");
+    }
+
+    #[test]
+    fn serve_subcommand_takes_the_same_flags() {
+        let cli = parse(&["serve", "--listen", "0.0.0.0:8080", "--trash-ttl", "2s"]).unwrap();
+        let Some(Command::Serve(serve)) = cli.command else {
+            panic!("expected serve")
+        };
+        assert_eq!(serve.listen.port(), 8080);
+        assert_eq!(serve.trash_ttl, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn bad_values_are_refused_by_the_parser() {
+        assert!(parse(&["--listen", "nowhere"]).is_err());
+        assert!(parse(&["--session-ttl", "soon"]).is_err());
+        assert!(parse(&["--max-part-size", "1000"]).is_err());
+        assert!(parse(&["token", "create", "--scopes", "root"]).is_err());
+    }
+
+    #[test]
+    fn token_create_reads_scopes_and_account() {
+        let cli = parse(&[
+            "token",
+            "create",
+            "--scopes",
+            "files,crm",
+            "--account",
+            "acme",
+        ])
+        .unwrap();
+        let Some(Command::Token(TokenCommand::Create(args))) = cli.command else {
+            panic!("expected token create")
+        };
+        assert_eq!(args.scopes.to_string(), "files,crm");
+        assert_eq!(args.account, "acme");
+    }
+}

@@ -1,0 +1,8 @@
+//! Satchel's domain rules in plain Rust: no axum, no sqlx, no I/O.
+//! The HTTP layer parses into these types, the store persists them.
+
+pub mod scope;
+pub mod token;
+
+pub use scope::{Scope, Scopes};
+pub use token::{TokenHash, TokenSecret};

@@ -1,0 +1,82 @@
+//! Bearer-token authentication. Handlers take an `Auth` argument and call
+//! `require` for each scope they need; everything they then read or write
+//! is filtered by `auth.account`, so another account's things look absent.
+
+use axum::{extract::FromRequestParts, http::request::Parts};
+
+use crate::{
+    domain::{Scope, Scopes},
+    error::{Error, Result},
+    state::AppState,
+    store::accounts::AccountId,
+};
+
+/// An authenticated caller: the account the token belongs to and what it
+/// may do.
+#[derive(Clone, Copy, Debug)]
+pub struct Auth {
+    pub account: AccountId,
+    pub scopes: Scopes,
+}
+
+impl Auth {
+    /// 403 naming `scope` unless the token carries it.
+    pub fn require(&self, scope: Scope) -> Result<()> {
+        if self.scopes.contains(scope) {
+            Ok(())
+        } else {
+            Err(Error::MissingScope(scope))
+        }
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let token = bearer(parts).ok_or(Error::Unauthorized)?;
+        let grant = state
+            .db
+            .find_grant(token)
+            .await?
+            .ok_or(Error::Unauthorized)?;
+        Ok(Auth {
+            account: grant.account,
+            scopes: grant.scopes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts_with(header: Option<&str>) -> Parts {
+        let mut builder = axum::http::Request::builder();
+        if let Some(h) = header {
+            builder = builder.header("authorization", h);
+        }
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive_and_token_required() {
+        assert_eq!(bearer(&parts_with(Some("Bearer abc"))), Some("abc"));
+        assert_eq!(bearer(&parts_with(Some("bearer  abc "))), Some("abc"));
+        assert_eq!(bearer(&parts_with(Some("Basic abc"))), None);
+        assert_eq!(bearer(&parts_with(Some("Bearer "))), None);
+        assert_eq!(bearer(&parts_with(None)), None);
+    }
+}

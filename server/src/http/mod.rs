@@ -1,0 +1,80 @@
+//! HTTP: one module per resource, each exposing `router()`, assembled here
+//! with the cross-cutting layers (tracing, metrics, timeouts, body limits,
+//! CORS, compression) and the Leptos pages as the fallback.
+
+use axum::{
+    http::{HeaderValue, Method},
+    Router,
+};
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::{
+    compression::CompressionLayer,
+    cors::{AllowOrigin, CorsLayer},
+    limit::RequestBodyLimitLayer,
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+
+use crate::state::AppState;
+
+pub mod auth;
+pub mod health;
+pub mod metrics;
+pub mod openapi;
+pub mod problem;
+pub mod tokens;
+
+/// Largest JSON body the API accepts. Part uploads set their own limit.
+pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
+
+/// The whole application: API, pages and assets.
+pub fn app(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(health::router())
+        .merge(metrics::router())
+        .merge(openapi::router())
+        .merge(tokens::router())
+        .layer(RequestBodyLimitLayer::new(JSON_BODY_LIMIT))
+        .layer(cors(&state.settings.cors_origins));
+
+    let leptos_options = state.leptos.clone();
+    let routes = generate_route_list(app::App);
+    let pages = Router::new()
+        .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ));
+
+    Router::new()
+        .merge(api)
+        .merge(pages)
+        .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            state.settings.request_timeout,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// CORS for the API: only the configured origins, with the bearer header.
+fn cors(origins: &[String]) -> CorsLayer {
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::PUT,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::CONTENT_TYPE,
+        ])
+}

@@ -1,0 +1,43 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations,
+//! and its browsable page (Swagger UI, bundled in the binary so it works
+//! without internet).
+
+use utoipa::{
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    Modify, OpenApi,
+};
+use utoipa_swagger_ui::SwaggerUi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Satchel",
+        description = "A self-hosted file service that speaks Kommo's Files API."
+    ),
+    paths(super::health::healthz, super::metrics::render, super::tokens::issue_token),
+    components(schemas(super::problem::Problem)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "operations", description = "Health and metrics"),
+        (name = "crm", description = "CRM side: entities, notes, entity files"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub fn router() -> axum::Router<crate::state::AppState> {
+    SwaggerUi::new("/api/docs")
+        .url("/api/openapi.json", ApiDoc::openapi())
+        .into()
+}

@@ -1,0 +1,114 @@
+//! Errors as `application/problem+json` (RFC 9457) with a stable `type`
+//! slug. Internal errors are logged with their details; the client only
+//! learns that something went wrong.
+
+use axum::{
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::Error;
+
+/// The body of every 4xx/5xx answer.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct Problem {
+    /// Stable slug, e.g. `validation`, `unauthorized`, `forbidden`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+}
+
+impl Error {
+    /// Status, slug and title; the mapping every variant's doc promises.
+    fn classify(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            Error::MissingScope(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            Error::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            Error::Validation(_) => (StatusCode::BAD_REQUEST, "validation", "Invalid request"),
+            Error::Config(_)
+            | Error::Database(_)
+            | Error::Migrate(_)
+            | Error::Io(_)
+            | Error::ObjectStore(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+            ),
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, slug, title) = self.classify();
+        let detail = if self.is_internal() {
+            tracing::error!(error = %self, "request failed");
+            "Something went wrong on the server; it has been logged.".to_owned()
+        } else {
+            self.to_string()
+        };
+        let problem = Problem {
+            kind: slug.into(),
+            title: title.into(),
+            status: status.as_u16(),
+            detail,
+        };
+        let mut response = (status, Json(problem)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Scope;
+
+    async fn body_of(error: Error) -> (StatusCode, String, serde_json::Value) {
+        let response = error.into_response();
+        let status = response.status();
+        let ctype = response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, ctype, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn missing_scope_is_403_problem_naming_the_scope() {
+        let (status, ctype, body) = body_of(Error::MissingScope(Scope::FilesDelete)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(ctype, "application/problem+json");
+        assert_eq!(body["type"], "forbidden");
+        assert_eq!(body["status"], 403);
+        assert!(body["detail"].as_str().unwrap().contains("files_delete"));
+    }
+
+    #[tokio::test]
+    async fn internal_errors_do_not_leak_details() {
+        let secret = "select * from api_tokens at /srv/satchel/data";
+        let (status, _, body) = body_of(Error::Io(std::io::Error::other(secret.to_owned()))).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["type"], "internal");
+        assert!(!body.to_string().contains("api_tokens"));
+        assert!(!body.to_string().contains("/srv/satchel"));
+    }
+}

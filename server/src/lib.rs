@@ -1,0 +1,37 @@
+//! Satchel's server: a self-hosted file service speaking Kommo's Files API.
+//!
+//! - `config`: the command line.
+//! - `domain`: plain-Rust rules (scopes, tokens, …), no I/O.
+//! - `store`: metadata in SQLite or PostgreSQL.
+//! - `blob`: bytes on local disk or S3.
+//! - `http`: the routers, auth and error answers.
+//! - `run`: what each command does.
+
+pub mod blob;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod run;
+pub mod state;
+pub mod store;
+#[doc(hidden)]
+pub mod testing;
+
+pub use error::{Error, Result};
+
+/// Structured logs on stderr (stdout stays clean for `token create`).
+/// `RUST_LOG` filters; `SATCHEL_LOG_FORMAT=json` switches to JSON lines.
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("SATCHEL_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,97 @@
+//! What each command does once its flags are parsed.
+
+use std::sync::Arc;
+
+use crate::{
+    blob,
+    config::{ServeArgs, TokenCreateArgs},
+    error::{Error, Result},
+    http,
+    state::{leptos_options, AppState, Settings},
+    store::{redact, Db},
+};
+
+/// Opens the data directory, database and blob store, then serves until
+/// SIGINT or SIGTERM.
+pub async fn serve(args: ServeArgs) -> Result<()> {
+    ensure_data_dir(&args.state.data_dir)?;
+    let database_url = args.state.database_url();
+    let db = Db::connect(&database_url).await?;
+    let blobs = blob::open(&args.storage_url()).await?;
+    let settings = Settings {
+        public_url: args.public_url(),
+        max_part_size: args.max_part_size,
+        max_file_size: args.max_file_size,
+        session_ttl: args.session_ttl,
+        trash_ttl: args.trash_ttl,
+        link_ttl: args.link_ttl,
+        request_timeout: args.request_timeout,
+        cors_origins: args.cors_origins.clone(),
+    };
+    let state = AppState {
+        db: db.clone(),
+        blobs: blobs.clone(),
+        settings: Arc::new(settings),
+        leptos: leptos_options(&args.site_root, args.listen),
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", args.listen)))?;
+    tracing::info!(
+        listen = %args.listen,
+        public_url = %state.settings.public_url,
+        database = %redact(&database_url),
+        storage = %blobs.describe(),
+        "satchel is serving"
+    );
+    axum::serve(listener, http::app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    db.close().await;
+    Ok(())
+}
+
+/// Creates a token (and its account if new) and returns its secret.
+pub async fn token_create(args: TokenCreateArgs) -> Result<String> {
+    let account = args.account.trim();
+    if account.is_empty() || account.len() > 255 {
+        return Err(Error::Config(
+            "an account name is 1 to 255 characters".into(),
+        ));
+    }
+    if args.state.database_url.is_none() {
+        ensure_data_dir(&args.state.data_dir)?;
+    }
+    let db = Db::connect(&args.state.database_url()).await?;
+    let account = db.ensure_account(account).await?;
+    let secret = db.create_token(account, args.scopes, None).await?;
+    db.close().await;
+    Ok(secret.expose().to_owned())
+}
+
+fn ensure_data_dir(dir: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .and_then(|()| {
+            // Creating a file proves the directory is writable, not just there.
+            let probe = dir.join(".satchel-write-probe");
+            std::fs::write(&probe, b"")?;
+            std::fs::remove_file(probe)
+        })
+        .map_err(|e| Error::Config(format!("cannot use data dir {}: {e}", dir.display())))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutting down");
+}

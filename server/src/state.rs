@@ -1,0 +1,66 @@
+//! What every request handler can reach: the database, the blob store and
+//! the resolved settings. Built once in `run::serve`.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+
+use crate::{blob::BlobStore, store::Db};
+
+/// Settings resolved from the command line, shared by every handler.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Origin for absolute links, without a trailing slash.
+    pub public_url: String,
+    pub max_part_size: u64,
+    pub max_file_size: u64,
+    pub session_ttl: Duration,
+    pub trash_ttl: Duration,
+    pub link_ttl: Duration,
+    pub request_timeout: Duration,
+    /// Browser origins allowed to call the API; empty means none.
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            public_url: "http://127.0.0.1:3000".into(),
+            max_part_size: 524_288,
+            max_file_size: 2 * 1024 * 1024 * 1024,
+            session_ttl: Duration::from_secs(24 * 3600),
+            trash_ttl: Duration::from_secs(30 * 86400),
+            link_ttl: Duration::from_secs(3600),
+            request_timeout: Duration::from_secs(60),
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub blobs: Arc<dyn BlobStore>,
+    pub settings: Arc<Settings>,
+    pub leptos: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+/// Leptos settings with Satchel's defaults baked in, so the binary serves
+/// its pages from the repository root with no environment variables.
+pub fn leptos_options(site_root: &std::path::Path, addr: std::net::SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("satchel")
+        .site_root(site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .env(leptos::config::Env::PROD)
+        .site_addr(addr)
+        .reload_port(3001u32)
+        .build()
+}

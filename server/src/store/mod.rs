@@ -1,0 +1,220 @@
+//! Metadata persistence: accounts and tokens now, sessions, files and CRM
+//! entities as they land.
+//!
+//! One set of queries serves SQLite and PostgreSQL through sqlx's `Any`
+//! driver: every query uses `$1` placeholders (both databases accept them),
+//! ids are 64-bit integers, times are unix seconds in 64-bit integers and
+//! uuids are text, which are the types `Any` carries unchanged. Only the
+//! DDL differs (identity columns), so each database has its own migration
+//! folder with the same tables, and `Db::connect` picks one by URL scheme.
+
+use std::{str::FromStr, sync::Once, time::Duration};
+
+use sqlx::{
+    any::{AnyConnectOptions, AnyPoolOptions},
+    AnyPool, Executor,
+};
+
+use crate::error::{Error, Result};
+
+pub mod accounts;
+pub mod tokens;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database a URL selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DbKind {
+    Sqlite,
+    Postgres,
+}
+
+impl DbKind {
+    pub fn of_url(url: &str) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(DbKind::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DbKind::Postgres)
+        } else {
+            Err(Error::Config(format!(
+                "database URL {} is neither sqlite:// nor postgres://",
+                redact(url)
+            )))
+        }
+    }
+}
+
+/// The metadata database: one pool, built once at start-up.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    kind: DbKind,
+}
+
+impl Db {
+    /// Connects and applies pending migrations. SQLite files (and their
+    /// directory) are created if missing and run in WAL mode.
+    pub async fn connect(url: &str) -> Result<Db> {
+        let db = Db::connect_unmigrated(url).await?;
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Connects without touching the schema (administrative connections).
+    pub async fn connect_unmigrated(url: &str) -> Result<Db> {
+        static DRIVERS: Once = Once::new();
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+
+        let kind = DbKind::of_url(url)?;
+        let url = match kind {
+            DbKind::Sqlite => prepare_sqlite_url(url)?,
+            DbKind::Postgres => url.to_owned(),
+        };
+        let unusable =
+            |e: sqlx::Error| Error::Config(format!("cannot open database {}: {e}", redact(&url)));
+        let options = AnyConnectOptions::from_str(&url).map_err(unusable)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(match kind {
+                // SQLite serialises writers anyway; a few readers suffice.
+                DbKind::Sqlite => 8,
+                DbKind::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if kind == DbKind::Sqlite {
+                        // busy_timeout and foreign_keys are per connection;
+                        // WAL lets readers proceed while one writer commits.
+                        conn.execute(
+                            "pragma journal_mode = wal; pragma busy_timeout = 10000; \
+                             pragma foreign_keys = on; pragma synchronous = full;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(unusable)?;
+        Ok(Db { pool, kind })
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        match self.kind {
+            DbKind::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            DbKind::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn kind(&self) -> DbKind {
+        self.kind
+    }
+
+    /// Cheap round trip for health checks.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("select 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Makes sure the SQLite file can be created: its directory exists and the
+/// URL asks for read-write-create mode unless it already names a mode.
+fn prepare_sqlite_url(url: &str) -> Result<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or_default();
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path == ":memory:" {
+        return Ok(url.to_owned());
+    }
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Error::Config(format!(
+                    "cannot create database directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+    }
+    if query.split('&').any(|kv| kv.starts_with("mode=")) {
+        return Ok(url.to_owned());
+    }
+    let sep = if query.is_empty() { "?" } else { "&" };
+    Ok(format!("{url}{sep}mode=rwc"))
+}
+
+/// A database URL fit for a log line or an error: the password is hidden.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Seconds since the unix epoch, the unit every stored time uses.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_scheme_selects_the_database() {
+        assert_eq!(
+            DbKind::of_url("sqlite://data/x.db").unwrap(),
+            DbKind::Sqlite
+        );
+        assert_eq!(
+            DbKind::of_url("postgres://u@h/db").unwrap(),
+            DbKind::Postgres
+        );
+        assert!(DbKind::of_url("mysql://u@h/db").is_err());
+    }
+
+    #[test]
+    fn sqlite_urls_get_create_mode_unless_they_name_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/sub/s.db", dir.path().display());
+        assert_eq!(prepare_sqlite_url(&url).unwrap(), format!("{url}?mode=rwc"));
+        assert!(dir.path().join("sub").is_dir());
+        let ro = format!("sqlite://{}/s.db?mode=ro", dir.path().display());
+        assert_eq!(prepare_sqlite_url(&ro).unwrap(), ro);
+    }
+
+    #[test]
+    fn redact_hides_only_the_password() {
+        assert_eq!(
+            redact("postgres://bob:secret@db:5432/x"),
+            "postgres://bob:***@db:5432/x"
+        );
+        assert_eq!(redact("postgres://bob@db/x"), "postgres://bob@db/x");
+        assert_eq!(
+            redact("sqlite://./data/satchel.db"),
+            "sqlite://./data/satchel.db"
+        );
+    }
+}

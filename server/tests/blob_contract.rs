@@ -1,0 +1,157 @@
+//! The blob store contract (see `satchel::blob::BlobStore`), run against
+//! every backend: local disk, and S3 through a real S3-compatible server.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use satchel::{
+    blob::{BlobKey, BlobStore, ByteRange, LocalDisk, S3Store},
+    testing::S3Server,
+    Error,
+};
+
+fn key(k: &str) -> BlobKey {
+    BlobKey::new(k).unwrap()
+}
+
+/// Deterministic bytes that differ at every offset a bug could confuse.
+fn pattern(len: usize, seed: u8) -> Bytes {
+    (0..len)
+        .map(|i| (i as u32).wrapping_mul(31).wrapping_add(seed as u32) as u8)
+        .collect()
+}
+
+async fn read(
+    store: &dyn BlobStore,
+    k: &BlobKey,
+    range: Option<ByteRange>,
+) -> Result<Vec<u8>, Error> {
+    let chunks: Vec<Bytes> = store.get(k, range).await?.try_collect().await?;
+    Ok(chunks.concat())
+}
+
+async fn contract(store: Arc<dyn BlobStore>) {
+    let s = store.as_ref();
+
+    // Absent keys: NotFound on read, None for size, delete succeeds.
+    let missing = key("never/written");
+    assert!(matches!(
+        read(s, &missing, None).await,
+        Err(Error::NotFound("blob"))
+    ));
+    assert_eq!(s.size(&missing).await.unwrap(), None);
+    s.delete(&missing).await.unwrap();
+
+    // A written blob reads back whole, and its size is known.
+    let a = key("parts/1/000001");
+    let body = pattern(3 * 1024 * 1024 + 17, 1);
+    s.put(&a, body.clone()).await.unwrap();
+    assert_eq!(s.size(&a).await.unwrap(), Some(body.len() as u64));
+    assert_eq!(read(s, &a, None).await.unwrap(), body.as_ref());
+
+    // Ranges: inside, clamped at the end, empty at the end, past the end.
+    let mid = ByteRange::new(1000, 250_000).unwrap();
+    assert_eq!(read(s, &a, Some(mid)).await.unwrap(), &body[1000..250_000]);
+    let tail = ByteRange::new(body.len() as u64 - 5, body.len() as u64 + 100).unwrap();
+    assert_eq!(
+        read(s, &a, Some(tail)).await.unwrap(),
+        &body[body.len() - 5..]
+    );
+    let at_end = ByteRange::new(body.len() as u64, body.len() as u64).unwrap();
+    assert!(read(s, &a, Some(at_end)).await.unwrap().is_empty());
+    let past = ByteRange::new(body.len() as u64 + 1, body.len() as u64 + 2).unwrap();
+    assert!(matches!(
+        read(s, &a, Some(past)).await,
+        Err(Error::Validation(_))
+    ));
+
+    // Idempotent: the same bytes again; then a replacement wins whole.
+    s.put(&a, body.clone()).await.unwrap();
+    assert_eq!(read(s, &a, None).await.unwrap(), body.as_ref());
+    let replacement = pattern(10, 9);
+    s.put(&a, replacement.clone()).await.unwrap();
+    assert_eq!(read(s, &a, None).await.unwrap(), replacement.as_ref());
+
+    // Neighbouring keys are independent; an empty blob is a blob.
+    let b = key("parts/1/000002");
+    let empty = key("parts/1/empty");
+    s.put(&b, pattern(5, 3)).await.unwrap();
+    s.put(&empty, Bytes::new()).await.unwrap();
+    assert_eq!(s.size(&empty).await.unwrap(), Some(0));
+    assert!(read(s, &empty, None).await.unwrap().is_empty());
+    assert_eq!(read(s, &a, None).await.unwrap(), replacement.as_ref());
+
+    // Racing writers of the same bytes both succeed, leaving one blob.
+    let raced = key("parts/2/000001");
+    let bytes = pattern(700_000, 7);
+    let (x, y) = tokio::join!(s.put(&raced, bytes.clone()), s.put(&raced, bytes.clone()));
+    x.unwrap();
+    y.unwrap();
+    assert_eq!(read(s, &raced, None).await.unwrap(), bytes.as_ref());
+
+    // Delete removes, and deleting again still succeeds.
+    s.delete(&a).await.unwrap();
+    assert!(matches!(
+        read(s, &a, None).await,
+        Err(Error::NotFound("blob"))
+    ));
+    s.delete(&a).await.unwrap();
+    assert_eq!(read(s, &b, None).await.unwrap(), pattern(5, 3).as_ref());
+}
+
+#[tokio::test]
+async fn local_disk_keeps_the_blob_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDisk::open(dir.path()).await.unwrap();
+    contract(Arc::new(store)).await;
+    // Every write went through a temporary file that was renamed away.
+    let leftovers = std::fs::read_dir(dir.path().join(".tmp")).unwrap().count();
+    assert_eq!(leftovers, 0, "no temporary files remain");
+}
+
+#[tokio::test]
+async fn local_disk_never_serves_a_write_that_did_not_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDisk::open(dir.path()).await.unwrap();
+    // A crash mid-write leaves only a temporary file, which no key reaches.
+    std::fs::write(dir.path().join(".tmp").join("half"), b"half a part").unwrap();
+    assert!(BlobKey::new(".tmp/half").is_err());
+    assert_eq!(store.size(&key("half")).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn s3_keeps_the_blob_contract() {
+    let server = S3Server::start();
+    let url = format!("s3://{}/tenant-a", server.bucket);
+    let store = S3Store::from_builder(&url, server.builder()).unwrap();
+    contract(Arc::new(store)).await;
+    // The prefix from the URL is where the objects landed.
+    let prefixed = server
+        .root()
+        .join(&server.bucket)
+        .join("tenant-a/parts/1/000002");
+    assert!(prefixed.is_file(), "{} exists", prefixed.display());
+}
+
+#[tokio::test]
+async fn opening_storage_proves_it_usable_or_says_why_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}/blobs", dir.path().display());
+    let store = satchel::blob::open(&url).await.unwrap();
+    assert!(store.describe().starts_with("file://"));
+
+    let bad_scheme = satchel::blob::open("ftp://example/x").await.err().unwrap();
+    assert!(
+        bad_scheme.to_string().contains("neither file://"),
+        "{bad_scheme}"
+    );
+
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let not_dir = satchel::blob::open(&format!("file://{}/blobs", file.display()))
+        .await
+        .err()
+        .unwrap();
+    assert!(not_dir.to_string().contains("cannot"), "{not_dir}");
+}

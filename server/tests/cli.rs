@@ -1,0 +1,243 @@
+//! The `satchel` binary as an operator runs it: `token create` prints one
+//! line, unusable settings stop start-up with one clear line, and `serve`
+//! answers on a real socket and stops cleanly on SIGTERM.
+
+use std::{
+    io::{Read, Write},
+    net::TcpStream,
+    process::{Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use satchel::{
+    domain::Scope,
+    store::Db,
+    testing::{Backend, TestDb},
+};
+
+fn satchel() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_satchel"));
+    // The test command exports DATABASE_URL for PostgreSQL; these tests
+    // choose their database explicitly.
+    cmd.env_remove("DATABASE_URL").env("RUST_LOG", "warn");
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null()).output().expect("satchel runs")
+}
+
+fn stderr_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn token_create_prints_exactly_one_line_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = run(satchel()
+        .args([
+            "token",
+            "create",
+            "--scopes",
+            "files,crm",
+            "--account",
+            "acme",
+            "--data-dir",
+        ])
+        .arg(&data));
+    assert!(out.status.success(), "{:?}", stderr_lines(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "{stdout:?}");
+    assert!(stdout.ends_with('\n'));
+    let token = stdout.trim_end();
+    assert!(token.starts_with("sat_"));
+
+    // The token is in the data dir's database, for that account, with those scopes.
+    let db = Db::connect(&format!("sqlite://{}/satchel.db", data.display()))
+        .await
+        .unwrap();
+    let grant = db.find_grant(token).await.unwrap().expect("token stored");
+    assert_eq!(grant.account, db.ensure_account("acme").await.unwrap());
+    assert!(grant.scopes.contains(Scope::Crm) && !grant.scopes.contains(Scope::FilesDelete));
+    db.close().await;
+}
+
+#[tokio::test]
+async fn token_create_writes_to_postgres_when_given_its_url() {
+    let t = TestDb::new(Backend::Postgres).await;
+    let url = satchel::testing::postgres_url_of(&t);
+    let out = run(satchel().args([
+        "token",
+        "create",
+        "--scopes",
+        "files",
+        "--database-url",
+        &url,
+    ]));
+    assert!(out.status.success(), "{:?}", stderr_lines(&out));
+    let token = String::from_utf8(out.stdout).unwrap().trim_end().to_owned();
+    let grant =
+        t.db.find_grant(&token)
+            .await
+            .unwrap()
+            .expect("stored in postgres");
+    assert_eq!(
+        grant.account,
+        t.db.ensure_account("default").await.unwrap(),
+        "default account"
+    );
+    t.cleanup().await;
+}
+
+#[test]
+fn unusable_settings_stop_start_up_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let data = dir.path().join("data");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "serve".into(),
+                "--data-dir".into(),
+                file.join("sub").display().to_string(),
+            ],
+            "cannot use data dir",
+        ),
+        (
+            vec![
+                "serve".into(),
+                "--data-dir".into(),
+                data.display().to_string(),
+                "--database-url".into(),
+                "mysql://x/y".into(),
+            ],
+            "neither sqlite:// nor postgres://",
+        ),
+        (
+            vec![
+                "serve".into(),
+                "--data-dir".into(),
+                data.display().to_string(),
+                "--database-url".into(),
+                "postgres://nobody:pw@127.0.0.1:1/none".into(),
+            ],
+            "cannot open database postgres://nobody:***@127.0.0.1:1/none",
+        ),
+        (
+            vec![
+                "serve".into(),
+                "--data-dir".into(),
+                data.display().to_string(),
+                "--storage-url".into(),
+                "ftp://x".into(),
+            ],
+            "neither file://DIR nor s3://",
+        ),
+        (
+            vec![
+                "serve".into(),
+                "--data-dir".into(),
+                data.display().to_string(),
+                "--storage-url".into(),
+                format!("file://{}/blobs", file.display()),
+            ],
+            "cannot",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = run(satchel().args(&args).env("SATCHEL_LISTEN", "127.0.0.1:0"));
+        let lines = stderr_lines(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {lines:?}");
+        assert_eq!(lines.len(), 1, "{args:?}: one line, got {lines:?}");
+        assert!(
+            lines[0].starts_with("satchel: ") && lines[0].contains(expected),
+            "{args:?}: {lines:?}"
+        );
+        assert!(!lines[0].contains("panicked"));
+    }
+}
+
+#[test]
+fn bad_flag_values_are_refused_before_anything_starts() {
+    for args in [
+        vec!["--listen", "nowhere"],
+        vec!["--session-ttl", "soon"],
+        vec!["--max-part-size", "100"],
+        vec!["token", "create", "--scopes", "admin"],
+    ] {
+        let out = run(satchel().args(&args));
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("error: invalid value"), "{args:?}: {err}");
+        assert!(!err.contains("panicked"));
+    }
+}
+
+fn http_get(port: u16, path: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer)
+}
+
+#[test]
+fn serve_answers_on_its_socket_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = satchel()
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let answer = loop {
+        match http_get(port, "/healthz") {
+            Ok(a) => break a,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => panic!("satchel did not listen: {e}"),
+        }
+    };
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#""database":"sqlite""#));
+    assert!(
+        dir.path().join("data/satchel.db").is_file(),
+        "sqlite created in the data dir"
+    );
+    assert!(dir.path().join("data/blobs").is_dir(), "blob dir created");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "satchel did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+}

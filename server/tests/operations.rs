@@ -1,0 +1,313 @@
+//! HTTP behaviour shared by every resource: authentication and scopes,
+//! problem answers, health, metrics, the OpenAPI document and its page,
+//! CORS, compression, body limits and the pages' fallback.
+
+use axum::{
+    body::Body,
+    http::{header, Request, StatusCode},
+    Router,
+};
+use satchel::{
+    domain::{Scope, Scopes},
+    store::now_unix,
+    testing::{Backend, TestApp},
+};
+use serde_json::Value;
+use tower::ServiceExt;
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+}
+
+async fn send(app: &Router, request: Request<Body>) -> Answer {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).unwrap()
+}
+
+fn issue(token: Option<&str>) -> Request<Body> {
+    let mut r = Request::post("/api/v4/files/issue_token");
+    if let Some(t) = token {
+        r = r.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    r.body(Body::empty()).unwrap()
+}
+
+async fn token(app: &TestApp, account: &str, scopes: &str) -> String {
+    let id = app.state.db.ensure_account(account).await.unwrap();
+    let scopes: Scopes = scopes.parse().unwrap();
+    app.state
+        .db
+        .create_token(id, scopes, None)
+        .await
+        .unwrap()
+        .expose()
+        .to_owned()
+}
+
+fn assert_problem(answer: &Answer, status: StatusCode, slug: &str) -> Value {
+    assert_eq!(answer.status, status, "{}", answer.text());
+    assert_eq!(
+        answer.header("content-type"),
+        Some("application/problem+json")
+    );
+    let body = answer.json();
+    assert_eq!(body["type"], slug);
+    assert_eq!(body["status"], status.as_u16());
+    assert!(body["title"].is_string() && body["detail"].is_string());
+    body
+}
+
+async fn protected_endpoint_answers_per_contract(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let router = app.router();
+
+    let none = send(&router, issue(None)).await;
+    assert_problem(&none, StatusCode::UNAUTHORIZED, "unauthorized");
+    assert_eq!(none.header("www-authenticate"), Some("Bearer"));
+
+    let unknown = send(&router, issue(Some("sat_forged"))).await;
+    assert_problem(&unknown, StatusCode::UNAUTHORIZED, "unauthorized");
+
+    let files_only = token(&app, "acme", "files").await;
+    let body = assert_problem(
+        &send(&router, issue(Some(&files_only))).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    assert!(body["detail"].as_str().unwrap().contains("`crm`"), "{body}");
+
+    let crm_only = token(&app, "acme", "crm").await;
+    let body = assert_problem(
+        &send(&router, issue(Some(&crm_only))).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    assert!(
+        body["detail"].as_str().unwrap().contains("`files`"),
+        "{body}"
+    );
+
+    let full = token(&app, "acme", "files,files_delete,crm").await;
+    let issued = send(&router, issue(Some(&full))).await;
+    assert_eq!(issued.status, StatusCode::OK, "{}", issued.text());
+    let issued = issued.json();
+    let widget = issued["token"].as_str().unwrap();
+    let expires_at = issued["expires_at"].as_i64().unwrap();
+    assert!(
+        (expires_at - now_unix() - 3600).abs() <= 5,
+        "lives one hour"
+    );
+
+    // The issued token belongs to the same account and carries `files` only.
+    let grant = app.state.db.find_grant(widget).await.unwrap().unwrap();
+    assert_eq!(
+        grant.account,
+        app.state.db.ensure_account("acme").await.unwrap()
+    );
+    assert_eq!(grant.scopes, Scopes::from(Scope::Files));
+    let body = assert_problem(
+        &send(&router, issue(Some(widget))).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    assert!(body["detail"].as_str().unwrap().contains("`crm`"));
+
+    // An expired token is as good as none.
+    let acme = app.state.db.ensure_account("acme").await.unwrap();
+    let all: Scopes = "files,crm".parse().unwrap();
+    let old = app
+        .state
+        .db
+        .create_token(acme, all, Some(now_unix() - 1))
+        .await
+        .unwrap();
+    assert_problem(
+        &send(&router, issue(Some(old.expose()))).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_protected_endpoint_answers_per_contract() {
+    protected_endpoint_answers_per_contract(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_protected_endpoint_answers_per_contract() {
+    protected_endpoint_answers_per_contract(Backend::Postgres).await;
+}
+
+async fn health_reports_the_database(backend: Backend, name: &str) {
+    let app = TestApp::new(backend).await;
+    let answer = send(&app.router(), get("/healthz")).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(
+        answer.json(),
+        serde_json::json!({"status": "ok", "database": name})
+    );
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_health_reports_the_database() {
+    health_reports_the_database(Backend::Sqlite, "sqlite").await;
+}
+
+#[tokio::test]
+async fn postgres_health_reports_the_database() {
+    health_reports_the_database(Backend::Postgres, "postgres").await;
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let router = app.router();
+    for _ in 0..3 {
+        send(&router, issue(None)).await;
+    }
+    let metrics = send(&router, get("/metrics")).await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    assert!(metrics
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = metrics.text();
+    let line = text
+        .lines()
+        .find(|l| {
+            l.starts_with("satchel_http_requests_total{")
+                && l.contains(r#"route="/api/v4/files/issue_token""#)
+                && l.contains(r#"status="401""#)
+        })
+        .unwrap_or_else(|| panic!("no counter line in:\n{text}"));
+    let count: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(count >= 3.0, "{line}");
+    assert!(text.contains("satchel_http_request_duration_seconds_bucket"));
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn openapi_document_is_3_1_and_lists_the_endpoints() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let router = app.router();
+    let doc = send(&router, get("/api/openapi.json")).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    let doc = doc.json();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    for path in ["/healthz", "/metrics", "/api/v4/files/issue_token"] {
+        assert!(doc["paths"][path].is_object(), "{path} documented");
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+
+    // The browsable page and its assets come from the binary itself.
+    let page = send(&router, get("/api/docs/")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("swagger-ui"), "{}", page.text());
+    let css = send(&router, get("/api/docs/swagger-ui.css")).await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert!(css.body.len() > 1000);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn text_answers_are_compressed_when_the_client_accepts_it() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let request = Request::get("/api/openapi.json")
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .body(Body::empty())
+        .unwrap();
+    let answer = send(&app.router(), request).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header("content-encoding"), Some("gzip"));
+    assert_eq!(&answer.body[..2], &[0x1f, 0x8b], "gzip magic");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn cors_allows_only_configured_origins() {
+    let mut app = TestApp::new(Backend::Sqlite).await;
+    let mut settings = (*app.state.settings).clone();
+    settings.cors_origins = vec!["https://crm.example".into()];
+    app.state.settings = std::sync::Arc::new(settings);
+    let router = app.router();
+    let preflight = |origin: &str| {
+        Request::options("/api/v4/files/issue_token")
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "authorization")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let allowed = send(&router, preflight("https://crm.example")).await;
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("https://crm.example")
+    );
+    let other = send(&router, preflight("https://evil.example")).await;
+    assert_eq!(other.header("access-control-allow-origin"), None);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_with_413() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let full = token(&app, "acme", "files,crm").await;
+    let request = Request::post("/api/v4/files/issue_token")
+        .header(header::AUTHORIZATION, format!("Bearer {full}"))
+        .header(header::CONTENT_LENGTH, 2 * 1024 * 1024)
+        .body(Body::from(vec![b'x'; 2 * 1024 * 1024]))
+        .unwrap();
+    let answer = send(&app.router(), request).await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn home_page_is_rendered_on_the_server_with_its_hydration_script() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let router = app.router();
+    let home = send(&router, get("/")).await;
+    assert_eq!(home.status, StatusCode::OK);
+    let html = home.text();
+    assert!(html.contains("<h1>Satchel</h1>"), "{html}");
+    assert!(html.contains("/pkg/satchel.js"), "hydration script: {html}");
+    assert!(html.contains(r#"href="/api/docs""#));
+
+    let missing = send(&router, get("/no/such/page")).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    app.cleanup().await;
+}
