@@ -4,22 +4,10 @@ use leptos::prelude::*;
 
 /// Links shown on the home page: (href, label, what it is).
 pub const HOME_LINKS: &[(&str, &str, &str)] = &[
-    (
-        "/api/docs",
-        "API documentation",
-        "Browse the HTTP API (OpenAPI 3.1)",
-    ),
-    (
-        "/api/openapi.json",
-        "OpenAPI document",
-        "The machine-readable contract",
-    ),
+    ("/api/docs", "API documentation", "Browse the HTTP API (OpenAPI 3.1)"),
+    ("/api/openapi.json", "OpenAPI document", "The machine-readable contract"),
     ("/healthz", "Health", "Liveness check"),
-    (
-        "/metrics",
-        "Metrics",
-        "Prometheus request counts and latencies",
-    ),
+    ("/metrics", "Metrics", "Prometheus request counts and latencies"),
 ];
 
 /// Satchel's landing page. The "ready" badge flips once the page has

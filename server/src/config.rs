@@ -132,10 +132,7 @@ impl ServeArgs {
     }
 
     pub fn public_url(&self) -> String {
-        let url = self
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.listen));
+        let url = self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen));
         url.trim_end_matches('/').to_owned()
     }
 }
@@ -152,13 +149,9 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 /// Parts are a multiple of SHA-256's 64-byte block so the running digest
 /// can be saved between parts with an empty buffer.
 fn parse_part_size(text: &str) -> Result<u64, String> {
-    let n: u64 = text
-        .parse()
-        .map_err(|_| format!("`{text}` is not a number of bytes"))?;
+    let n: u64 = text.parse().map_err(|_| format!("`{text}` is not a number of bytes"))?;
     if n == 0 || !n.is_multiple_of(64) || n > 64 * 1024 * 1024 {
-        return Err(format!(
-            "{n} must be a positive multiple of 64, at most 64 MiB"
-        ));
+        return Err(format!("{n} must be a positive multiple of 64, at most 64 MiB"));
     }
     Ok(n)
 }
@@ -193,9 +186,7 @@ mod tests {
     #[test]
     fn serve_subcommand_takes_the_same_flags() {
         let cli = parse(&["serve", "--listen", "0.0.0.0:8080", "--trash-ttl", "2s"]).unwrap();
-        let Some(Command::Serve(serve)) = cli.command else {
-            panic!("expected serve")
-        };
+        let Some(Command::Serve(serve)) = cli.command else { panic!("expected serve") };
         assert_eq!(serve.listen.port(), 8080);
         assert_eq!(serve.trash_ttl, Duration::from_secs(2));
     }
@@ -210,15 +201,8 @@ mod tests {
 
     #[test]
     fn token_create_reads_scopes_and_account() {
-        let cli = parse(&[
-            "token",
-            "create",
-            "--scopes",
-            "files,crm",
-            "--account",
-            "acme",
-        ])
-        .unwrap();
+        let cli =
+            parse(&["token", "create", "--scopes", "files,crm", "--account", "acme"]).unwrap();
         let Some(Command::Token(TokenCommand::Create(args))) = cli.command else {
             panic!("expected token create")
         };

@@ -18,6 +18,10 @@ pub enum Error {
     #[error("this token lacks the `{0}` scope")]
     MissingScope(Scope),
 
+    /// 403 `forbidden`: a signed link that is forged or has expired.
+    #[error("{0}")]
+    Forbidden(&'static str),
+
     /// 404 `not-found`: the thing does not exist, or belongs to another
     /// account (which must look exactly the same).
     #[error("{0} not found")]
@@ -26,6 +30,44 @@ pub enum Error {
     /// 400 `validation`: the request is malformed; the text says what.
     #[error("{0}")]
     Validation(String),
+
+    /// 400 `file-too-large`: a session for more than `max_file_size`.
+    #[error("the file has {size} bytes; at most {max} are accepted")]
+    FileTooLarge { size: u64, max: u64 },
+
+    /// 400 `file-trashed`: the file is in the trash and cannot be used.
+    #[error("the file is in the trash")]
+    FileTrashed,
+
+    /// 400 `part-size`: a part of the wrong length; nothing was stored.
+    #[error("part {part} must be exactly {expected} bytes, got {got}")]
+    PartSize { part: u32, expected: u64, got: u64 },
+
+    /// 413 `body-too-large`: a body over the limit, refused unread.
+    #[error("the body exceeds {max} bytes")]
+    BodyTooLarge { max: u64 },
+
+    /// 409 `part-out-of-order`: a part ahead of the next expected one; the
+    /// answer carries the resume point.
+    #[error("part {part} is ahead of the next expected part {next_part}")]
+    PartOutOfOrder { part: u32, next_part: u32, next_url: String, received: u64 },
+
+    /// 409 `part-conflict`: a stored part sent again with other bytes.
+    #[error("part {0} was already stored with different bytes")]
+    PartConflict(u32),
+
+    /// 460 `checksum-mismatch`: the bytes do not match the digest the
+    /// client announced; nothing was stored.
+    #[error("{0}")]
+    ChecksumMismatch(String),
+
+    /// 410 `session-expired`: the upload session's time ran out.
+    #[error("the upload session has expired")]
+    SessionExpired,
+
+    /// 416 `range-not-satisfiable`: a Range past the end of the file.
+    #[error("the range is outside the file's {size} bytes")]
+    RangeNotSatisfiable { size: u64 },
 
     /// Start-up only: a flag, directory, database or storage URL that
     /// cannot be used. Printed as one line; 500 if it ever reaches HTTP.

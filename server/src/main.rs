@@ -13,9 +13,9 @@ async fn main() -> ExitCode {
     let outcome = match cli.command {
         None => satchel::run::serve(cli.serve).await,
         Some(Command::Serve(args)) => satchel::run::serve(args).await,
-        Some(Command::Token(TokenCommand::Create(args))) => satchel::run::token_create(args)
-            .await
-            .map(|token| println!("{token}")),
+        Some(Command::Token(TokenCommand::Create(args))) => {
+            satchel::run::token_create(args).await.map(|token| println!("{token}"))
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -32,8 +32,10 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         db: db.clone(),
         blobs: blobs.clone(),
         settings: Arc::new(settings),
+        signing: db.signing_key().await?,
         leptos: leptos_options(&args.site_root, args.listen),
     };
+    let sweeper = crate::jobs::spawn_sweeper(state.clone());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", args.listen)))?;
@@ -44,9 +46,8 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         storage = %blobs.describe(),
         "satchel is serving"
     );
-    axum::serve(listener, http::app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(listener, http::app(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    sweeper.abort();
     db.close().await;
     Ok(())
 }
@@ -55,16 +56,14 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
 pub async fn token_create(args: TokenCreateArgs) -> Result<String> {
     let account = args.account.trim();
     if account.is_empty() || account.len() > 255 {
-        return Err(Error::Config(
-            "an account name is 1 to 255 characters".into(),
-        ));
+        return Err(Error::Config("an account name is 1 to 255 characters".into()));
     }
     if args.state.database_url.is_none() {
         ensure_data_dir(&args.state.data_dir)?;
     }
     let db = Db::connect(&args.state.database_url()).await?;
     let account = db.ensure_account(account).await?;
-    let secret = db.create_token(account, args.scopes, None).await?;
+    let secret = db.create_token(account, args.scopes, None, None).await?;
     db.close().await;
     Ok(secret.expose().to_owned())
 }

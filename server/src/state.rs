@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
-use crate::{blob::BlobStore, store::Db};
+use crate::{blob::BlobStore, domain::signing::SigningKey, store::Db};
 
 /// Settings resolved from the command line, shared by every handler.
 #[derive(Clone, Debug)]
@@ -43,6 +43,8 @@ pub struct AppState {
     pub db: Db,
     pub blobs: Arc<dyn BlobStore>,
     pub settings: Arc<Settings>,
+    /// Signs part URLs and download links; the same on every node.
+    pub signing: SigningKey,
     pub leptos: LeptosOptions,
 }
 

@@ -34,13 +34,9 @@ pub fn postgres_admin_url() -> String {
 
 /// `url` with its database name replaced by `name`.
 fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
     let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
+    let path_start = base[authority_start..].find('/').map_or(base.len(), |i| authority_start + i);
     let mut out = format!("{}/{name}", &base[..path_start]);
     if let Some(q) = query {
         out.push('?');
@@ -58,11 +54,7 @@ impl TestDb {
             Backend::Sqlite => {
                 let url = format!("sqlite://{}/satchel.db", dir.display());
                 let db = Db::connect(&url).await.expect("sqlite test database");
-                TestDb {
-                    db,
-                    dir,
-                    postgres: None,
-                }
+                TestDb { db, dir, postgres: None }
             }
             Backend::Postgres => {
                 let admin = postgres_admin_url();
@@ -75,14 +67,9 @@ impl TestDb {
                     .await
                     .expect("create test database");
                 admin_db.close().await;
-                let db = Db::connect(&with_database(&admin, &name))
-                    .await
-                    .expect("postgres test db");
-                TestDb {
-                    db,
-                    dir,
-                    postgres: Some((admin, name)),
-                }
+                let db =
+                    Db::connect(&with_database(&admin, &name)).await.expect("postgres test db");
+                TestDb { db, dir, postgres: Some((admin, name)) }
             }
         }
     }
@@ -115,19 +102,36 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn new(backend: Backend) -> TestApp {
+        Self::with(backend, Settings::default(), None).await
+    }
+
+    /// A test app with these settings and these blobs (a local directory
+    /// when `None`).
+    pub async fn with(
+        backend: Backend,
+        settings: Settings,
+        blobs: Option<Arc<dyn BlobStore>>,
+    ) -> TestApp {
         let db = TestDb::new(backend).await;
-        let blobs: Arc<dyn BlobStore> = Arc::new(
-            LocalDisk::open(db.dir().join("blobs"))
-                .await
-                .expect("blob dir"),
-        );
+        let blobs: Arc<dyn BlobStore> = match blobs {
+            Some(blobs) => blobs,
+            None => Arc::new(LocalDisk::open(db.dir().join("blobs")).await.expect("blob dir")),
+        };
         let state = AppState {
             db: db.db.clone(),
             blobs,
-            settings: Arc::new(Settings::default()),
+            settings: Arc::new(settings),
+            signing: db.db.signing_key().await.expect("signing key"),
             leptos: leptos_options(&db.dir().join("site"), ([127, 0, 0, 1], 3000).into()),
         };
         TestApp { state, db }
+    }
+
+    /// A token of `scopes` for `account` (created if new).
+    pub async fn token(&self, account: &str, scopes: &str) -> String {
+        let id = self.state.db.ensure_account(account).await.expect("account");
+        let scopes = scopes.parse().expect("scopes");
+        self.state.db.create_token(id, scopes, None, None).await.expect("token").expose().to_owned()
     }
 
     pub fn router(&self) -> axum::Router {
@@ -163,12 +167,7 @@ impl S3Server {
             .port();
         let child = std::process::Command::new("s3s-fs")
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args([
-                "--access-key",
-                Self::ACCESS_KEY,
-                "--secret-key",
-                Self::SECRET_KEY,
-            ])
+            .args(["--access-key", Self::ACCESS_KEY, "--secret-key", Self::SECRET_KEY])
             .arg(&dir)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -179,18 +178,10 @@ impl S3Server {
                      cargo install s3s-fs --version 0.14.1 --features binary --locked"
                 )
             });
-        let server = S3Server {
-            child,
-            dir,
-            endpoint: format!("http://127.0.0.1:{port}"),
-            bucket,
-        };
+        let server = S3Server { child, dir, endpoint: format!("http://127.0.0.1:{port}"), bucket };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "s3s-fs did not start on port {port}"
-            );
+            assert!(std::time::Instant::now() < deadline, "s3s-fs did not start on port {port}");
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         server

@@ -17,9 +17,7 @@ fn key(k: &str) -> BlobKey {
 
 /// Deterministic bytes that differ at every offset a bug could confuse.
 fn pattern(len: usize, seed: u8) -> Bytes {
-    (0..len)
-        .map(|i| (i as u32).wrapping_mul(31).wrapping_add(seed as u32) as u8)
-        .collect()
+    (0..len).map(|i| (i as u32).wrapping_mul(31).wrapping_add(seed as u32) as u8).collect()
 }
 
 async fn read(
@@ -36,10 +34,7 @@ async fn contract(store: Arc<dyn BlobStore>) {
 
     // Absent keys: NotFound on read, None for size, delete succeeds.
     let missing = key("never/written");
-    assert!(matches!(
-        read(s, &missing, None).await,
-        Err(Error::NotFound("blob"))
-    ));
+    assert!(matches!(read(s, &missing, None).await, Err(Error::NotFound("blob"))));
     assert_eq!(s.size(&missing).await.unwrap(), None);
     s.delete(&missing).await.unwrap();
 
@@ -54,17 +49,11 @@ async fn contract(store: Arc<dyn BlobStore>) {
     let mid = ByteRange::new(1000, 250_000).unwrap();
     assert_eq!(read(s, &a, Some(mid)).await.unwrap(), &body[1000..250_000]);
     let tail = ByteRange::new(body.len() as u64 - 5, body.len() as u64 + 100).unwrap();
-    assert_eq!(
-        read(s, &a, Some(tail)).await.unwrap(),
-        &body[body.len() - 5..]
-    );
+    assert_eq!(read(s, &a, Some(tail)).await.unwrap(), &body[body.len() - 5..]);
     let at_end = ByteRange::new(body.len() as u64, body.len() as u64).unwrap();
     assert!(read(s, &a, Some(at_end)).await.unwrap().is_empty());
     let past = ByteRange::new(body.len() as u64 + 1, body.len() as u64 + 2).unwrap();
-    assert!(matches!(
-        read(s, &a, Some(past)).await,
-        Err(Error::Validation(_))
-    ));
+    assert!(matches!(read(s, &a, Some(past)).await, Err(Error::Validation(_))));
 
     // Idempotent: the same bytes again; then a replacement wins whole.
     s.put(&a, body.clone()).await.unwrap();
@@ -92,10 +81,7 @@ async fn contract(store: Arc<dyn BlobStore>) {
 
     // Delete removes, and deleting again still succeeds.
     s.delete(&a).await.unwrap();
-    assert!(matches!(
-        read(s, &a, None).await,
-        Err(Error::NotFound("blob"))
-    ));
+    assert!(matches!(read(s, &a, None).await, Err(Error::NotFound("blob"))));
     s.delete(&a).await.unwrap();
     assert_eq!(read(s, &b, None).await.unwrap(), pattern(5, 3).as_ref());
 }
@@ -127,10 +113,7 @@ async fn s3_keeps_the_blob_contract() {
     let store = S3Store::from_builder(&url, server.builder()).unwrap();
     contract(Arc::new(store)).await;
     // The prefix from the URL is where the objects landed.
-    let prefixed = server
-        .root()
-        .join(&server.bucket)
-        .join("tenant-a/parts/1/000002");
+    let prefixed = server.root().join(&server.bucket).join("tenant-a/parts/1/000002");
     assert!(prefixed.is_file(), "{} exists", prefixed.display());
 }
 
@@ -142,16 +125,11 @@ async fn opening_storage_proves_it_usable_or_says_why_not() {
     assert!(store.describe().starts_with("file://"));
 
     let bad_scheme = satchel::blob::open("ftp://example/x").await.err().unwrap();
-    assert!(
-        bad_scheme.to_string().contains("neither file://"),
-        "{bad_scheme}"
-    );
+    assert!(bad_scheme.to_string().contains("neither file://"), "{bad_scheme}");
 
     let file = dir.path().join("not-a-dir");
     std::fs::write(&file, b"x").unwrap();
-    let not_dir = satchel::blob::open(&format!("file://{}/blobs", file.display()))
-        .await
-        .err()
-        .unwrap();
+    let not_dir =
+        satchel::blob::open(&format!("file://{}/blobs", file.display())).await.err().unwrap();
     assert!(not_dir.to_string().contains("cannot"), "{not_dir}");
 }

@@ -28,10 +28,7 @@ fn run(cmd: &mut Command) -> Output {
 }
 
 fn stderr_lines(out: &Output) -> Vec<String> {
-    String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    String::from_utf8_lossy(&out.stderr).lines().map(str::to_owned).collect()
 }
 
 #[tokio::test]
@@ -39,15 +36,7 @@ async fn token_create_prints_exactly_one_line_the_token() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let out = run(satchel()
-        .args([
-            "token",
-            "create",
-            "--scopes",
-            "files,crm",
-            "--account",
-            "acme",
-            "--data-dir",
-        ])
+        .args(["token", "create", "--scopes", "files,crm", "--account", "acme", "--data-dir"])
         .arg(&data));
     assert!(out.status.success(), "{:?}", stderr_lines(&out));
     let stdout = String::from_utf8(out.stdout).unwrap();
@@ -57,9 +46,7 @@ async fn token_create_prints_exactly_one_line_the_token() {
     assert!(token.starts_with("sat_"));
 
     // The token is in the data dir's database, for that account, with those scopes.
-    let db = Db::connect(&format!("sqlite://{}/satchel.db", data.display()))
-        .await
-        .unwrap();
+    let db = Db::connect(&format!("sqlite://{}/satchel.db", data.display())).await.unwrap();
     let grant = db.find_grant(token).await.unwrap().expect("token stored");
     assert_eq!(grant.account, db.ensure_account("acme").await.unwrap());
     assert!(grant.scopes.contains(Scope::Crm) && !grant.scopes.contains(Scope::FilesDelete));
@@ -70,26 +57,11 @@ async fn token_create_prints_exactly_one_line_the_token() {
 async fn token_create_writes_to_postgres_when_given_its_url() {
     let t = TestDb::new(Backend::Postgres).await;
     let url = satchel::testing::postgres_url_of(&t);
-    let out = run(satchel().args([
-        "token",
-        "create",
-        "--scopes",
-        "files",
-        "--database-url",
-        &url,
-    ]));
+    let out = run(satchel().args(["token", "create", "--scopes", "files", "--database-url", &url]));
     assert!(out.status.success(), "{:?}", stderr_lines(&out));
     let token = String::from_utf8(out.stdout).unwrap().trim_end().to_owned();
-    let grant =
-        t.db.find_grant(&token)
-            .await
-            .unwrap()
-            .expect("stored in postgres");
-    assert_eq!(
-        grant.account,
-        t.db.ensure_account("default").await.unwrap(),
-        "default account"
-    );
+    let grant = t.db.find_grant(&token).await.unwrap().expect("stored in postgres");
+    assert_eq!(grant.account, t.db.ensure_account("default").await.unwrap(), "default account");
     t.cleanup().await;
 }
 
@@ -101,11 +73,7 @@ fn unusable_settings_stop_start_up_with_one_clear_line() {
     let data = dir.path().join("data");
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
-            vec![
-                "serve".into(),
-                "--data-dir".into(),
-                file.join("sub").display().to_string(),
-            ],
+            vec!["serve".into(), "--data-dir".into(), file.join("sub").display().to_string()],
             "cannot use data dir",
         ),
         (
@@ -180,10 +148,7 @@ fn bad_flag_values_are_refused_before_anything_starts() {
 
 fn http_get(port: u16, path: &str) -> std::io::Result<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer)?;
     Ok(answer)
@@ -192,18 +157,9 @@ fn http_get(port: u16, path: &str) -> std::io::Result<String> {
 #[test]
 fn serve_answers_on_its_socket_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut child = satchel()
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(dir.path().join("data"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -220,16 +176,10 @@ fn serve_answers_on_its_socket_and_stops_on_sigterm() {
     };
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains(r#""database":"sqlite""#));
-    assert!(
-        dir.path().join("data/satchel.db").is_file(),
-        "sqlite created in the data dir"
-    );
+    assert!(dir.path().join("data/satchel.db").is_file(), "sqlite created in the data dir");
     assert!(dir.path().join("data/blobs").is_dir(), "blob dir created");
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     let exit = loop {

@@ -5,53 +5,15 @@
 use axum::{
     body::Body,
     http::{header, Request, StatusCode},
-    Router,
 };
 use satchel::{
     domain::{Scope, Scopes},
     store::now_unix,
     testing::{Backend, TestApp},
 };
-use serde_json::Value;
-use tower::ServiceExt;
+use support::{get, send};
 
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().unwrap())
-    }
-}
-
-async fn send(app: &Router, request: Request<Body>) -> Answer {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap()
-        .to_vec();
-    Answer {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn get(uri: &str) -> Request<Body> {
-    Request::get(uri).body(Body::empty()).unwrap()
-}
+mod support;
 
 fn issue(token: Option<&str>) -> Request<Body> {
     let mut r = Request::post("/api/v4/files/issue_token");
@@ -62,28 +24,7 @@ fn issue(token: Option<&str>) -> Request<Body> {
 }
 
 async fn token(app: &TestApp, account: &str, scopes: &str) -> String {
-    let id = app.state.db.ensure_account(account).await.unwrap();
-    let scopes: Scopes = scopes.parse().unwrap();
-    app.state
-        .db
-        .create_token(id, scopes, None)
-        .await
-        .unwrap()
-        .expose()
-        .to_owned()
-}
-
-fn assert_problem(answer: &Answer, status: StatusCode, slug: &str) -> Value {
-    assert_eq!(answer.status, status, "{}", answer.text());
-    assert_eq!(
-        answer.header("content-type"),
-        Some("application/problem+json")
-    );
-    let body = answer.json();
-    assert_eq!(body["type"], slug);
-    assert_eq!(body["status"], status.as_u16());
-    assert!(body["title"].is_string() && body["detail"].is_string());
-    body
+    app.token(account, scopes).await
 }
 
 async fn protected_endpoint_answers_per_contract(backend: Backend) {
@@ -91,30 +32,19 @@ async fn protected_endpoint_answers_per_contract(backend: Backend) {
     let router = app.router();
 
     let none = send(&router, issue(None)).await;
-    assert_problem(&none, StatusCode::UNAUTHORIZED, "unauthorized");
+    none.problem(401, "unauthorized");
     assert_eq!(none.header("www-authenticate"), Some("Bearer"));
 
     let unknown = send(&router, issue(Some("sat_forged"))).await;
-    assert_problem(&unknown, StatusCode::UNAUTHORIZED, "unauthorized");
+    unknown.problem(401, "unauthorized");
 
     let files_only = token(&app, "acme", "files").await;
-    let body = assert_problem(
-        &send(&router, issue(Some(&files_only))).await,
-        StatusCode::FORBIDDEN,
-        "forbidden",
-    );
+    let body = send(&router, issue(Some(&files_only))).await.problem(403, "forbidden");
     assert!(body["detail"].as_str().unwrap().contains("`crm`"), "{body}");
 
     let crm_only = token(&app, "acme", "crm").await;
-    let body = assert_problem(
-        &send(&router, issue(Some(&crm_only))).await,
-        StatusCode::FORBIDDEN,
-        "forbidden",
-    );
-    assert!(
-        body["detail"].as_str().unwrap().contains("`files`"),
-        "{body}"
-    );
+    let body = send(&router, issue(Some(&crm_only))).await.problem(403, "forbidden");
+    assert!(body["detail"].as_str().unwrap().contains("`files`"), "{body}");
 
     let full = token(&app, "acme", "files,files_delete,crm").await;
     let issued = send(&router, issue(Some(&full))).await;
@@ -122,39 +52,20 @@ async fn protected_endpoint_answers_per_contract(backend: Backend) {
     let issued = issued.json();
     let widget = issued["token"].as_str().unwrap();
     let expires_at = issued["expires_at"].as_i64().unwrap();
-    assert!(
-        (expires_at - now_unix() - 3600).abs() <= 5,
-        "lives one hour"
-    );
+    assert!((expires_at - now_unix() - 3600).abs() <= 5, "lives one hour");
 
     // The issued token belongs to the same account and carries `files` only.
     let grant = app.state.db.find_grant(widget).await.unwrap().unwrap();
-    assert_eq!(
-        grant.account,
-        app.state.db.ensure_account("acme").await.unwrap()
-    );
+    assert_eq!(grant.account, app.state.db.ensure_account("acme").await.unwrap());
     assert_eq!(grant.scopes, Scopes::from(Scope::Files));
-    let body = assert_problem(
-        &send(&router, issue(Some(widget))).await,
-        StatusCode::FORBIDDEN,
-        "forbidden",
-    );
+    let body = send(&router, issue(Some(widget))).await.problem(403, "forbidden");
     assert!(body["detail"].as_str().unwrap().contains("`crm`"));
 
     // An expired token is as good as none.
     let acme = app.state.db.ensure_account("acme").await.unwrap();
     let all: Scopes = "files,crm".parse().unwrap();
-    let old = app
-        .state
-        .db
-        .create_token(acme, all, Some(now_unix() - 1))
-        .await
-        .unwrap();
-    assert_problem(
-        &send(&router, issue(Some(old.expose()))).await,
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-    );
+    let old = app.state.db.create_token(acme, all, Some(now_unix() - 1), None).await.unwrap();
+    send(&router, issue(Some(old.expose()))).await.problem(401, "unauthorized");
     app.cleanup().await;
 }
 
@@ -172,10 +83,7 @@ async fn health_reports_the_database(backend: Backend, name: &str) {
     let app = TestApp::new(backend).await;
     let answer = send(&app.router(), get("/healthz")).await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert_eq!(
-        answer.json(),
-        serde_json::json!({"status": "ok", "database": name})
-    );
+    assert_eq!(answer.json(), serde_json::json!({"status": "ok", "database": name}));
     app.cleanup().await;
 }
 
@@ -198,10 +106,7 @@ async fn metrics_count_requests_by_route_and_status() {
     }
     let metrics = send(&router, get("/metrics")).await;
     assert_eq!(metrics.status, StatusCode::OK);
-    assert!(metrics
-        .header("content-type")
-        .unwrap()
-        .starts_with("text/plain"));
+    assert!(metrics.header("content-type").unwrap().starts_with("text/plain"));
     let text = metrics.text();
     let line = text
         .lines()
@@ -228,10 +133,7 @@ async fn openapi_document_is_3_1_and_lists_the_endpoints() {
     for path in ["/healthz", "/metrics", "/api/v4/files/issue_token"] {
         assert!(doc["paths"][path].is_object(), "{path} documented");
     }
-    assert_eq!(
-        doc["components"]["securitySchemes"]["bearer"]["scheme"],
-        "bearer"
-    );
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
 
     // The browsable page and its assets come from the binary itself.
     let page = send(&router, get("/api/docs/")).await;
@@ -273,10 +175,7 @@ async fn cors_allows_only_configured_origins() {
             .unwrap()
     };
     let allowed = send(&router, preflight("https://crm.example")).await;
-    assert_eq!(
-        allowed.header("access-control-allow-origin"),
-        Some("https://crm.example")
-    );
+    assert_eq!(allowed.header("access-control-allow-origin"), Some("https://crm.example"));
     let other = send(&router, preflight("https://evil.example")).await;
     assert_eq!(other.header("access-control-allow-origin"), None);
     app.cleanup().await;

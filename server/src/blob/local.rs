@@ -31,10 +31,7 @@ impl LocalDisk {
         let root = root.as_ref().to_path_buf();
         let tmp = root.join(".tmp");
         tokio::fs::create_dir_all(&tmp).await.map_err(|e| {
-            Error::Config(format!(
-                "cannot create blob directory {}: {e}",
-                root.display()
-            ))
+            Error::Config(format!("cannot create blob directory {}: {e}", root.display()))
         })?;
         Ok(LocalDisk { root })
     }
@@ -50,10 +47,7 @@ impl BlobStore for LocalDisk {
         let target = self.path_of(key);
         let dir = target.parent().unwrap_or(&self.root).to_path_buf();
         tokio::fs::create_dir_all(&dir).await?;
-        let tmp = self
-            .root
-            .join(".tmp")
-            .join(uuid::Uuid::new_v4().to_string());
+        let tmp = self.root.join(".tmp").join(uuid::Uuid::new_v4().to_string());
         let written = async {
             let mut file = tokio::fs::File::create(&tmp).await?;
             file.write_all(&bytes).await?;

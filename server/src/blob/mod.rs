@@ -44,9 +44,7 @@ impl BlobKey {
         if valid {
             Ok(BlobKey(key))
         } else {
-            Err(Error::validation(format!(
-                "`{key}` is not a valid blob key"
-            )))
+            Err(Error::validation(format!("`{key}` is not a valid blob key")))
         }
     }
 
@@ -71,9 +69,7 @@ pub struct ByteRange {
 impl ByteRange {
     pub fn new(start: u64, end: u64) -> Result<Self> {
         if start > end {
-            return Err(Error::validation(format!(
-                "empty byte range {start}..{end}"
-            )));
+            return Err(Error::validation(format!("empty byte range {start}..{end}")));
         }
         Ok(ByteRange { start, end })
     }
@@ -142,9 +138,7 @@ async fn probe(store: &dyn BlobStore) -> Result<()> {
     let size = store.size(&key).await?;
     store.delete(&key).await?;
     if size != Some(7) {
-        return Err(Error::Config(format!(
-            "probe blob read back as {size:?} bytes"
-        )));
+        return Err(Error::Config(format!("probe blob read back as {size:?} bytes")));
     }
     Ok(())
 }
@@ -152,20 +146,11 @@ async fn probe(store: &dyn BlobStore) -> Result<()> {
 /// Clamps a requested range to a blob of `size` bytes, per the contract.
 pub(crate) fn clamp_range(range: Option<ByteRange>, size: u64) -> Result<ByteRange> {
     match range {
-        None => Ok(ByteRange {
-            start: 0,
-            end: size,
-        }),
-        Some(r) if r.start > size || (r.start == size && !r.is_empty()) => {
-            Err(Error::validation(format!(
-                "range {}..{} starts past the blob's {size} bytes",
-                r.start, r.end
-            )))
-        }
-        Some(r) => Ok(ByteRange {
-            start: r.start,
-            end: r.end.min(size),
-        }),
+        None => Ok(ByteRange { start: 0, end: size }),
+        Some(r) if r.start > size || (r.start == size && !r.is_empty()) => Err(Error::validation(
+            format!("range {}..{} starts past the blob's {size} bytes", r.start, r.end),
+        )),
+        Some(r) => Ok(ByteRange { start: r.start, end: r.end.min(size) }),
     }
 }
 
@@ -178,30 +163,16 @@ mod tests {
         for good in ["a", "parts/7/000001", "files/ab-cd_1.bin"] {
             assert!(BlobKey::new(good).is_ok(), "{good}");
         }
-        for bad in [
-            "",
-            "../etc/passwd",
-            "a//b",
-            "/abs",
-            "a/.tmp",
-            "sp ace",
-            "a/b/",
-        ] {
+        for bad in ["", "../etc/passwd", "a//b", "/abs", "a/.tmp", "sp ace", "a/b/"] {
             assert!(BlobKey::new(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn ranges_clamp_to_the_blob_and_refuse_starts_past_its_end() {
-        assert_eq!(
-            clamp_range(None, 10).unwrap(),
-            ByteRange { start: 0, end: 10 }
-        );
+        assert_eq!(clamp_range(None, 10).unwrap(), ByteRange { start: 0, end: 10 });
         let r = ByteRange::new(4, 100).unwrap();
-        assert_eq!(
-            clamp_range(Some(r), 10).unwrap(),
-            ByteRange { start: 4, end: 10 }
-        );
+        assert_eq!(clamp_range(Some(r), 10).unwrap(), ByteRange { start: 4, end: 10 });
         assert!(clamp_range(Some(ByteRange::new(11, 12).unwrap()), 10).is_err());
         assert!(ByteRange::new(5, 4).is_err());
         // An empty range at the very end is a valid empty read.

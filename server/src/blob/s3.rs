@@ -39,9 +39,7 @@ impl S3Store {
         let rest = url.strip_prefix("s3://").unwrap_or_default();
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
-            return Err(Error::Config(format!(
-                "storage URL `{url}` names no bucket"
-            )));
+            return Err(Error::Config(format!("storage URL `{url}` names no bucket")));
         }
         let s3 = builder
             .with_bucket_name(bucket)
@@ -49,15 +47,9 @@ impl S3Store {
             .map_err(|e| Error::Config(format!("cannot configure S3 for {url}: {e}")))?;
         // object_store drops the path of an s3:// URL; the prefix is ours.
         let prefix = prefix.trim_matches('/');
-        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
-            Arc::new(s3)
-        } else {
-            Arc::new(PrefixStore::new(s3, prefix))
-        };
-        Ok(S3Store {
-            store,
-            url: url.to_owned(),
-        })
+        let store: Arc<dyn ObjectStore> =
+            if prefix.is_empty() { Arc::new(s3) } else { Arc::new(PrefixStore::new(s3, prefix)) };
+        Ok(S3Store { store, url: url.to_owned() })
     }
 }
 
@@ -76,9 +68,7 @@ fn not_found_as_none<T>(result: object_store::Result<T>) -> Result<Option<T>> {
 #[async_trait]
 impl BlobStore for S3Store {
     async fn put(&self, key: &BlobKey, bytes: Bytes) -> Result<()> {
-        self.store
-            .put(&path_of(key), PutPayload::from(bytes))
-            .await?;
+        self.store.put(&path_of(key), PutPayload::from(bytes)).await?;
         Ok(())
     }
 
@@ -86,9 +76,8 @@ impl BlobStore for S3Store {
         let path = path_of(key);
         // A HEAD first gives the size to clamp against and turns a missing
         // key into NotFound before any body is promised.
-        let size = not_found_as_none(self.store.head(&path).await)?
-            .ok_or(Error::NotFound("blob"))?
-            .size;
+        let size =
+            not_found_as_none(self.store.head(&path).await)?.ok_or(Error::NotFound("blob"))?.size;
         let range = clamp_range(range, size)?;
         if range.is_empty() {
             return Ok(futures::stream::empty().boxed());

@@ -1,7 +1,12 @@
 //! Satchel's domain rules in plain Rust: no axum, no sqlx, no I/O.
 //! The HTTP layer parses into these types, the store persists them.
 
+pub mod digest;
+pub mod file_name;
+pub mod parts;
+pub mod range;
 pub mod scope;
+pub mod signing;
 pub mod token;
 
 pub use scope::{Scope, Scopes};

@@ -130,10 +130,7 @@ mod tests {
 
     #[test]
     fn unknown_and_empty_scope_lists_are_refused() {
-        assert_eq!(
-            "files,admin".parse::<Scopes>(),
-            Err(ScopeError::Unknown("admin".into()))
-        );
+        assert_eq!("files,admin".parse::<Scopes>(), Err(ScopeError::Unknown("admin".into())));
         assert_eq!(" , ".parse::<Scopes>(), Err(ScopeError::Empty));
     }
 }

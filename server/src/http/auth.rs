@@ -2,7 +2,10 @@
 //! `require` for each scope they need; everything they then read or write
 //! is filtered by `auth.account`, so another account's things look absent.
 
-use axum::{extract::FromRequestParts, http::request::Parts};
+use axum::{
+    extract::FromRequestParts,
+    http::{request::Parts, HeaderMap},
+};
 
 use crate::{
     domain::{Scope, Scopes},
@@ -17,6 +20,8 @@ use crate::{
 pub struct Auth {
     pub account: AccountId,
     pub scopes: Scopes,
+    /// Who acts, for `created_by` and `updated_by`.
+    pub user: i64,
 }
 
 impl Auth {
@@ -31,31 +36,25 @@ impl Auth {
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
-fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts
-        .headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The caller a request's bearer token names; 401 without a valid one.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Auth> {
+    let token = bearer(headers).ok_or(Error::Unauthorized)?;
+    let grant = state.db.find_grant(token).await?.ok_or(Error::Unauthorized)?;
+    Ok(Auth { account: grant.account, scopes: grant.scopes, user: grant.user })
 }
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let token = bearer(parts).ok_or(Error::Unauthorized)?;
-        let grant = state
-            .db
-            .find_grant(token)
-            .await?
-            .ok_or(Error::Unauthorized)?;
-        Ok(Auth {
-            account: grant.account,
-            scopes: grant.scopes,
-        })
+        authenticate(state, &parts.headers).await
     }
 }
 
@@ -63,12 +62,12 @@ impl FromRequestParts<AppState> for Auth {
 mod tests {
     use super::*;
 
-    fn parts_with(header: Option<&str>) -> Parts {
-        let mut builder = axum::http::Request::builder();
+    fn parts_with(header: Option<&str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
         if let Some(h) = header {
-            builder = builder.header("authorization", h);
+            headers.insert("authorization", h.parse().unwrap());
         }
-        builder.body(()).unwrap().into_parts().0
+        headers
     }
 
     #[test]

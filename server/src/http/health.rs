@@ -23,10 +23,7 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>> {
         crate::store::DbKind::Sqlite => "sqlite",
         crate::store::DbKind::Postgres => "postgres",
     };
-    Ok(Json(Health {
-        status: "ok",
-        database,
-    }))
+    Ok(Json(Health { status: "ok", database }))
 }
 
 pub fn router() -> Router<AppState> {

@@ -18,11 +18,16 @@ use tower_http::{
 use crate::state::AppState;
 
 pub mod auth;
+pub mod download;
+pub mod files;
 pub mod health;
+pub mod json;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;
+pub mod sessions;
 pub mod tokens;
+pub mod upload;
 
 /// Largest JSON body the API accepts. Part uploads set their own limit.
 pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
@@ -34,6 +39,8 @@ pub fn app(state: AppState) -> Router {
         .merge(metrics::router())
         .merge(openapi::router())
         .merge(tokens::router())
+        .merge(sessions::router())
+        .merge(files::router())
         .layer(RequestBodyLimitLayer::new(JSON_BODY_LIMIT))
         .layer(cors(&state.settings.cors_origins));
 
@@ -41,14 +48,19 @@ pub fn app(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let pages = Router::new()
         .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ));
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell));
+
+    // Part bodies and downloads are bytes: no compression, and their size
+    // limits are the upload handler's own (the part size).
+    let bytes = Router::new()
+        .merge(upload::router().layer(CorsLayer::permissive()))
+        .merge(download::router());
 
     Router::new()
         .merge(api)
         .merge(pages)
         .layer(CompressionLayer::new())
+        .merge(bytes)
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -60,21 +72,10 @@ pub fn app(state: AppState) -> Router {
 
 /// CORS for the API: only the configured origins, with the bearer header.
 fn cors(origins: &[String]) -> CorsLayer {
-    let allowed: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
-        .collect();
+    let allowed: Vec<HeaderValue> =
+        origins.iter().filter_map(|o| HeaderValue::from_str(o.trim()).ok()).collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(allowed))
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PATCH,
-            Method::PUT,
-            Method::DELETE,
-        ])
-        .allow_headers([
-            axum::http::header::AUTHORIZATION,
-            axum::http::header::CONTENT_TYPE,
-        ])
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::PUT, Method::DELETE])
+        .allow_headers([axum::http::header::AUTHORIZATION, axum::http::header::CONTENT_TYPE])
 }

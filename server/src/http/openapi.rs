@@ -14,11 +14,26 @@ use utoipa_swagger_ui::SwaggerUi;
         title = "Satchel",
         description = "A self-hosted file service that speaks Kommo's Files API."
     ),
-    paths(super::health::healthz, super::metrics::render, super::tokens::issue_token),
+    paths(
+        super::health::healthz,
+        super::metrics::render,
+        super::tokens::issue_token,
+        super::sessions::open_session,
+        super::sessions::list_sessions,
+        super::upload::put_part,
+        super::upload::resume_point,
+        super::upload::cancel,
+        super::files::get_file,
+        super::files::list_versions,
+        super::files::get_version,
+        super::download::download,
+    ),
     components(schemas(super::problem::Problem)),
     modifiers(&BearerAuth),
     tags(
         (name = "operations", description = "Health and metrics"),
+        (name = "uploads", description = "Upload sessions and their parts"),
+        (name = "files", description = "Files, versions and downloads"),
         (name = "crm", description = "CRM side: entities, notes, entity files"),
     )
 )]
@@ -37,7 +52,5 @@ impl Modify for BearerAuth {
 }
 
 pub fn router() -> axum::Router<crate::state::AppState> {
-    SwaggerUi::new("/api/docs")
-        .url("/api/openapi.json", ApiDoc::openapi())
-        .into()
+    SwaggerUi::new("/api/docs").url("/api/openapi.json", ApiDoc::openapi()).into()
 }

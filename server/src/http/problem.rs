@@ -21,6 +21,10 @@ pub struct Problem {
     pub title: String,
     pub status: u16,
     pub detail: String,
+    /// Fields some problems add, such as the resume point of a 409.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Error {
@@ -28,18 +32,41 @@ impl Error {
     fn classify(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
-            Error::MissingScope(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            Error::MissingScope(_) | Error::Forbidden(_) => {
+                (StatusCode::FORBIDDEN, "forbidden", "Forbidden")
+            }
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             Error::Validation(_) => (StatusCode::BAD_REQUEST, "validation", "Invalid request"),
+            Error::FileTooLarge { .. } => {
+                (StatusCode::BAD_REQUEST, "file-too-large", "File too large")
+            }
+            Error::FileTrashed => (StatusCode::BAD_REQUEST, "file-trashed", "File is in the trash"),
+            Error::PartSize { .. } => (StatusCode::BAD_REQUEST, "part-size", "Wrong part size"),
+            Error::BodyTooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "body-too-large", "Body too large")
+            }
+            Error::PartOutOfOrder { .. } => {
+                (StatusCode::CONFLICT, "part-out-of-order", "Part out of order")
+            }
+            Error::PartConflict(_) => (StatusCode::CONFLICT, "part-conflict", "Part conflict"),
+            Error::ChecksumMismatch(_) => (
+                StatusCode::from_u16(460).expect("460 is a valid status"),
+                "checksum-mismatch",
+                "Checksum mismatch",
+            ),
+            Error::SessionExpired => (StatusCode::GONE, "session-expired", "Session expired"),
+            Error::RangeNotSatisfiable { .. } => (
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "range-not-satisfiable",
+                "Range not satisfiable",
+            ),
             Error::Config(_)
             | Error::Database(_)
             | Error::Migrate(_)
             | Error::Io(_)
-            | Error::ObjectStore(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal error",
-            ),
+            | Error::ObjectStore(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
+            }
         }
     }
 }
@@ -53,22 +80,33 @@ impl IntoResponse for Error {
         } else {
             self.to_string()
         };
+        let mut extra = serde_json::Map::new();
+        if let Error::PartOutOfOrder { next_part, next_url, received, .. } = &self {
+            extra.insert("next_part".into(), (*next_part).into());
+            extra.insert("next_url".into(), next_url.clone().into());
+            extra.insert("received".into(), (*received).into());
+        }
         let problem = Problem {
             kind: slug.into(),
             title: title.into(),
             status: status.as_u16(),
             detail,
+            extra,
         };
         let mut response = (status, Json(problem)).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             header::HeaderValue::from_static("application/problem+json"),
         );
+        if let Error::RangeNotSatisfiable { size } = self {
+            if let Ok(v) = header::HeaderValue::from_str(&format!("bytes */{size}")) {
+                response.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+        }
         if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -82,13 +120,8 @@ mod tests {
     async fn body_of(error: Error) -> (StatusCode, String, serde_json::Value) {
         let response = error.into_response();
         let status = response.status();
-        let ctype = response.headers()[header::CONTENT_TYPE]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
-            .await
-            .unwrap();
+        let ctype = response.headers()[header::CONTENT_TYPE].to_str().unwrap().to_owned();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
         (status, ctype, serde_json::from_slice(&bytes).unwrap())
     }
 

@@ -39,12 +39,9 @@ pub async fn issue_token(State(state): State<AppState>, auth: Auth) -> Result<Js
     let expires_at = now_unix() + WIDGET_TOKEN_TTL_SECS;
     let secret = state
         .db
-        .create_token(auth.account, Scopes::from(Scope::Files), Some(expires_at))
+        .create_token(auth.account, Scopes::from(Scope::Files), Some(expires_at), Some(auth.user))
         .await?;
-    Ok(Json(IssuedToken {
-        token: secret.expose().to_owned(),
-        expires_at,
-    }))
+    Ok(Json(IssuedToken { token: secret.expose().to_owned(), expires_at }))
 }
 
 pub fn router() -> Router<AppState> {

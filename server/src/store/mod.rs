@@ -18,6 +18,9 @@ use sqlx::{
 use crate::error::{Error, Result};
 
 pub mod accounts;
+pub mod files;
+pub mod secrets;
+pub mod sessions;
 pub mod tokens;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -131,10 +134,8 @@ impl Db {
 /// Makes sure the SQLite file can be created: its directory exists and the
 /// URL asks for read-write-create mode unless it already names a mode.
 fn prepare_sqlite_url(url: &str) -> Result<String> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or_default();
+    let rest =
+        url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or_default();
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     if path.is_empty() || path == ":memory:" {
         return Ok(url.to_owned());
@@ -142,10 +143,7 @@ fn prepare_sqlite_url(url: &str) -> Result<String> {
     if let Some(dir) = std::path::Path::new(path).parent() {
         if !dir.as_os_str().is_empty() {
             std::fs::create_dir_all(dir).map_err(|e| {
-                Error::Config(format!(
-                    "cannot create database directory {}: {e}",
-                    dir.display()
-                ))
+                Error::Config(format!("cannot create database directory {}: {e}", dir.display()))
             })?;
         }
     }
@@ -184,14 +182,8 @@ mod tests {
 
     #[test]
     fn url_scheme_selects_the_database() {
-        assert_eq!(
-            DbKind::of_url("sqlite://data/x.db").unwrap(),
-            DbKind::Sqlite
-        );
-        assert_eq!(
-            DbKind::of_url("postgres://u@h/db").unwrap(),
-            DbKind::Postgres
-        );
+        assert_eq!(DbKind::of_url("sqlite://data/x.db").unwrap(), DbKind::Sqlite);
+        assert_eq!(DbKind::of_url("postgres://u@h/db").unwrap(), DbKind::Postgres);
         assert!(DbKind::of_url("mysql://u@h/db").is_err());
     }
 
@@ -207,14 +199,8 @@ mod tests {
 
     #[test]
     fn redact_hides_only_the_password() {
-        assert_eq!(
-            redact("postgres://bob:secret@db:5432/x"),
-            "postgres://bob:***@db:5432/x"
-        );
+        assert_eq!(redact("postgres://bob:secret@db:5432/x"), "postgres://bob:***@db:5432/x");
         assert_eq!(redact("postgres://bob@db/x"), "postgres://bob@db/x");
-        assert_eq!(
-            redact("sqlite://./data/satchel.db"),
-            "sqlite://./data/satchel.db"
-        );
+        assert_eq!(redact("sqlite://./data/satchel.db"), "sqlite://./data/satchel.db");
     }
 }

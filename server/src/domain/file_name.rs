@@ -1,0 +1,171 @@
+//! File names as Kommo presents them: validated on the way in, split into
+//! the shown name and its extension, classified into a file type, and
+//! sanitized for use in download paths and headers.
+
+/// A validated file name: 1..=255 characters after trimming, no control
+/// characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileName(String);
+
+/// Kommo's file types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileType {
+    Image,
+    Video,
+    Audio,
+    Document,
+    File,
+}
+
+impl FileType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileType::Image => "image",
+            FileType::Video => "video",
+            FileType::Audio => "audio",
+            FileType::Document => "document",
+            FileType::File => "file",
+        }
+    }
+}
+
+/// Extensions shown as documents besides any text type.
+const DOCUMENT_EXTENSIONS: &[&str] = &[
+    "pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "odt", "ods", "odp", "rtf", "txt", "csv",
+    "md", "pages", "numbers", "key",
+];
+
+impl FileName {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let name = raw.trim();
+        let chars = name.chars().count();
+        if chars == 0 {
+            return Err("file_name must not be empty".into());
+        }
+        if chars > 255 {
+            return Err(format!("file_name has {chars} characters; at most 255 are allowed"));
+        }
+        if name.chars().any(char::is_control) {
+            return Err("file_name must not contain control characters".into());
+        }
+        Ok(FileName(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The lowercase extension after the last dot, if the name has one
+    /// (a leading dot, as in `.env`, does not start an extension).
+    pub fn extension(&self) -> Option<String> {
+        match self.0.rsplit_once('.') {
+            Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() => Some(ext.to_lowercase()),
+            _ => None,
+        }
+    }
+
+    /// The name without its extension, as Kommo shows it.
+    pub fn stem(&self) -> &str {
+        match self.0.rsplit_once('.') {
+            Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() => stem,
+            _ => &self.0,
+        }
+    }
+
+    /// The whole name with path separators, quotes and other characters
+    /// that break paths or headers replaced by `_`.
+    pub fn sanitized(&self) -> String {
+        self.0
+            .chars()
+            .map(|c| match c {
+                '/' | '\\' | '"' | '\'' | '<' | '>' | ':' | '|' | '?' | '*' | '%' | '#' => '_',
+                c => c,
+            })
+            .collect()
+    }
+
+    /// The MIME type: the client's when it gave a valid one, else a guess
+    /// from the extension, else `application/octet-stream`.
+    pub fn mime_type(&self, given: Option<&str>) -> String {
+        if let Some(given) = given.map(str::trim).filter(|g| is_mime_type(g)) {
+            return given.to_ascii_lowercase();
+        }
+        mime_guess::from_path(&self.0).first_or_octet_stream().essence_str().to_owned()
+    }
+}
+
+/// `type/subtype` with token characters, optionally followed by parameters.
+pub fn is_mime_type(text: &str) -> bool {
+    let essence = text.split(';').next().unwrap_or_default().trim();
+    let token = |s: &str| {
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    matches!(essence.split_once('/'), Some((t, s)) if token(t) && token(s))
+}
+
+/// Kommo's type of a file with this MIME type and extension.
+pub fn classify(mime: &str, extension: Option<&str>) -> FileType {
+    let top = mime.split('/').next().unwrap_or_default();
+    match top {
+        "image" => FileType::Image,
+        "video" => FileType::Video,
+        "audio" => FileType::Audio,
+        "text" => FileType::Document,
+        _ if extension.is_some_and(|e| DOCUMENT_EXTENSIONS.contains(&e)) => FileType::Document,
+        _ => FileType::File,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(FileName::parse("  a.pdf ").unwrap().as_str(), "a.pdf");
+        assert!(FileName::parse("   ").is_err());
+        assert!(FileName::parse(&"é".repeat(255)).is_ok(), "characters, not bytes");
+        assert!(FileName::parse(&"a".repeat(256)).is_err());
+        assert!(FileName::parse("a\u{0}b").is_err());
+        assert!(FileName::parse("line\nbreak").is_err());
+    }
+
+    #[test]
+    fn extension_and_stem_split_at_the_last_dot() {
+        let n = FileName::parse("Report.Final.PDF").unwrap();
+        assert_eq!(n.extension().as_deref(), Some("pdf"));
+        assert_eq!(n.stem(), "Report.Final");
+        let dotfile = FileName::parse(".env").unwrap();
+        assert_eq!(dotfile.extension(), None);
+        assert_eq!(dotfile.stem(), ".env");
+        assert_eq!(FileName::parse("README").unwrap().extension(), None);
+    }
+
+    #[test]
+    fn mime_type_prefers_a_valid_client_value_then_the_extension() {
+        let n = FileName::parse("photo.JPG").unwrap();
+        assert_eq!(n.mime_type(None), "image/jpeg");
+        assert_eq!(n.mime_type(Some("image/png")), "image/png");
+        assert_eq!(n.mime_type(Some("not a mime")), "image/jpeg");
+        assert_eq!(
+            FileName::parse("blob.zzz9").unwrap().mime_type(None),
+            "application/octet-stream"
+        );
+    }
+
+    #[test]
+    fn types_follow_kommo_categories() {
+        assert_eq!(classify("image/png", Some("png")), FileType::Image);
+        assert_eq!(classify("video/mp4", Some("mp4")), FileType::Video);
+        assert_eq!(classify("audio/mpeg", Some("mp3")), FileType::Audio);
+        assert_eq!(classify("application/pdf", Some("pdf")), FileType::Document);
+        assert_eq!(classify("text/plain", None), FileType::Document);
+        assert_eq!(classify("application/zip", Some("zip")), FileType::File);
+    }
+
+    #[test]
+    fn sanitized_names_cannot_break_paths_or_headers() {
+        let n = FileName::parse(r#"a/b\c"d?.txt"#).unwrap();
+        assert_eq!(n.sanitized(), "a_b_c_d_.txt");
+    }
+}

@@ -1,0 +1,201 @@
+//! `GET /download/{file_uuid}/{version_uuid}/{name}`: a version's bytes,
+//! by signed link (`?sign=`) or with a bearer token. Streams the parts in
+//! order from the blob store; never holds a file in memory.
+
+use axum::{
+    body::Body,
+    extract::{Path, Query, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+    Router,
+};
+use futures::{StreamExt, TryStreamExt};
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use serde::Deserialize;
+
+use super::auth::authenticate;
+use crate::{
+    blob::{BlobKey, ByteRange},
+    domain::{
+        file_name::FileName,
+        parts::PartPlan,
+        range::{answer_range, RangeAnswer},
+        signing::LinkError,
+        Scope,
+    },
+    error::{Error, Result},
+    state::AppState,
+    store::{files::FileRecord, now_unix},
+};
+
+#[derive(Deserialize)]
+pub struct SignQuery {
+    sign: Option<String>,
+}
+
+/// The version's bytes: 200, or 206 for a single `Range`, 304 when
+/// `If-None-Match` holds the ETag (the SHA-256).
+#[utoipa::path(get, path = "/download/{file_uuid}/{version_uuid}/{name}", tag = "files",
+    params(("file_uuid" = String, Path), ("version_uuid" = String, Path), ("name" = String, Path),
+        ("sign" = Option<String>, Query, description = "signature from a file's _links")),
+    responses((status = 200, description = "the bytes"), (status = 206, description = "a range"),
+        (status = 304), (status = 403, body = super::problem::Problem),
+        (status = 404, body = super::problem::Problem), (status = 416, body = super::problem::Problem)))]
+pub async fn download(
+    State(state): State<AppState>,
+    Path((file_uuid, version_uuid, _name)): Path<(String, String, String)>,
+    Query(query): Query<SignQuery>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let file =
+        find_file(&state, &file_uuid, &version_uuid, query.sign.as_deref(), &headers).await?;
+    if file.is_trashed() {
+        return Err(Error::NotFound("file"));
+    }
+    let version = state
+        .db
+        .version_by_uuid(file.id, &version_uuid)
+        .await?
+        .ok_or(Error::NotFound("version"))?;
+    let etag = format!("\"{}\"", version.sha256);
+    let size = version.size as u64;
+
+    let mut response_headers = HeaderMap::new();
+    response_headers.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex etag"));
+    response_headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    response_headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=0"));
+    if if_none_match(&headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, response_headers).into_response());
+    }
+    response_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&version.mime_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    response_headers.insert(header::CONTENT_DISPOSITION, content_disposition(&version.name));
+
+    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let (status, start, end) = match answer_range(range_header, size) {
+        RangeAnswer::Full => (StatusCode::OK, 0, size),
+        RangeAnswer::Partial { start, end } => {
+            let value = format!("bytes {start}-{}/{size}", end - 1);
+            response_headers
+                .insert(header::CONTENT_RANGE, HeaderValue::from_str(&value).expect("ascii"));
+            (StatusCode::PARTIAL_CONTENT, start, end)
+        }
+        RangeAnswer::Unsatisfiable => return Err(Error::RangeNotSatisfiable { size }),
+    };
+    response_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
+
+    let plan = PartPlan::new(size, version.part_size as u64);
+    let keys: Vec<String> =
+        state.db.parts(version.session_id).await?.into_iter().map(|p| p.blob_key).collect();
+    if keys.len() as u32 != plan.part_count() {
+        return Err(Error::Io(std::io::Error::other(format!(
+            "version {} has {} of {} parts",
+            version.uuid,
+            keys.len(),
+            plan.part_count()
+        ))));
+    }
+    let segments: Vec<(BlobKey, ByteRange)> = plan
+        .parts_covering(start, end)
+        .map(|(part, from, to)| {
+            Ok((BlobKey::new(keys[part as usize - 1].clone())?, ByteRange::new(from, to)?))
+        })
+        .collect::<Result<_>>()?;
+    let blobs = state.blobs.clone();
+    // Each part is opened only when the previous one has been sent.
+    let body = futures::stream::iter(segments)
+        .then(move |(key, range)| {
+            let blobs = blobs.clone();
+            async move { blobs.get(&key, Some(range)).await }
+        })
+        .try_flatten()
+        .map_err(|e| {
+            tracing::error!(error = %e, "download stream failed");
+            std::io::Error::other("download failed")
+        });
+    Ok((status, response_headers, Body::from_stream(body)).into_response())
+}
+
+/// The file a link or token grants: a valid signature for exactly this
+/// file and version, or a bearer token with `files` of the file's account.
+async fn find_file(
+    state: &AppState,
+    file_uuid: &str,
+    version_uuid: &str,
+    sign: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<FileRecord> {
+    match sign {
+        Some(sign) => {
+            match state.signing.verify_download(file_uuid, version_uuid, sign, now_unix()) {
+                Ok(()) => {}
+                Err(LinkError::Expired) => {
+                    return Err(Error::Forbidden("the download link has expired"))
+                }
+                Err(LinkError::Invalid) => {
+                    return Err(Error::Forbidden("the download link is not valid"))
+                }
+            }
+            state.db.file_by_uuid_any_account(file_uuid).await?.ok_or(Error::NotFound("file"))
+        }
+        None => {
+            let auth = authenticate(state, headers).await?;
+            auth.require(Scope::Files)?;
+            state.db.file_by_uuid(auth.account, file_uuid).await?.ok_or(Error::NotFound("file"))
+        }
+    }
+}
+
+fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == etag || t == "*")
+}
+
+/// `attachment` with an ASCII fallback name and the exact UTF-8 name
+/// (RFC 6266 / RFC 5987).
+fn content_disposition(name: &str) -> HeaderValue {
+    let sanitized = FileName::parse(name).map(|n| n.sanitized()).unwrap_or_else(|_| "file".into());
+    let ascii: String =
+        sanitized.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' }).collect();
+    let encoded = utf8_percent_encode(&sanitized, NON_ALPHANUMERIC);
+    HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"))
+        .unwrap_or(HeaderValue::from_static("attachment"))
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/download/{file_uuid}/{version_uuid}/{name}", get(download))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_disposition_carries_ascii_and_utf8_names() {
+        let v = content_disposition("Relatório final.pdf");
+        assert_eq!(
+            v.to_str().unwrap(),
+            "attachment; filename=\"Relat_rio final.pdf\"; filename*=UTF-8''Relat%C3%B3rio%20final%2Epdf"
+        );
+    }
+
+    #[test]
+    fn if_none_match_accepts_lists_weak_tags_and_star() {
+        let mut h = HeaderMap::new();
+        h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"a\", W/\"b\""));
+        assert!(if_none_match(&h, "\"b\""));
+        assert!(!if_none_match(&h, "\"c\""));
+        h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("*"));
+        assert!(if_none_match(&h, "\"c\""));
+    }
+}

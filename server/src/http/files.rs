@@ -1,0 +1,320 @@
+//! The file and version objects as Kommo shapes them, and the read
+//! endpoints: one file, its versions, one version.
+
+use axum::{
+    extract::{Path, Query, State},
+    routing::get,
+    Json, Router,
+};
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::auth::Auth;
+use crate::{
+    domain::{
+        file_name::{classify, FileName},
+        Scope,
+    },
+    error::{Error, Result},
+    state::AppState,
+    store::{
+        files::{FileRecord, VersionRecord},
+        now_unix,
+    },
+};
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct Href {
+    pub href: String,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct Actor {
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+fn actor(id: Option<i64>) -> Option<Actor> {
+    id.map(|id| Actor { id, kind: "internal".into() })
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct Metadata {
+    /// Lowercase, without the dot; empty when the name has none.
+    pub extension: String,
+    pub mime_type: String,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct Preview {
+    pub download_link: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct FileLinks {
+    #[serde(rename = "self")]
+    pub self_: Href,
+    pub download: Href,
+    pub download_version: Href,
+}
+
+/// A file, with its active version's size, type and digest.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct FileView {
+    pub uuid: String,
+    pub version_uuid: String,
+    pub id: i64,
+    /// The name without its extension, as Kommo shows it.
+    pub name: String,
+    pub sanitized_name: String,
+    pub size: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub metadata: Metadata,
+    pub previews: Option<Vec<Preview>>,
+    pub is_trashed: bool,
+    pub has_multiple_versions: bool,
+    pub source_id: Option<i64>,
+    pub session_id: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted_at: Option<i64>,
+    pub created_by: Option<Actor>,
+    pub updated_by: Option<Actor>,
+    pub deleted_by: Option<Actor>,
+    /// Hex SHA-256 of the active version's bytes (beyond Kommo).
+    pub sha256: String,
+    pub _links: FileLinks,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct VersionLinks {
+    #[serde(rename = "self")]
+    pub self_: Href,
+    pub download: Href,
+}
+
+/// One version of a file.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct VersionView {
+    pub uuid: String,
+    pub file_uuid: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    pub sanitized_name: String,
+    pub size: i64,
+    pub is_main: bool,
+    pub sha256: String,
+    pub created_at: i64,
+    pub created_by: Option<Actor>,
+    pub metadata: Metadata,
+    pub previews: Option<Vec<Preview>>,
+    pub _links: VersionLinks,
+}
+
+/// Name-derived fields shared by files and versions.
+struct Described {
+    stem: String,
+    sanitized: String,
+    kind: &'static str,
+    metadata: Metadata,
+}
+
+fn describe(name: &str, mime_type: &str) -> Described {
+    // Stored names were validated on the way in; fall back gracefully anyway.
+    let parsed = FileName::parse(name).unwrap_or_else(|_| FileName::parse("file").expect("valid"));
+    let extension = parsed.extension();
+    Described {
+        stem: parsed.stem().to_owned(),
+        sanitized: parsed.sanitized(),
+        kind: classify(mime_type, extension.as_deref()).as_str(),
+        metadata: Metadata {
+            extension: extension.unwrap_or_default(),
+            mime_type: mime_type.to_owned(),
+        },
+    }
+}
+
+impl AppState {
+    /// A signed link to one version's bytes, valid for `--link-ttl`.
+    pub fn download_link(
+        &self,
+        file_uuid: &str,
+        version_uuid: &str,
+        sanitized_name: &str,
+    ) -> String {
+        let expires_at = now_unix() + self.settings.link_ttl.as_secs() as i64;
+        let sign = self.signing.download_signature(file_uuid, version_uuid, expires_at);
+        format!(
+            "{}/download/{file_uuid}/{version_uuid}/{}?sign={sign}",
+            self.settings.public_url,
+            utf8_percent_encode(sanitized_name, NON_ALPHANUMERIC)
+        )
+    }
+
+    pub fn file_view(&self, file: &FileRecord) -> FileView {
+        let d = describe(&file.name, &file.mime_type);
+        let version_link = self.download_link(&file.uuid, &file.version_uuid, &d.sanitized);
+        FileView {
+            uuid: file.uuid.clone(),
+            version_uuid: file.version_uuid.clone(),
+            id: file.id,
+            name: d.stem,
+            sanitized_name: d.sanitized,
+            size: file.size,
+            kind: d.kind.into(),
+            metadata: d.metadata,
+            previews: None,
+            is_trashed: file.is_trashed(),
+            has_multiple_versions: file.version_count > 1,
+            source_id: file.source_id,
+            session_id: file.session_id,
+            created_at: file.created_at,
+            updated_at: file.updated_at,
+            deleted_at: file.deleted_at,
+            created_by: actor(file.created_by),
+            updated_by: actor(file.updated_by),
+            deleted_by: actor(file.deleted_by),
+            sha256: file.sha256.clone(),
+            _links: FileLinks {
+                self_: Href {
+                    href: format!("{}/v1.0/files/{}", self.settings.public_url, file.uuid),
+                },
+                download: Href { href: version_link.clone() },
+                download_version: Href { href: version_link },
+            },
+        }
+    }
+
+    pub fn version_view(&self, file: &FileRecord, version: &VersionRecord) -> VersionView {
+        let d = describe(&version.name, &version.mime_type);
+        VersionView {
+            uuid: version.uuid.clone(),
+            file_uuid: file.uuid.clone(),
+            kind: d.kind.into(),
+            name: d.stem,
+            size: version.size,
+            is_main: version.id == file.version_id,
+            sha256: version.sha256.clone(),
+            created_at: version.created_at,
+            created_by: actor(version.created_by),
+            metadata: d.metadata,
+            previews: None,
+            _links: VersionLinks {
+                self_: Href {
+                    href: format!(
+                        "{}/v1.0/files/{}/versions/{}",
+                        self.settings.public_url, file.uuid, version.uuid
+                    ),
+                },
+                download: Href {
+                    href: self.download_link(&file.uuid, &version.uuid, &d.sanitized),
+                },
+            },
+            sanitized_name: d.sanitized,
+        }
+    }
+
+    /// The caller's file, 404 when absent, another account's, or trashed
+    /// (unless `with_deleted`).
+    pub async fn visible_file(
+        &self,
+        auth: &Auth,
+        uuid: &str,
+        with_deleted: bool,
+    ) -> Result<FileRecord> {
+        let file =
+            self.db.file_by_uuid(auth.account, uuid).await?.ok_or(Error::NotFound("file"))?;
+        if file.is_trashed() && !with_deleted {
+            return Err(Error::NotFound("file"));
+        }
+        Ok(file)
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct WithQuery {
+    with: Option<String>,
+}
+
+impl WithQuery {
+    fn deleted(&self) -> bool {
+        self.with.as_deref().is_some_and(|w| w.split(',').any(|p| p.trim() == "deleted"))
+    }
+}
+
+/// One file. A trashed file is 404 unless `with=deleted`.
+#[utoipa::path(get, path = "/v1.0/files/{uuid}", tag = "files", security(("bearer" = [])),
+    params(("uuid" = String, Path), ("with" = Option<String>, Query, description = "`deleted` to see a trashed file")),
+    responses((status = 200, body = FileView), (status = 404, body = super::problem::Problem)))]
+pub async fn get_file(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(uuid): Path<String>,
+    Query(with): Query<WithQuery>,
+) -> Result<Json<FileView>> {
+    auth.require(Scope::Files)?;
+    let file = state.visible_file(&auth, &uuid, with.deleted()).await?;
+    Ok(Json(state.file_view(&file)))
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct VersionsEmbedded {
+    pub versions: Vec<VersionView>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct VersionList {
+    pub _count: usize,
+    pub _embedded: VersionsEmbedded,
+}
+
+/// A file's versions, newest first.
+#[utoipa::path(get, path = "/v1.0/files/{uuid}/versions", tag = "files", security(("bearer" = [])),
+    params(("uuid" = String, Path)),
+    responses((status = 200, body = VersionList), (status = 404, body = super::problem::Problem)))]
+pub async fn list_versions(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(uuid): Path<String>,
+    Query(with): Query<WithQuery>,
+) -> Result<Json<VersionList>> {
+    auth.require(Scope::Files)?;
+    let file = state.visible_file(&auth, &uuid, with.deleted()).await?;
+    let versions: Vec<_> =
+        state.db.versions(file.id).await?.iter().map(|v| state.version_view(&file, v)).collect();
+    Ok(Json(VersionList { _count: versions.len(), _embedded: VersionsEmbedded { versions } }))
+}
+
+/// One version (beyond Kommo).
+#[utoipa::path(get, path = "/v1.0/files/{uuid}/versions/{version_uuid}", tag = "files",
+    security(("bearer" = [])),
+    params(("uuid" = String, Path), ("version_uuid" = String, Path)),
+    responses((status = 200, body = VersionView), (status = 404, body = super::problem::Problem)))]
+pub async fn get_version(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((uuid, version_uuid)): Path<(String, String)>,
+    Query(with): Query<WithQuery>,
+) -> Result<Json<VersionView>> {
+    auth.require(Scope::Files)?;
+    let file = state.visible_file(&auth, &uuid, with.deleted()).await?;
+    let version = state
+        .db
+        .version_by_uuid(file.id, &version_uuid)
+        .await?
+        .ok_or(Error::NotFound("version"))?;
+    Ok(Json(state.version_view(&file, &version)))
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1.0/files/{uuid}", get(get_file))
+        .route("/v1.0/files/{uuid}/versions", get(list_versions))
+        .route("/v1.0/files/{uuid}/versions/{version_uuid}", get(get_version))
+}

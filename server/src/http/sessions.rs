@@ -1,0 +1,171 @@
+//! `POST /v1.0/sessions` opens an upload session; `GET /v1.0/sessions`
+//! lists the account's unfinished ones (to resume from another device).
+
+use axum::{extract::State, routing::get, Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{auth::Auth, json::ApiJson};
+use crate::{
+    domain::{digest::parse_sha256_hex, file_name::FileName, parts::PartPlan, Scope},
+    error::{Error, Result},
+    state::AppState,
+    store::{
+        now_unix,
+        sessions::{NewSession, SessionRecord},
+    },
+};
+
+#[derive(Deserialize, ToSchema)]
+pub struct OpenSession {
+    /// 1..=255 characters after trimming; no control characters.
+    pub file_name: String,
+    /// Bytes, `0..=max_file_size`.
+    pub file_size: i64,
+    /// MIME type; guessed from the extension when absent.
+    pub content_type: Option<String>,
+    /// Upload a new version of this file.
+    pub file_uuid: Option<String>,
+    pub with_preview: Option<bool>,
+    /// Hex SHA-256 the completed file must have (beyond Kommo).
+    pub sha256: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct SessionOpened {
+    pub session_id: i64,
+    /// Where part 1 goes.
+    pub upload_url: String,
+    pub max_file_size: u64,
+    pub max_part_size: u64,
+    pub expires_at: i64,
+    pub part_count: u32,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct OpenSessionSummary {
+    pub session_id: i64,
+    pub file_name: String,
+    pub file_size: i64,
+    pub received: u64,
+    pub next_part: u32,
+    pub next_url: String,
+    pub upload_url: String,
+    pub expires_at: i64,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct SessionsEmbedded {
+    pub sessions: Vec<OpenSessionSummary>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct SessionList {
+    pub _count: usize,
+    pub _embedded: SessionsEmbedded,
+}
+
+impl AppState {
+    /// The absolute URL part `part` of a session is sent to.
+    pub fn part_url(&self, session_id: i64, part: u32) -> String {
+        format!("{}/upload/{}", self.settings.public_url, self.signing.part_token(session_id, part))
+    }
+}
+
+pub fn plan_of(session: &SessionRecord) -> PartPlan {
+    PartPlan::new(session.file_size as u64, session.part_size as u64)
+}
+
+/// Open an upload session.
+#[utoipa::path(post, path = "/v1.0/sessions", tag = "uploads", security(("bearer" = [])),
+    request_body = OpenSession,
+    responses(
+        (status = 200, body = SessionOpened),
+        (status = 400, body = super::problem::Problem, description = "validation, file-too-large, file-trashed"),
+        (status = 404, body = super::problem::Problem, description = "file_uuid unknown"),
+    ))]
+pub async fn open_session(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(request): ApiJson<OpenSession>,
+) -> Result<Json<SessionOpened>> {
+    auth.require(Scope::Files)?;
+    let name = FileName::parse(&request.file_name).map_err(Error::Validation)?;
+    let max = state.settings.max_file_size;
+    let size = u64::try_from(request.file_size)
+        .map_err(|_| Error::validation("file_size must not be negative"))?;
+    if size > max {
+        return Err(Error::FileTooLarge { size, max });
+    }
+    let sha256 =
+        request.sha256.as_deref().map(parse_sha256_hex).transpose().map_err(Error::Validation)?;
+    let target_file_id = match request.file_uuid.as_deref() {
+        None => None,
+        Some(uuid) => {
+            let file =
+                state.db.file_by_uuid(auth.account, uuid).await?.ok_or(Error::NotFound("file"))?;
+            if file.is_trashed() {
+                return Err(Error::FileTrashed);
+            }
+            Some(file.id)
+        }
+    };
+    let now = now_unix();
+    let expires_at = now + state.settings.session_ttl.as_secs() as i64;
+    let mime = name.mime_type(request.content_type.as_deref());
+    let session = state
+        .db
+        .create_session(NewSession {
+            account: auth.account,
+            file_name: name.as_str(),
+            file_size: size as i64,
+            mime_type: &mime,
+            part_size: state.settings.max_part_size as i64,
+            target_file_id,
+            with_preview: request.with_preview.unwrap_or(false),
+            expected_sha256: sha256.as_deref(),
+            created_by: auth.user,
+            created_at: now,
+            expires_at,
+        })
+        .await?;
+    Ok(Json(SessionOpened {
+        session_id: session.id,
+        upload_url: state.part_url(session.id, 1),
+        max_file_size: max,
+        max_part_size: state.settings.max_part_size,
+        expires_at,
+        part_count: plan_of(&session).part_count(),
+    }))
+}
+
+/// The account's unfinished sessions, oldest first (beyond Kommo).
+#[utoipa::path(get, path = "/v1.0/sessions", tag = "uploads", security(("bearer" = [])),
+    responses((status = 200, body = SessionList)))]
+pub async fn list_sessions(State(state): State<AppState>, auth: Auth) -> Result<Json<SessionList>> {
+    auth.require(Scope::Files)?;
+    let sessions: Vec<_> = state
+        .db
+        .open_sessions(auth.account, now_unix())
+        .await?
+        .iter()
+        .map(|s| {
+            let next_part = s.next_part as u32;
+            OpenSessionSummary {
+                session_id: s.id,
+                file_name: s.file_name.clone(),
+                file_size: s.file_size,
+                received: plan_of(s).received_before(next_part),
+                next_part,
+                next_url: state.part_url(s.id, next_part),
+                upload_url: state.part_url(s.id, 1),
+                expires_at: s.expires_at,
+            }
+        })
+        .collect();
+    Ok(Json(SessionList { _count: sessions.len(), _embedded: SessionsEmbedded { sessions } }))
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1.0/sessions", get(list_sessions).post(open_session))
+}

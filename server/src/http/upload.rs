@@ -1,0 +1,384 @@
+//! Part uploads: `POST /upload/{token}` stores part *n*, `GET` answers the
+//! resume point, `DELETE` cancels. The token in the URL is the credential.
+//!
+//! Blob layout: each part is its own blob, `parts/<session>/<n>-<tag>`,
+//! where the tag is derived from the digest state after the part, so the
+//! same bytes always land on the same key (a replay or a race with equal
+//! bytes rewrites identical content) and different bytes never overwrite
+//! a stored part. A completed version is the ordered list of its session's
+//! parts, streamed in order on download. Parts are not concatenated: S3
+//! multipart needs 5 MiB pieces, larger than an upload part, and copying
+//! would read every byte a second time.
+//!
+//! Order of a part's life: read the body (exact length, at most
+//! `max_part_size`), hash it off the async threads, check digests, write
+//! the blob durably, then record it in one transaction that also advances
+//! the session. Only then is it acknowledged.
+
+use axum::{
+    body::Body,
+    extract::{Path, State},
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+    Json, Router,
+};
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{files::FileView, sessions::plan_of};
+use crate::{
+    blob::BlobKey,
+    domain::{
+        digest::{content_digest_sha256, sha256, RunningDigest},
+        parts::{PartArrival, PartNumber},
+    },
+    error::{Error, Result},
+    state::AppState,
+    store::{
+        now_unix,
+        sessions::{status, Completion, NewPart, PartOutcome, SessionRecord},
+    },
+};
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct PartAccepted {
+    pub session_id: i64,
+    /// Where the next part goes.
+    pub next_url: String,
+    pub part: u32,
+    /// Bytes stored so far.
+    pub received: u64,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct CompletedFile {
+    #[serde(flatten)]
+    pub file: FileView,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ResumePoint {
+    pub session_id: i64,
+    /// `uploading`, `completed` or `expired`.
+    pub status: String,
+    pub file_name: String,
+    pub file_size: i64,
+    pub received: u64,
+    pub next_part: Option<u32>,
+    pub next_url: Option<String>,
+    pub expires_at: i64,
+    pub file: Option<FileView>,
+}
+
+/// The session a token names, or why it cannot be used: 404 for a forged
+/// token, an unknown or cancelled session; 410 once expired.
+async fn session_of(state: &AppState, token: &str) -> Result<(SessionRecord, PartNumber)> {
+    let (session_id, part) =
+        state.signing.verify_part_token(token).ok_or(Error::NotFound("upload session"))?;
+    let session = state.db.session(session_id).await?.ok_or(Error::NotFound("upload session"))?;
+    if session.status == status::CANCELLED {
+        return Err(Error::NotFound("upload session"));
+    }
+    Ok((session, part))
+}
+
+/// Store part *n*.
+#[utoipa::path(post, path = "/upload/{token}", tag = "uploads",
+    params(("token" = String, Path, description = "from upload_url or next_url")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses(
+        (status = 202, body = PartAccepted, description = "an intermediate part was stored"),
+        (status = 200, body = CompletedFile, description = "the last part was stored: the file"),
+        (status = 400, body = super::problem::Problem, description = "part-size"),
+        (status = 404, body = super::problem::Problem),
+        (status = 409, body = super::problem::Problem, description = "part-out-of-order, part-conflict"),
+        (status = 410, body = super::problem::Problem, description = "session-expired"),
+        (status = 413, body = super::problem::Problem),
+        (status = 460, body = super::problem::Problem, description = "checksum-mismatch"),
+    ))]
+pub async fn put_part(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let (session, part) = session_of(&state, &token).await?;
+    if session.is_expired_at(now_unix()) {
+        return Err(Error::SessionExpired);
+    }
+    let plan = plan_of(&session);
+    let next_part = session.next_part as PartNumber;
+    let arrival = PartArrival::classify(&plan, next_part, part);
+    match arrival {
+        PartArrival::Unknown => return Err(Error::NotFound("part")),
+        PartArrival::Ahead => {
+            return Err(Error::PartOutOfOrder {
+                part,
+                next_part,
+                next_url: state.part_url(session.id, next_part),
+                received: plan.received_before(next_part),
+            })
+        }
+        PartArrival::Next | PartArrival::Replay => {}
+    }
+    let expected_len = plan.expected_len(part).expect("a known part has a length");
+    let announced = headers
+        .get("content-digest")
+        .map(|v| v.to_str().map_err(|_| "Content-Digest is not text".to_owned()))
+        .transpose()
+        .and_then(|h| h.map(content_digest_sha256).transpose())
+        .map_err(Error::Validation)?
+        .flatten();
+    let bytes = read_part(body, &headers, part, expected_len, state.settings.max_part_size).await?;
+
+    let previous = match part {
+        1 => None,
+        n => Some(
+            state
+                .db
+                .part(session.id, i64::from(n - 1))
+                .await?
+                .ok_or(Error::SessionExpired)?
+                .digest_state,
+        ),
+    };
+    // Hashing half a megabyte is CPU work: keep it off the async threads.
+    let (digest, part_sha, bytes) = tokio::task::spawn_blocking(move || {
+        let mut digest = match previous {
+            Some(saved) => RunningDigest::resume(&saved)?,
+            None => RunningDigest::new(),
+        };
+        digest.update(&bytes);
+        let part_sha = announced.map(|_| sha256(&bytes));
+        Ok::<_, crate::domain::digest::CorruptState>((digest, part_sha, bytes))
+    })
+    .await
+    .map_err(|e| Error::Io(std::io::Error::other(e)))?
+    .map_err(|e| Error::Io(std::io::Error::other(e)))?;
+    if announced.is_some() && part_sha != announced {
+        return Err(Error::ChecksumMismatch(format!(
+            "part {part} does not match its Content-Digest; nothing was stored"
+        )));
+    }
+    let digest_state = digest.state();
+
+    if arrival == PartArrival::Replay {
+        return replay(&state, &session, part, &digest_state).await;
+    }
+
+    let whole_file = if plan.is_last(part) {
+        let hex = digest.finish_hex();
+        if let Some(expected) = &session.expected_sha256 {
+            if *expected != hex {
+                return Err(Error::ChecksumMismatch(format!(
+                    "the file's SHA-256 is {hex}, not the announced {expected}; \
+                     the last part was not stored and the session stays open"
+                )));
+            }
+        }
+        Some(hex)
+    } else {
+        None
+    };
+
+    let key = part_key(session.id, part, &digest_state)?;
+    state.blobs.put(&key, bytes).await?;
+    let (file_uuid, version_uuid) =
+        (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string());
+    let completion = whole_file.as_deref().map(|sha256| Completion {
+        file_uuid: &file_uuid,
+        version_uuid: &version_uuid,
+        sha256,
+    });
+    let outcome = state
+        .db
+        .record_part(
+            &session,
+            NewPart {
+                session_id: session.id,
+                part_number: i64::from(part),
+                size: expected_len as i64,
+                digest_state: &digest_state,
+                blob_key: key.as_str(),
+                now: now_unix(),
+            },
+            completion,
+        )
+        .await?;
+    match outcome {
+        PartOutcome::Stored { .. } => answer(&state, session.id, part).await,
+        PartOutcome::TargetUnavailable => {
+            state.blobs.delete(&key).await?;
+            Err(Error::FileTrashed)
+        }
+        PartOutcome::Lost => {
+            // Another request stored this part first, or the session
+            // expired or was cancelled meanwhile.
+            let stored = state.db.part(session.id, i64::from(part)).await?;
+            if stored.as_ref().is_none_or(|p| p.blob_key != key.as_str()) {
+                state.blobs.delete(&key).await?;
+            }
+            match stored {
+                Some(_) => replay(&state, &session, part, &digest_state).await,
+                None => {
+                    let (current, _) = session_of(&state, &token).await?;
+                    if current.is_expired_at(now_unix()) {
+                        Err(Error::SessionExpired)
+                    } else {
+                        Err(Error::PartConflict(part))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A part sent again: the first answer when the bytes are the same, 409
+/// when they differ.
+async fn replay(
+    state: &AppState,
+    session: &SessionRecord,
+    part: PartNumber,
+    digest_state: &[u8],
+) -> Result<Response> {
+    let stored =
+        state.db.part(session.id, i64::from(part)).await?.ok_or(Error::PartConflict(part))?;
+    if stored.digest_state != digest_state {
+        return Err(Error::PartConflict(part));
+    }
+    answer(state, session.id, part).await
+}
+
+/// The answer to a stored part: 202 with the next URL, or 200 with the
+/// file for the last part.
+async fn answer(state: &AppState, session_id: i64, part: PartNumber) -> Result<Response> {
+    let session = state.db.session(session_id).await?.ok_or(Error::NotFound("upload session"))?;
+    let plan = plan_of(&session);
+    if !plan.is_last(part) {
+        let body = PartAccepted {
+            session_id,
+            next_url: state.part_url(session_id, part + 1),
+            part,
+            received: plan.received_before(part + 1),
+        };
+        return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+    }
+    let file_id = session.file_id.ok_or(Error::NotFound("file"))?;
+    let file = state.db.file_by_id(file_id).await?.ok_or(Error::NotFound("file"))?;
+    let mut view = state.file_view(&file);
+    view.session_id = session_id;
+    Ok((StatusCode::OK, Json(CompletedFile { file: view })).into_response())
+}
+
+/// Reads a part body of exactly `expected` bytes. A declared or streamed
+/// length over `max` is refused as soon as it is known, without reading on.
+async fn read_part(
+    body: Body,
+    headers: &HeaderMap,
+    part: PartNumber,
+    expected: u64,
+    max: u64,
+) -> Result<Bytes> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(len) = declared {
+        if len > max {
+            return Err(Error::BodyTooLarge { max });
+        }
+        if len != expected {
+            return Err(Error::PartSize { part, expected, got: len });
+        }
+    }
+    let mut buffer = BytesMut::with_capacity(expected as usize);
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| Error::validation(format!("the part body was cut off: {e}")))?;
+        let total = (buffer.len() + chunk.len()) as u64;
+        if total > max {
+            return Err(Error::BodyTooLarge { max });
+        }
+        if total > expected {
+            return Err(Error::PartSize { part, expected, got: total });
+        }
+        buffer.extend_from_slice(&chunk);
+    }
+    if buffer.len() as u64 != expected {
+        return Err(Error::PartSize { part, expected, got: buffer.len() as u64 });
+    }
+    Ok(buffer.freeze())
+}
+
+/// Where a part's bytes live; the tag ties the key to the bytes.
+fn part_key(session_id: i64, part: PartNumber, digest_state: &[u8]) -> Result<BlobKey> {
+    let tag = hex::encode(&sha256(digest_state)[..8]);
+    BlobKey::new(format!("parts/{session_id}/{part:06}-{tag}"))
+}
+
+/// The resume point (beyond Kommo).
+#[utoipa::path(get, path = "/upload/{token}", tag = "uploads",
+    params(("token" = String, Path)),
+    responses((status = 200, body = ResumePoint), (status = 404, body = super::problem::Problem)))]
+pub async fn resume_point(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Json<ResumePoint>> {
+    let (session, _) = session_of(&state, &token).await?;
+    let plan = plan_of(&session);
+    let next_part = session.next_part as PartNumber;
+    let expired = session.is_expired_at(now_unix());
+    let (status, next) = if session.status == status::COMPLETED {
+        ("completed", None)
+    } else if expired {
+        ("expired", None)
+    } else {
+        ("uploading", Some(next_part))
+    };
+    let file = match session.file_id {
+        Some(id) => state.db.file_by_id(id).await?.map(|f| state.file_view(&f)),
+        None => None,
+    };
+    Ok(Json(ResumePoint {
+        session_id: session.id,
+        status: status.into(),
+        file_name: session.file_name.clone(),
+        file_size: session.file_size,
+        received: if expired { 0 } else { plan.received_before(next_part) },
+        next_part: next,
+        next_url: next.map(|n| state.part_url(session.id, n)),
+        expires_at: session.expires_at,
+        file,
+    }))
+}
+
+/// Cancel the session and free its parts (beyond Kommo).
+#[utoipa::path(delete, path = "/upload/{token}", tag = "uploads",
+    params(("token" = String, Path)),
+    responses((status = 204), (status = 404, body = super::problem::Problem),
+        (status = 409, body = super::problem::Problem), (status = 410, body = super::problem::Problem)))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<StatusCode> {
+    let (session, _) = session_of(&state, &token).await?;
+    if session.status == status::COMPLETED {
+        return Err(Error::validation("the upload is complete; trash the file instead"));
+    }
+    if session.is_expired_at(now_unix()) {
+        return Err(Error::SessionExpired);
+    }
+    if !state.db.cancel_session(session.id).await? {
+        return Err(Error::NotFound("upload session"));
+    }
+    crate::jobs::free_parts_of(&state, session.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/upload/{token}", get(resume_point).post(put_part).delete(cancel))
+}

@@ -1,0 +1,92 @@
+//! Background work: expiring upload sessions and freeing their parts.
+//!
+//! Safe on several nodes at once and after a crash: expiry is one
+//! conditional update, and each part's blob is deleted before its row, so
+//! whatever a crash interrupts is found and finished by the next sweep
+//! (deleting a blob twice is allowed by the blob contract).
+
+use std::time::Duration;
+
+use crate::{blob::BlobKey, error::Result, state::AppState, store::now_unix};
+
+/// What one sweep did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Sweep {
+    pub sessions_expired: u64,
+    pub parts_freed: u64,
+}
+
+/// Expires overdue sessions and frees the parts of expired and cancelled
+/// ones.
+pub async fn sweep(state: &AppState) -> Result<Sweep> {
+    let sessions_expired = state.db.expire_sessions(now_unix()).await?;
+    let mut parts_freed = 0;
+    loop {
+        let batch = state.db.dead_parts(500).await?;
+        if batch.is_empty() {
+            break;
+        }
+        for (session_id, part, key) in batch {
+            delete_blob(state, &key).await?;
+            state.db.forget_part(session_id, part).await?;
+            parts_freed += 1;
+        }
+    }
+    Ok(Sweep { sessions_expired, parts_freed })
+}
+
+/// Frees a cancelled session's parts now rather than at the next sweep.
+pub async fn free_parts_of(state: &AppState, session_id: i64) -> Result<()> {
+    for part in state.db.parts(session_id).await? {
+        delete_blob(state, &part.blob_key).await?;
+        state.db.forget_part(session_id, part.part_number).await?;
+    }
+    Ok(())
+}
+
+async fn delete_blob(state: &AppState, key: &str) -> Result<()> {
+    match BlobKey::new(key) {
+        Ok(key) => state.blobs.delete(&key).await,
+        // A key that is not valid was never written; forget the row.
+        Err(_) => Ok(()),
+    }
+}
+
+/// How often the sweeper runs: often enough that an expired session's
+/// parts go soon after its TTL, at most once a second, at least a minute.
+pub fn sweep_period(session_ttl: Duration) -> Duration {
+    (session_ttl / 4).clamp(Duration::from_secs(1), Duration::from_secs(60))
+}
+
+/// Runs `sweep` forever in the background.
+pub fn spawn_sweeper(state: AppState) -> tokio::task::JoinHandle<()> {
+    let period = sweep_period(state.settings.session_ttl);
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(period);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match sweep(&state).await {
+                Ok(s) if s != Sweep::default() => tracing::info!(
+                    sessions_expired = s.sessions_expired,
+                    parts_freed = s.parts_freed,
+                    "swept upload sessions"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "sweep failed; retrying next period"),
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweep_period_follows_the_ttl_within_bounds() {
+        assert_eq!(sweep_period(Duration::from_secs(2)), Duration::from_secs(1));
+        assert_eq!(sweep_period(Duration::from_secs(40)), Duration::from_secs(10));
+        assert_eq!(sweep_period(Duration::from_secs(86400)), Duration::from_secs(60));
+    }
+}

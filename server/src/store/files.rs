@@ -1,0 +1,97 @@
+//! Files and their versions. A file's bytes are the parts of the session
+//! that uploaded its version (`upload_parts` by `session_id`).
+
+use super::{accounts::AccountId, Db};
+use crate::error::Result;
+
+/// A file with its active version.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct FileRecord {
+    pub id: i64,
+    pub uuid: String,
+    pub account_id: i64,
+    pub name: String,
+    pub source_id: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub created_by: Option<i64>,
+    pub updated_by: Option<i64>,
+    pub deleted_at: Option<i64>,
+    pub deleted_by: Option<i64>,
+    pub version_id: i64,
+    pub version_uuid: String,
+    pub size: i64,
+    pub mime_type: String,
+    pub sha256: String,
+    pub session_id: i64,
+    pub version_count: i64,
+}
+
+impl FileRecord {
+    pub fn is_trashed(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+}
+
+/// One version of a file.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct VersionRecord {
+    pub id: i64,
+    pub uuid: String,
+    pub file_id: i64,
+    pub name: String,
+    pub size: i64,
+    pub mime_type: String,
+    pub sha256: String,
+    pub session_id: i64,
+    pub part_size: i64,
+    pub created_at: i64,
+    pub created_by: Option<i64>,
+}
+
+const FILE_SELECT: &str = "select f.id, f.uuid, f.account_id, f.name, f.source_id, f.created_at, \
+    f.updated_at, f.created_by, f.updated_by, f.deleted_at, f.deleted_by, \
+    v.id as version_id, v.uuid as version_uuid, v.size, v.mime_type, v.sha256, v.session_id, \
+    (select count(*) from file_versions c where c.file_id = f.id) as version_count \
+    from files f join file_versions v on v.id = f.active_version_id";
+
+const VERSION_COLUMNS: &str = "id, uuid, file_id, name, size, mime_type, sha256, session_id, \
+    part_size, created_at, created_by";
+
+impl Db {
+    /// The account's file with this uuid, trashed or not.
+    pub async fn file_by_uuid(&self, account: AccountId, uuid: &str) -> Result<Option<FileRecord>> {
+        let sql = format!("{FILE_SELECT} where f.account_id = $1 and f.uuid = $2");
+        Ok(sqlx::query_as(&sql).bind(account.0).bind(uuid).fetch_optional(self.pool()).await?)
+    }
+
+    pub async fn file_by_id(&self, id: i64) -> Result<Option<FileRecord>> {
+        let sql = format!("{FILE_SELECT} where f.id = $1");
+        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(self.pool()).await?)
+    }
+
+    /// A file's versions, newest first.
+    pub async fn versions(&self, file_id: i64) -> Result<Vec<VersionRecord>> {
+        let sql = format!(
+            "select {VERSION_COLUMNS} from file_versions where file_id = $1 order by id desc"
+        );
+        Ok(sqlx::query_as(&sql).bind(file_id).fetch_all(self.pool()).await?)
+    }
+
+    pub async fn version_by_uuid(&self, file_id: i64, uuid: &str) -> Result<Option<VersionRecord>> {
+        let sql =
+            format!("select {VERSION_COLUMNS} from file_versions where file_id = $1 and uuid = $2");
+        Ok(sqlx::query_as(&sql).bind(file_id).bind(uuid).fetch_optional(self.pool()).await?)
+    }
+
+    pub async fn version_by_id(&self, id: i64) -> Result<Option<VersionRecord>> {
+        let sql = format!("select {VERSION_COLUMNS} from file_versions where id = $1");
+        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(self.pool()).await?)
+    }
+
+    /// A file by uuid whatever its account, for signed download links.
+    pub async fn file_by_uuid_any_account(&self, uuid: &str) -> Result<Option<FileRecord>> {
+        let sql = format!("{FILE_SELECT} where f.uuid = $1");
+        Ok(sqlx::query_as(&sql).bind(uuid).fetch_optional(self.pool()).await?)
+    }
+}

@@ -1,0 +1,587 @@
+//! Upload sessions and part uploads, every status code of the contract's
+//! "Upload sessions" section, on SQLite and PostgreSQL (and S3 blobs).
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    body::Body,
+    http::{header, Request},
+    Router,
+};
+use base64::{engine::general_purpose::STANDARD, Engine};
+use satchel::{
+    blob::{BlobStore, S3Store},
+    state::Settings,
+    testing::{Backend, S3Server, TestApp},
+};
+use serde_json::{json, Value};
+use support::{get, path_of, pattern, send, sha256_hex, with_token, Answer};
+
+mod support;
+
+const PART: u64 = 1024;
+
+fn settings() -> Settings {
+    Settings { max_part_size: PART, max_file_size: 64 * PART, ..Settings::default() }
+}
+
+struct Ctx {
+    app: TestApp,
+    router: Router,
+    token: String,
+}
+
+impl Ctx {
+    async fn new(backend: Backend) -> Ctx {
+        Self::with(backend, settings(), None).await
+    }
+
+    async fn with(backend: Backend, settings: Settings, blobs: Option<Arc<dyn BlobStore>>) -> Ctx {
+        let app = TestApp::with(backend, settings, blobs).await;
+        let token = app.token("acme", "files").await;
+        Ctx { router: app.router(), app, token }
+    }
+
+    async fn open(&self, request: Value) -> Answer {
+        send(&self.router, with_token("POST", "/v1.0/sessions", &self.token, Some(request))).await
+    }
+
+    async fn open_ok(&self, name: &str, size: usize) -> Value {
+        let answer = self.open(json!({"file_name": name, "file_size": size})).await;
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        answer.json()
+    }
+
+    async fn put(&self, url: &str, bytes: &[u8]) -> Answer {
+        send(&self.router, part_request(url, bytes, None)).await
+    }
+
+    /// Uploads `bytes` part by part and returns the final file object.
+    async fn upload(&self, name: &str, bytes: &[u8]) -> Value {
+        let session = self.open_ok(name, bytes.len()).await;
+        self.send_all(&session, bytes).await
+    }
+
+    async fn send_all(&self, session: &Value, bytes: &[u8]) -> Value {
+        let mut url = session["upload_url"].as_str().unwrap().to_owned();
+        let chunks: Vec<&[u8]> =
+            if bytes.is_empty() { vec![&[]] } else { bytes.chunks(PART as usize).collect() };
+        for (i, chunk) in chunks.iter().enumerate() {
+            let answer = self.put(&url, chunk).await;
+            if i + 1 < chunks.len() {
+                assert_eq!(answer.status, 202, "part {}: {}", i + 1, answer.text());
+                url = answer.json()["next_url"].as_str().unwrap().to_owned();
+            } else {
+                assert_eq!(answer.status, 200, "last part: {}", answer.text());
+                return answer.json();
+            }
+        }
+        unreachable!()
+    }
+
+    async fn get_json(&self, uri: &str) -> Answer {
+        send(&self.router, with_token("GET", uri, &self.token, None)).await
+    }
+
+    async fn download(&self, url: &str, range: Option<&str>) -> Answer {
+        let mut request = Request::get(path_of(url));
+        if let Some(r) = range {
+            request = request.header(header::RANGE, r);
+        }
+        send(&self.router, request.body(Body::empty()).unwrap()).await
+    }
+
+    async fn cleanup(self) {
+        self.app.cleanup().await;
+    }
+}
+
+fn part_request(url: &str, bytes: &[u8], digest: Option<&str>) -> Request<Body> {
+    let mut r = Request::post(path_of(url)).header(header::CONTENT_LENGTH, bytes.len());
+    if let Some(d) = digest {
+        r = r.header("content-digest", d);
+    }
+    r.body(Body::from(bytes.to_vec())).unwrap()
+}
+
+fn content_digest(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("sha-256=:{}:", STANDARD.encode(sha2::Sha256::digest(bytes)))
+}
+
+async fn a_file_uploads_in_parts_and_downloads_byte_for_byte(ctx: Ctx) {
+    let bytes = pattern(2 * PART as usize + 300, 1);
+    let session = ctx.open_ok("Relatório Q3.pdf", bytes.len()).await;
+    assert_eq!(session["max_part_size"], PART);
+    assert_eq!(session["max_file_size"], 64 * PART);
+    assert_eq!(session["part_count"], 3);
+    assert!(session["upload_url"].as_str().unwrap().starts_with("http://127.0.0.1:3000/upload/"));
+    assert!(session["expires_at"].as_i64().unwrap() > satchel::store::now_unix());
+
+    let first = ctx.put(session["upload_url"].as_str().unwrap(), &bytes[..1024]).await;
+    assert_eq!(first.status, 202);
+    let first = first.json();
+    assert_eq!(first["part"], 1);
+    assert_eq!(first["received"], 1024);
+    assert_eq!(first["session_id"], session["session_id"]);
+    let second = ctx.put(first["next_url"].as_str().unwrap(), &bytes[1024..2048]).await.json();
+    assert_eq!(second["received"], 2048);
+    let last = ctx.put(second["next_url"].as_str().unwrap(), &bytes[2048..]).await;
+    assert_eq!(last.status, 200, "{}", last.text());
+    let file = last.json();
+
+    assert_eq!(file["session_id"], session["session_id"]);
+    assert_eq!(file["name"], "Relatório Q3");
+    assert_eq!(file["sanitized_name"], "Relatório Q3.pdf");
+    assert_eq!(file["size"], bytes.len());
+    assert_eq!(file["type"], "document");
+    assert_eq!(file["metadata"], json!({"extension": "pdf", "mime_type": "application/pdf"}));
+    assert_eq!(file["is_trashed"], false);
+    assert_eq!(file["has_multiple_versions"], false);
+    assert_eq!(file["sha256"], sha256_hex(&bytes), "digest computed as parts arrived");
+    assert_eq!(file["created_by"]["type"], "internal");
+    assert!(file["previews"].is_null() && file["deleted_at"].is_null());
+
+    // The file reads back, and its versions list holds the one version.
+    let uuid = file["uuid"].as_str().unwrap();
+    let fetched = ctx.get_json(&format!("/v1.0/files/{uuid}")).await;
+    assert_eq!(fetched.status, 200);
+    assert_eq!(fetched.json()["version_uuid"], file["version_uuid"]);
+    let versions = ctx.get_json(&format!("/v1.0/files/{uuid}/versions")).await.json();
+    assert_eq!(versions["_count"], 1);
+    assert_eq!(versions["_embedded"]["versions"][0]["is_main"], true);
+    assert_eq!(versions["_embedded"]["versions"][0]["sha256"], file["sha256"]);
+
+    // The signed link downloads the exact bytes without a header.
+    let link = file["_links"]["download"]["href"].as_str().unwrap();
+    let got = ctx.download(link, None).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(got.body, bytes);
+    assert_eq!(got.header("etag"), Some(format!("\"{}\"", sha256_hex(&bytes)).as_str()));
+    assert_eq!(got.header("accept-ranges"), Some("bytes"));
+    assert_eq!(got.header("content-type"), Some("application/pdf"));
+    assert_eq!(got.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(
+        got.header("content-disposition"),
+        Some(
+            "attachment; filename=\"Relat_rio Q3.pdf\"; filename*=UTF-8''Relat%C3%B3rio%20Q3%2Epdf"
+        )
+    );
+
+    // A range across a part boundary, a suffix range, one past the end.
+    let mid = ctx.download(link, Some("bytes=1000-2100")).await;
+    assert_eq!(mid.status, 206);
+    assert_eq!(mid.body, &bytes[1000..=2100]);
+    assert_eq!(
+        mid.header("content-range"),
+        Some(format!("bytes 1000-2100/{}", bytes.len()).as_str())
+    );
+    let tail = ctx.download(link, Some("bytes=-10")).await;
+    assert_eq!(tail.body, &bytes[bytes.len() - 10..]);
+    ctx.download(link, Some("bytes=999999-")).await.problem(416, "range-not-satisfiable");
+
+    // If-None-Match with the ETag: 304, no body.
+    let etag = got.header("etag").unwrap().to_owned();
+    let request = Request::get(path_of(link))
+        .header(header::IF_NONE_MATCH, etag)
+        .body(Body::empty())
+        .unwrap();
+    let cached = send(&ctx.router, request).await;
+    assert_eq!(cached.status, 304);
+    assert!(cached.body.is_empty());
+    ctx.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_a_file_uploads_in_parts_and_downloads_byte_for_byte() {
+    a_file_uploads_in_parts_and_downloads_byte_for_byte(Ctx::new(Backend::Sqlite).await).await;
+}
+
+#[tokio::test]
+async fn postgres_a_file_uploads_in_parts_and_downloads_byte_for_byte() {
+    a_file_uploads_in_parts_and_downloads_byte_for_byte(Ctx::new(Backend::Postgres).await).await;
+}
+
+#[tokio::test]
+async fn postgres_and_s3_a_file_uploads_in_parts_and_downloads_byte_for_byte() {
+    let server = S3Server::start();
+    let url = format!("s3://{}/uploads", server.bucket);
+    let blobs: Arc<dyn BlobStore> =
+        Arc::new(S3Store::from_builder(&url, server.builder()).unwrap());
+    let ctx = Ctx::with(Backend::Postgres, settings(), Some(blobs)).await;
+    a_file_uploads_in_parts_and_downloads_byte_for_byte(ctx).await;
+}
+
+async fn part_rules_hold(ctx: Ctx) {
+    let bytes = pattern(3 * PART as usize, 2);
+    let session = ctx.open_ok("data.bin", bytes.len()).await;
+    let url1 = session["upload_url"].as_str().unwrap().to_owned();
+
+    // Wrong length: 400 part-size, nothing stored.
+    ctx.put(&url1, &bytes[..100]).await.problem(400, "part-size");
+    // Bigger than a part may ever be: 413 before reading.
+    ctx.put(&url1, &vec![0u8; PART as usize + 1]).await.problem(413, "body-too-large");
+    // A Content-Digest that does not match: 460, nothing stored.
+    let wrong = content_digest(b"something else");
+    let answer = send(&ctx.router, part_request(&url1, &bytes[..1024], Some(&wrong))).await;
+    answer.problem(460, "checksum-mismatch");
+    let resume = send(&ctx.router, get(&path_of(&url1))).await.json();
+    assert_eq!(resume["received"], 0);
+    assert_eq!(resume["next_part"], 1);
+
+    // The right digest is accepted.
+    let right = content_digest(&bytes[..1024]);
+    let first = send(&ctx.router, part_request(&url1, &bytes[..1024], Some(&right))).await;
+    assert_eq!(first.status, 202, "{}", first.text());
+    let first = first.json();
+    let url2 = first["next_url"].as_str().unwrap().to_owned();
+
+    // A replay of a stored part with equal bytes gets the first answer.
+    let second = ctx.put(&url2, &bytes[1024..2048]).await.json();
+    let replay = ctx.put(&url2, &bytes[1024..2048]).await;
+    assert_eq!(replay.status, 202);
+    assert_eq!(replay.json(), second, "a replay with equal bytes gets the first answer");
+    let url3 = second["next_url"].as_str().unwrap().to_owned();
+
+    // Fresh session d: part 2's URL is ahead while part 1 is missing.
+    let session_d = ctx.open_ok("fourth.bin", bytes.len()).await;
+    let d1 = session_d["upload_url"].as_str().unwrap().to_owned();
+    let ahead = ctx.put(&url_for_part(&ctx, &d1, 2).await, &bytes[1024..2048]).await;
+    let body = ahead.problem(409, "part-out-of-order");
+    assert_eq!(body["next_part"], 1);
+    assert_eq!(body["received"], 0);
+    assert_eq!(path_of(body["next_url"].as_str().unwrap()), path_of(&d1));
+
+    // A replay of a stored part with other bytes: 409 part-conflict.
+    ctx.put(&url2, &pattern(1024, 99)).await.problem(409, "part-conflict");
+
+    // The last part completes; replaying it returns the same file.
+    let done = ctx.put(&url3, &bytes[2048..]).await;
+    assert_eq!(done.status, 200);
+    let again = ctx.put(&url3, &bytes[2048..]).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json()["uuid"], done.json()["uuid"]);
+    assert_eq!(again.json()["sha256"], sha256_hex(&bytes));
+
+    // A forged or mangled token: 404.
+    send(&ctx.router, part_request("/upload/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", b"", None))
+        .await
+        .problem(404, "not-found");
+    send(&ctx.router, get("/upload/not-a-token")).await.problem(404, "not-found");
+    ctx.cleanup().await;
+}
+
+/// The URL of part `n` of the session behind `upload_url`, minted with the
+/// app's key as a client that guessed ahead would hold it.
+async fn url_for_part(ctx: &Ctx, upload_url: &str, n: u32) -> String {
+    let resume = send(&ctx.router, get(&path_of(upload_url))).await.json();
+    let session_id = resume["session_id"].as_i64().unwrap();
+    ctx.app.state.part_url(session_id, n)
+}
+
+#[tokio::test]
+async fn sqlite_part_rules_hold() {
+    part_rules_hold(Ctx::new(Backend::Sqlite).await).await;
+}
+
+#[tokio::test]
+async fn postgres_part_rules_hold() {
+    part_rules_hold(Ctx::new(Backend::Postgres).await).await;
+}
+
+async fn racing_requests_store_a_part_once(ctx: Ctx) {
+    let bytes = pattern(2 * PART as usize, 3);
+    let session = ctx.open_ok("race.bin", bytes.len()).await;
+    let url = session["upload_url"].as_str().unwrap();
+    let (a, b, c) = tokio::join!(
+        ctx.put(url, &bytes[..1024]),
+        ctx.put(url, &bytes[..1024]),
+        ctx.put(url, &bytes[..1024])
+    );
+    for answer in [&a, &b, &c] {
+        assert_eq!(answer.status, 202, "{}", answer.text());
+        assert_eq!(answer.json(), a.json(), "every racer gets the same answer");
+    }
+    let rows: i64 = sqlx::query_scalar("select count(*) from upload_parts where session_id = $1")
+        .bind(session["session_id"].as_i64().unwrap())
+        .fetch_one(ctx.app.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+
+    // Racers with different bytes: one wins, the others get 409.
+    let next = a.json()["next_url"].as_str().unwrap().to_owned();
+    let other = pattern(1024, 77);
+    let (x, y) = tokio::join!(ctx.put(&next, &bytes[1024..]), ctx.put(&next, &other));
+    let statuses = [x.status.as_u16(), y.status.as_u16()];
+    assert!(statuses.contains(&200) && statuses.contains(&409), "{statuses:?}");
+    let file = if x.status == 200 { x.json() } else { y.json() };
+    let link = file["_links"]["download"]["href"].as_str().unwrap();
+    let downloaded = ctx.download(link, None).await.body;
+    assert_eq!(sha256_hex(&downloaded), file["sha256"].as_str().unwrap(), "bytes match the digest");
+    ctx.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_racing_requests_store_a_part_once() {
+    racing_requests_store_a_part_once(Ctx::new(Backend::Sqlite).await).await;
+}
+
+#[tokio::test]
+async fn postgres_racing_requests_store_a_part_once() {
+    racing_requests_store_a_part_once(Ctx::new(Backend::Postgres).await).await;
+}
+
+async fn whole_file_digest_is_enforced_on_the_last_part(ctx: Ctx) {
+    let bytes = pattern(PART as usize + 10, 4);
+    let answer = ctx
+        .open(json!({"file_name": "a.bin", "file_size": bytes.len(), "sha256": sha256_hex(&bytes)}))
+        .await;
+    let session = answer.json();
+    let url = session["upload_url"].as_str().unwrap();
+    let next = ctx.put(url, &bytes[..1024]).await.json()["next_url"].as_str().unwrap().to_owned();
+    let mut wrong = bytes[1024..].to_vec();
+    wrong[0] ^= 1;
+    ctx.put(&next, &wrong).await.problem(460, "checksum-mismatch");
+    let resume = send(&ctx.router, get(&path_of(url))).await.json();
+    assert_eq!(resume["status"], "uploading", "the session stays open");
+    assert_eq!(resume["next_part"], 2);
+    let done = ctx.put(&next, &bytes[1024..]).await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    assert_eq!(done.json()["sha256"], sha256_hex(&bytes));
+
+    ctx.open(json!({"file_name": "a.bin", "file_size": 1, "sha256": "xyz"}))
+        .await
+        .problem(400, "validation");
+    ctx.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_whole_file_digest_is_enforced_on_the_last_part() {
+    whole_file_digest_is_enforced_on_the_last_part(Ctx::new(Backend::Sqlite).await).await;
+}
+
+#[tokio::test]
+async fn postgres_whole_file_digest_is_enforced_on_the_last_part() {
+    whole_file_digest_is_enforced_on_the_last_part(Ctx::new(Backend::Postgres).await).await;
+}
+
+async fn session_requests_are_validated(ctx: Ctx) {
+    let too_big = ctx.open(json!({"file_name": "big.iso", "file_size": 64 * PART + 1})).await;
+    let body = too_big.problem(400, "file-too-large");
+    assert!(body["detail"].as_str().unwrap().contains("65537"));
+    ctx.open(json!({"file_name": "  ", "file_size": 1})).await.problem(400, "validation");
+    ctx.open(json!({"file_name": "a\u{7}b", "file_size": 1})).await.problem(400, "validation");
+    ctx.open(json!({"file_name": "x".repeat(256), "file_size": 1}))
+        .await
+        .problem(400, "validation");
+    ctx.open(json!({"file_name": "a", "file_size": -1})).await.problem(400, "validation");
+    ctx.open(json!({"file_size": 1})).await.problem(400, "validation");
+    let garbage = Request::post("/v1.0/sessions")
+        .header(header::AUTHORIZATION, format!("Bearer {}", ctx.token))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{not json"))
+        .unwrap();
+    send(&ctx.router, garbage).await.problem(400, "validation");
+    let unknown = ctx.open(json!({"file_name": "a", "file_size": 1, "file_uuid": "nope"})).await;
+    unknown.problem(404, "not-found");
+
+    // Scopes and tokens.
+    let crm = ctx.app.token("acme", "crm").await;
+    let request =
+        with_token("POST", "/v1.0/sessions", &crm, Some(json!({"file_name": "a", "file_size": 1})));
+    send(&ctx.router, request).await.problem(403, "forbidden");
+    let anonymous = Request::post("/v1.0/sessions")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(json!({"file_name": "a", "file_size": 1}).to_string()))
+        .unwrap();
+    send(&ctx.router, anonymous).await.problem(401, "unauthorized");
+
+    // The content type is the client's, or guessed from the extension.
+    let png = ctx.upload("shot.PNG", &pattern(10, 1)).await;
+    assert_eq!(png["type"], "image");
+    assert_eq!(png["metadata"]["mime_type"], "image/png");
+    let s = ctx
+        .open(json!({"file_name": "x.dat", "file_size": 0, "content_type": "text/csv"}))
+        .await
+        .json();
+    let file = ctx.send_all(&s, &[]).await;
+    assert_eq!(file["metadata"]["mime_type"], "text/csv");
+    assert_eq!(file["size"], 0);
+    assert_eq!(file["sha256"], sha256_hex(b""), "zero-byte files have one empty part");
+    ctx.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_session_requests_are_validated() {
+    session_requests_are_validated(Ctx::new(Backend::Sqlite).await).await;
+}
+
+#[tokio::test]
+async fn postgres_session_requests_are_validated() {
+    session_requests_are_validated(Ctx::new(Backend::Postgres).await).await;
+}
+
+async fn sessions_resume_list_cancel_and_expire(backend: Backend) {
+    let ctx =
+        Ctx::with(backend, Settings { session_ttl: Duration::from_secs(2), ..settings() }, None)
+            .await;
+    let bytes = pattern(3 * PART as usize, 5);
+    let session = ctx.open_ok("resume.bin", bytes.len()).await;
+    let url = session["upload_url"].as_str().unwrap().to_owned();
+    let next = ctx.put(&url, &bytes[..1024]).await.json()["next_url"].as_str().unwrap().to_owned();
+
+    // Any part URL answers the resume point.
+    for u in [&url, &next] {
+        let resume = send(&ctx.router, get(&path_of(u))).await;
+        assert_eq!(resume.status, 200);
+        let resume = resume.json();
+        assert_eq!(resume["status"], "uploading");
+        assert_eq!(resume["received"], 1024);
+        assert_eq!(resume["next_part"], 2);
+        assert_eq!(resume["file_size"], bytes.len());
+        assert_eq!(resume["file_name"], "resume.bin");
+        assert_eq!(path_of(resume["next_url"].as_str().unwrap()), path_of(&next));
+        assert!(resume["file"].is_null());
+    }
+
+    // The account's unfinished sessions; another account sees none.
+    let listed = ctx.get_json("/v1.0/sessions").await.json();
+    assert_eq!(listed["_count"], 1);
+    assert_eq!(listed["_embedded"]["sessions"][0]["received"], 1024);
+    let other = ctx.app.token("globex", "files").await;
+    let theirs = send(&ctx.router, with_token("GET", "/v1.0/sessions", &other, None)).await.json();
+    assert_eq!(theirs["_count"], 0);
+
+    // Cancel: 204, the parts' bytes are gone, the URL is dead.
+    let to_cancel = ctx.open_ok("cancel.bin", bytes.len()).await;
+    let c1 = to_cancel["upload_url"].as_str().unwrap().to_owned();
+    ctx.put(&c1, &bytes[..1024]).await;
+    let blob_files_before = count_files(ctx.app.db.dir());
+    let cancel = Request::delete(path_of(&c1)).body(Body::empty()).unwrap();
+    assert_eq!(send(&ctx.router, cancel).await.status, 204);
+    assert_eq!(count_files(ctx.app.db.dir()), blob_files_before - 1, "part blob deleted");
+    ctx.put(&c1, &bytes[..1024]).await.problem(404, "not-found");
+
+    // Past the TTL: 410, then the sweeper frees the parts.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    ctx.put(&next, &bytes[1024..2048]).await.problem(410, "session-expired");
+    let resume = send(&ctx.router, get(&path_of(&url))).await.json();
+    assert_eq!(resume["status"], "expired");
+    let before = count_files(ctx.app.db.dir());
+    let swept = satchel::jobs::sweep(&ctx.app.state).await.unwrap();
+    assert_eq!(swept.sessions_expired, 1);
+    assert_eq!(swept.parts_freed, 1);
+    assert_eq!(count_files(ctx.app.db.dir()), before - 1);
+    ctx.put(&next, &bytes[1024..2048]).await.problem(410, "session-expired");
+    assert_eq!(ctx.get_json("/v1.0/sessions").await.json()["_count"], 0);
+    ctx.cleanup().await;
+}
+
+fn count_files(dir: &std::path::Path) -> usize {
+    fn walk(p: &std::path::Path) -> usize {
+        std::fs::read_dir(p)
+            .map(|entries| {
+                entries.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum()
+            })
+            .unwrap_or(0)
+    }
+    walk(&dir.join("blobs").join("parts"))
+}
+
+#[tokio::test]
+async fn sqlite_sessions_resume_list_cancel_and_expire() {
+    sessions_resume_list_cancel_and_expire(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_sessions_resume_list_cancel_and_expire() {
+    sessions_resume_list_cancel_and_expire(Backend::Postgres).await;
+}
+
+async fn new_versions_become_active_and_old_ones_stay(ctx: Ctx) {
+    let v1 = pattern(1500, 6);
+    let file = ctx.upload("contract.docx", &v1).await;
+    let uuid = file["uuid"].as_str().unwrap().to_owned();
+    let v2 = pattern(700, 7);
+    let session = ctx
+        .open(json!({"file_name": "contract v2.docx", "file_size": v2.len(), "file_uuid": uuid}))
+        .await
+        .json();
+    let updated = ctx.send_all(&session, &v2).await;
+    assert_eq!(updated["uuid"], uuid.as_str(), "same file");
+    assert_ne!(updated["version_uuid"], file["version_uuid"]);
+    assert_eq!(updated["has_multiple_versions"], true);
+    assert_eq!(updated["sha256"], sha256_hex(&v2));
+    assert_eq!(updated["size"], v2.len());
+
+    let versions = ctx.get_json(&format!("/v1.0/files/{uuid}/versions")).await.json();
+    assert_eq!(versions["_count"], 2);
+    let list = versions["_embedded"]["versions"].as_array().unwrap();
+    assert_eq!(list[0]["uuid"], updated["version_uuid"], "newest first");
+    assert_eq!(list[0]["is_main"], true);
+    assert_eq!(list[1]["uuid"], file["version_uuid"]);
+    assert_eq!(list[1]["is_main"], false);
+    assert_eq!(list[1]["file_uuid"], uuid.as_str());
+
+    // The old version downloads, by its own link and by bearer token.
+    let old = ctx.download(list[1]["_links"]["download"]["href"].as_str().unwrap(), None).await;
+    assert_eq!(old.body, v1);
+    let path = format!("/download/{uuid}/{}/x", file["version_uuid"].as_str().unwrap());
+    let by_token = send(&ctx.router, with_token("GET", &path, &ctx.token, None)).await;
+    assert_eq!(by_token.body, v1);
+    let one = ctx
+        .get_json(&format!(
+            "/v1.0/files/{uuid}/versions/{}",
+            file["version_uuid"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(one.status, 200);
+    assert_eq!(one.json()["sha256"], sha256_hex(&v1));
+
+    // Without a token or with a tampered link: refused.
+    send(&ctx.router, get(&path)).await.problem(401, "unauthorized");
+    let link = list[1]["_links"]["download"]["href"].as_str().unwrap();
+    let tampered = link
+        .replace(file["version_uuid"].as_str().unwrap(), updated["version_uuid"].as_str().unwrap());
+    ctx.download(&tampered, None).await.problem(403, "forbidden");
+
+    // Another account: the file does not exist for it.
+    let other = ctx.app.token("globex", "files").await;
+    let theirs =
+        send(&ctx.router, with_token("GET", &format!("/v1.0/files/{uuid}"), &other, None)).await;
+    theirs.problem(404, "not-found");
+    send(&ctx.router, with_token("GET", &path, &other, None)).await.problem(404, "not-found");
+    let foreign = with_token(
+        "POST",
+        "/v1.0/sessions",
+        &other,
+        Some(json!({"file_name": "x", "file_size": 1, "file_uuid": uuid})),
+    );
+    send(&ctx.router, foreign).await.problem(404, "not-found");
+
+    // A trashed file takes no new version, hides, and does not download.
+    sqlx::query("update files set deleted_at = 1 where uuid = $1")
+        .bind(&uuid)
+        .execute(ctx.app.state.db.pool())
+        .await
+        .unwrap();
+    ctx.open(json!({"file_name": "v3", "file_size": 1, "file_uuid": uuid}))
+        .await
+        .problem(400, "file-trashed");
+    ctx.get_json(&format!("/v1.0/files/{uuid}")).await.problem(404, "not-found");
+    let shown = ctx.get_json(&format!("/v1.0/files/{uuid}?with=deleted")).await;
+    assert_eq!(shown.json()["is_trashed"], true);
+    ctx.download(link, None).await.problem(404, "not-found");
+    ctx.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_new_versions_become_active_and_old_ones_stay() {
+    new_versions_become_active_and_old_ones_stay(Ctx::new(Backend::Sqlite).await).await;
+}
+
+#[tokio::test]
+async fn postgres_new_versions_become_active_and_old_ones_stay() {
+    new_versions_become_active_and_old_ones_stay(Ctx::new(Backend::Postgres).await).await;
+}
