@@ -7,6 +7,8 @@ import path from 'node:path';
 const root = path.resolve(__dirname, '..');
 export const dataDir = path.join(root, 'target', 'e2e-data');
 export const binary = path.join(root, 'target', 'release', 'satchel');
+// Explicit, so a DATABASE_URL in the environment (the Rust tests' PostgreSQL) is not used.
+export const databaseUrl = `sqlite://${dataDir}/satchel.db`;
 const port = Number(process.env.SATCHEL_E2E_PORT ?? 3100);
 
 export default defineConfig({
@@ -35,7 +37,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `rm -rf '${dataDir}' && exec '${binary}' serve --listen 127.0.0.1:${port} --data-dir '${dataDir}'`,
+    command: `rm -rf '${dataDir}' && exec '${binary}' serve --listen 127.0.0.1:${port} --data-dir '${dataDir}' --database-url '${databaseUrl}'`,
     cwd: root,
     url: `http://127.0.0.1:${port}/healthz`,
     reuseExistingServer: false,

@@ -1,10 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { binary, dataDir } from '../playwright.config';
+import { binary, dataDir, databaseUrl } from '../playwright.config';
 
 /** A token made the way an operator makes one: `satchel token create`. */
 export function createToken(scopes: string, account = 'default'): string {
-  const out = execFileSync(binary, ['token', 'create', '--scopes', scopes, '--account', account, '--data-dir', dataDir], {
-    env: { ...process.env, DATABASE_URL: '', RUST_LOG: 'warn' },
+  const out = execFileSync(binary, [
+    'token', 'create', '--scopes', scopes, '--account', account,
+    '--data-dir', dataDir, '--database-url', databaseUrl,
+  ], {
+    env: { ...process.env, RUST_LOG: 'warn' },
     encoding: 'utf8',
   });
   const lines = out.split('\n').filter((l) => l.length > 0);

@@ -51,9 +51,9 @@ pub struct StateArgs {
 }
 
 impl StateArgs {
+    /// The database URL; an empty value counts as unset.
     pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
+        non_empty(&self.database_url)
             .unwrap_or_else(|| format!("sqlite://{}/satchel.db", self.data_dir.display()))
     }
 }
@@ -105,6 +105,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SATCHEL_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     pub request_timeout: Duration,
 
+    /// Memory for part bodies in flight, all uploads together, in bytes;
+    /// further parts wait before their bodies are read.
+    #[arg(long, env = "SATCHEL_UPLOAD_BUFFER", default_value_t = 16 * 1024 * 1024)]
+    pub upload_buffer: u64,
+
     /// Directory with the built pages' assets (`pkg/`), as cargo-leptos lays it out.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
@@ -126,15 +131,19 @@ pub struct TokenCreateArgs {
 
 impl ServeArgs {
     pub fn storage_url(&self) -> String {
-        self.storage_url
-            .clone()
+        non_empty(&self.storage_url)
             .unwrap_or_else(|| format!("file://{}/blobs", self.state.data_dir.display()))
     }
 
     pub fn public_url(&self) -> String {
-        let url = self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen));
+        let url = non_empty(&self.public_url).unwrap_or_else(|| format!("http://{}", self.listen));
         url.trim_end_matches('/').to_owned()
     }
+}
+
+/// An environment variable set to "" means "use the default".
+fn non_empty(value: &Option<String>) -> Option<String> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -197,6 +206,14 @@ mod tests {
         assert!(parse(&["--session-ttl", "soon"]).is_err());
         assert!(parse(&["--max-part-size", "1000"]).is_err());
         assert!(parse(&["token", "create", "--scopes", "root"]).is_err());
+    }
+
+    #[test]
+    fn empty_urls_count_as_unset() {
+        let cli = parse(&["--storage-url", "", "--public-url", " ", "--database-url", ""]).unwrap();
+        assert_eq!(cli.serve.storage_url(), "file://./data/blobs");
+        assert_eq!(cli.serve.public_url(), "http://127.0.0.1:3000");
+        assert_eq!(cli.serve.state.database_url(), "sqlite://./data/satchel.db");
     }
 
     #[test]

@@ -1,7 +1,5 @@
 //! What each command does once its flags are parsed.
 
-use std::sync::Arc;
-
 use crate::{
     blob,
     config::{ServeArgs, TokenCreateArgs},
@@ -26,15 +24,12 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         trash_ttl: args.trash_ttl,
         link_ttl: args.link_ttl,
         request_timeout: args.request_timeout,
+        upload_buffer: args.upload_buffer,
         cors_origins: args.cors_origins.clone(),
     };
-    let state = AppState {
-        db: db.clone(),
-        blobs: blobs.clone(),
-        settings: Arc::new(settings),
-        signing: db.signing_key().await?,
-        leptos: leptos_options(&args.site_root, args.listen),
-    };
+    let signing = db.signing_key().await?;
+    let leptos = leptos_options(&args.site_root, args.listen);
+    let state = AppState::new(db.clone(), blobs.clone(), settings, signing, leptos);
     let sweeper = crate::jobs::spawn_sweeper(state.clone());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -58,10 +53,11 @@ pub async fn token_create(args: TokenCreateArgs) -> Result<String> {
     if account.is_empty() || account.len() > 255 {
         return Err(Error::Config("an account name is 1 to 255 characters".into()));
     }
-    if args.state.database_url.is_none() {
+    let database_url = args.state.database_url();
+    if database_url.starts_with("sqlite:") {
         ensure_data_dir(&args.state.data_dir)?;
     }
-    let db = Db::connect(&args.state.database_url()).await?;
+    let db = Db::connect(&database_url).await?;
     let account = db.ensure_account(account).await?;
     let secret = db.create_token(account, args.scopes, None, None).await?;
     db.close().await;

@@ -5,6 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
+use tokio::sync::Semaphore;
 
 use crate::{blob::BlobStore, domain::signing::SigningKey, store::Db};
 
@@ -19,6 +20,9 @@ pub struct Settings {
     pub trash_ttl: Duration,
     pub link_ttl: Duration,
     pub request_timeout: Duration,
+    /// Memory for part bodies being received, all uploads together;
+    /// parts beyond it wait their turn before their bodies are read.
+    pub upload_buffer: u64,
     /// Browser origins allowed to call the API; empty means none.
     pub cors_origins: Vec<String>,
 }
@@ -33,6 +37,7 @@ impl Default for Settings {
             trash_ttl: Duration::from_secs(30 * 86400),
             link_ttl: Duration::from_secs(3600),
             request_timeout: Duration::from_secs(60),
+            upload_buffer: 16 * 1024 * 1024,
             cors_origins: Vec::new(),
         }
     }
@@ -45,7 +50,29 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Signs part URLs and download links; the same on every node.
     pub signing: SigningKey,
+    /// One permit per part body that may be in memory at once.
+    pub part_slots: Arc<Semaphore>,
     pub leptos: LeptosOptions,
+}
+
+impl AppState {
+    pub fn new(
+        db: Db,
+        blobs: Arc<dyn BlobStore>,
+        settings: Settings,
+        signing: SigningKey,
+        leptos: LeptosOptions,
+    ) -> Self {
+        let slots = (settings.upload_buffer / settings.max_part_size).max(1) as usize;
+        AppState {
+            db,
+            blobs,
+            settings: Arc::new(settings),
+            signing,
+            part_slots: Arc::new(Semaphore::new(slots)),
+            leptos,
+        }
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

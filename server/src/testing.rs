@@ -117,13 +117,9 @@ impl TestApp {
             Some(blobs) => blobs,
             None => Arc::new(LocalDisk::open(db.dir().join("blobs")).await.expect("blob dir")),
         };
-        let state = AppState {
-            db: db.db.clone(),
-            blobs,
-            settings: Arc::new(settings),
-            signing: db.db.signing_key().await.expect("signing key"),
-            leptos: leptos_options(&db.dir().join("site"), ([127, 0, 0, 1], 3000).into()),
-        };
+        let signing = db.db.signing_key().await.expect("signing key");
+        let leptos = leptos_options(&db.dir().join("site"), ([127, 0, 0, 1], 3000).into());
+        let state = AppState::new(db.db.clone(), blobs, settings, signing, leptos);
         TestApp { state, db }
     }
 

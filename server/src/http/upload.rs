@@ -132,6 +132,8 @@ pub async fn put_part(
         .and_then(|h| h.map(content_digest_sha256).transpose())
         .map_err(Error::Validation)?
         .flatten();
+    // Bounded memory: at most `upload_buffer` bytes of bodies at once.
+    let _slot = state.part_slots.acquire().await.expect("the semaphore is never closed");
     let bytes = read_part(body, &headers, part, expected_len, state.settings.max_part_size).await?;
 
     let previous = match part {
