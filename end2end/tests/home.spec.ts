@@ -14,6 +14,7 @@ test('home page renders on the server, hydrates and links to the API docs', asyn
   await expect(status).toHaveAttribute('data-hydrated', 'true');
   await expect(status).toHaveText('Interactive');
   expect(errors).toEqual([]);
+  await page.screenshot({ path: 'test-results/home.png', fullPage: true });
 
   await page.getByRole('link', { name: 'API documentation' }).click();
   await expect(page).toHaveURL(/\/api\/docs\/?/);

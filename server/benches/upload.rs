@@ -11,42 +11,17 @@
 //! size (default 1 GiB), `SATCHEL_BENCH_DIR` the directory (default the
 //! system temp dir). Run: `cargo bench -p satchel --bench upload`.
 
-use std::{
-    io::Write,
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+use std::{io::Write, path::Path, process::Command, process::Stdio, time::Instant};
+
+use common::{
+    bench_dir, free_port, mb_per_s, open_session, part_bytes, parts, send_parts, start_satchel,
+    wait_for, Server, PART,
 };
 
-const PART: usize = 512 * 1024;
+mod common;
 
 fn total_bytes() -> usize {
     std::env::var("SATCHEL_BENCH_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(1 << 30)
-}
-
-fn bench_dir() -> tempfile::TempDir {
-    let base =
-        std::env::var_os("SATCHEL_BENCH_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
-    std::fs::create_dir_all(&base).unwrap();
-    tempfile::tempdir_in(base).unwrap()
-}
-
-/// Part `n` of the benchmark file: distinct bytes per part.
-fn part_bytes(n: usize, len: usize) -> Vec<u8> {
-    let mut part = vec![0u8; len];
-    for (i, chunk) in part.chunks_mut(8).enumerate() {
-        let word = ((n as u64) << 32 | i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).to_le_bytes();
-        chunk.copy_from_slice(&word[..chunk.len()]);
-    }
-    part
-}
-
-fn parts(total: usize) -> impl Iterator<Item = (usize, usize)> {
-    (0..total.div_ceil(PART)).map(move |n| (n, PART.min(total - n * PART)))
-}
-
-fn mb_per_s(bytes: usize, elapsed: Duration) -> f64 {
-    bytes as f64 / 1e6 / elapsed.as_secs_f64()
 }
 
 fn durable_write(dir: &Path, total: usize) -> f64 {
@@ -63,75 +38,14 @@ fn durable_write(dir: &Path, total: usize) -> f64 {
     mb_per_s(total, elapsed)
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn wait_for(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "server on {port} did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 async fn satchel_upload(dir: &Path, total: usize) -> f64 {
-    let satchel = env!("CARGO_BIN_EXE_satchel");
-    let data = dir.join("satchel");
-    let out = Command::new(satchel)
-        .env_remove("DATABASE_URL")
-        .args(["token", "create", "--scopes", "files", "--data-dir"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let port = free_port();
-    let _server = Server(
-        Command::new(satchel)
-            .env_remove("DATABASE_URL")
-            .env("RUST_LOG", "warn")
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-            .arg(&data)
-            .args(["--max-file-size", &total.to_string()])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for(port);
+    let max = total.to_string();
+    let (_server, port, token) = start_satchel(&dir.join("satchel"), &["--max-file-size", &max]);
+    // One connection, kept alive for every part.
     let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
-    let opened: serde_json::Value = client
-        .post(format!("http://127.0.0.1:{port}/v1.0/sessions"))
-        .bearer_auth(&token)
-        .header("content-type", "application/json")
-        .body(serde_json::json!({"file_name": "bench.bin", "file_size": total}).to_string())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut url = opened["upload_url"].as_str().expect("session opened").to_owned();
+    let url = open_session(&client, port, &token, "bench.bin", total).await;
     let started = Instant::now();
-    for (n, len) in parts(total) {
-        let response = client.post(&url).body(part_bytes(n, len)).send().await.unwrap();
-        let status = response.status().as_u16();
-        let answer: serde_json::Value = response.json().await.unwrap();
-        match status {
-            202 => url = answer["next_url"].as_str().unwrap().to_owned(),
-            200 => assert_eq!(answer["size"], total),
-            other => panic!("part {n}: {other} {answer}"),
-        }
-    }
+    send_parts(&client, url, total).await;
     mb_per_s(total, started.elapsed())
 }
 
