@@ -191,7 +191,18 @@ async fn oversized_bodies_are_refused_with_413() {
         .body(Body::from(vec![b'x'; 2 * 1024 * 1024]))
         .unwrap();
     let answer = send(&app.router(), request).await;
-    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+    answer.problem(413, "body-too-large");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn api_errors_made_outside_handlers_are_problems_too() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let router = app.router();
+    send(&router, get("/v1.0/no-such-thing")).await.problem(404, "not-found");
+    send(&router, get("/api/v4/nowhere/at/all")).await.problem(404, "not-found");
+    let wrong_method = Request::put("/v1.0/sessions").body(Body::empty()).unwrap();
+    send(&router, wrong_method).await.problem(405, "method-not-allowed");
     app.cleanup().await;
 }
 

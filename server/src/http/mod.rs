@@ -4,6 +4,8 @@
 
 use axum::{
     http::{HeaderValue, Method},
+    middleware,
+    routing::any,
     Router,
 };
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -41,7 +43,10 @@ pub fn app(state: AppState) -> Router {
         .merge(tokens::router())
         .merge(sessions::router())
         .merge(files::router())
+        .route("/v1.0/{*rest}", any(problem::no_such_endpoint))
+        .route("/api/v4/{*rest}", any(problem::no_such_endpoint))
         .layer(RequestBodyLimitLayer::new(JSON_BODY_LIMIT))
+        .layer(middleware::from_fn(problem::problems_only))
         .layer(cors(&state.settings.cors_origins));
 
     let leptos_options = state.leptos.clone();
@@ -54,14 +59,15 @@ pub fn app(state: AppState) -> Router {
     // limits are the upload handler's own (the part size).
     let bytes = Router::new()
         .merge(upload::router().layer(CorsLayer::permissive()))
-        .merge(download::router());
+        .merge(download::router())
+        .layer(middleware::from_fn(problem::problems_only));
 
     Router::new()
         .merge(api)
         .merge(pages)
         .layer(CompressionLayer::new())
         .merge(bytes)
-        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(middleware::from_fn(metrics::track))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             state.settings.request_timeout,

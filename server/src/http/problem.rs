@@ -112,6 +112,59 @@ impl IntoResponse for Error {
     }
 }
 
+/// Turns error answers made outside handlers (body limits, timeouts,
+/// unknown methods, axum's own rejections) into problem answers, so every
+/// 4xx/5xx of the API is `application/problem+json`.
+pub async fn problems_only(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let (slug, title) = match status {
+        StatusCode::NOT_FOUND => ("not-found", "Not found"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", "Method not allowed"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("body-too-large", "Body too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported-media-type", "Unsupported media type"),
+        StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => ("timeout", "Timed out"),
+        s if s.is_client_error() => ("validation", "Invalid request"),
+        _ => ("internal", "Internal error"),
+    };
+    let (mut parts, body) = response.into_parts();
+    // Client errors from layers explain themselves in plain text; keep it.
+    let detail = match axum::body::to_bytes(body, 4096).await {
+        Ok(text) if status.is_client_error() && !text.is_empty() => {
+            String::from_utf8_lossy(&text).into_owned()
+        }
+        _ => title.to_owned(),
+    };
+    let problem = Problem {
+        kind: slug.into(),
+        title: title.into(),
+        status: status.as_u16(),
+        detail,
+        extra: serde_json::Map::new(),
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/problem+json"));
+    let body = serde_json::to_vec(&problem).expect("a problem serializes");
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+/// 404 for paths under the API prefixes that no route claims.
+pub async fn no_such_endpoint() -> Error {
+    Error::NotFound("endpoint")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -211,7 +211,7 @@ pub async fn put_part(
         )
         .await?;
     match outcome {
-        PartOutcome::Stored { .. } => answer(&state, session.id, part).await,
+        PartOutcome::Stored { .. } => answer(&state, &session, part).await,
         PartOutcome::TargetUnavailable => {
             state.blobs.delete(&key).await?;
             Err(Error::FileTrashed)
@@ -251,27 +251,27 @@ async fn replay(
     if stored.digest_state != digest_state {
         return Err(Error::PartConflict(part));
     }
-    answer(state, session.id, part).await
+    answer(state, session, part).await
 }
 
 /// The answer to a stored part: 202 with the next URL, or 200 with the
-/// file for the last part.
-async fn answer(state: &AppState, session_id: i64, part: PartNumber) -> Result<Response> {
-    let session = state.db.session(session_id).await?.ok_or(Error::NotFound("upload session"))?;
-    let plan = plan_of(&session);
+/// file for the last part (read back, since completion set it).
+async fn answer(state: &AppState, session: &SessionRecord, part: PartNumber) -> Result<Response> {
+    let plan = plan_of(session);
     if !plan.is_last(part) {
         let body = PartAccepted {
-            session_id,
-            next_url: state.part_url(session_id, part + 1),
+            session_id: session.id,
+            next_url: state.part_url(session.id, part + 1),
             part,
             received: plan.received_before(part + 1),
         };
         return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
     }
-    let file_id = session.file_id.ok_or(Error::NotFound("file"))?;
+    let completed = state.db.session(session.id).await?.ok_or(Error::NotFound("upload session"))?;
+    let file_id = completed.file_id.ok_or(Error::NotFound("file"))?;
     let file = state.db.file_by_id(file_id).await?.ok_or(Error::NotFound("file"))?;
     let mut view = state.file_view(&file);
-    view.session_id = session_id;
+    view.session_id = session.id;
     Ok((StatusCode::OK, Json(CompletedFile { file: view })).into_response())
 }
 
