@@ -58,7 +58,8 @@ async fn rustus_upload(dir: &Path, total: usize) -> Option<f64> {
         .arg(&data)
         .arg("--info-dir")
         .arg(&data)
-        .args(["--log-level", "ERROR"])
+        // rustus refuses bodies over 256 KiB unless told otherwise.
+        .args(["--max-body-size", &(2 * PART).to_string(), "--log-level", "ERROR"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -62,8 +62,6 @@ create table upload_sessions (
     expected_sha256 text,
     -- uploading | completed | cancelled; "expired" is derived from expires_at
     status text not null,
-    -- parts 1..next_part are stored; the resume point
-    next_part bigint not null,
     blob_prefix text not null,
     file_id bigint,
     version_id bigint,
@@ -85,6 +83,7 @@ create table upload_parts (
     digest_state bytea not null,
     blob_key text not null,
     created_at bigint not null,
-    -- a part is stored once, across processes: a racing writer hits this key
+    -- a part is stored once, across processes: a racing writer hits this key;
+    -- the next expected part is one past the highest stored
     primary key (session_id, part_number)
 );

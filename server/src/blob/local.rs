@@ -13,7 +13,7 @@ use std::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
 use super::{clamp_range, BlobKey, BlobStore, BlobStream, ByteRange};
@@ -41,26 +41,37 @@ impl LocalDisk {
     }
 }
 
+/// Writes `tmp`, makes it durable, renames it over `target` and makes the
+/// rename durable; removes `tmp` if anything fails.
+fn write_durably(tmp: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = target.parent().expect("blob paths have a parent");
+    let written = (|| {
+        std::fs::create_dir_all(dir)?;
+        let mut file = std::fs::File::create(tmp)?;
+        file.write_all(bytes)?;
+        file.sync_data()?;
+        std::fs::rename(tmp, target)?;
+        // The rename is only durable once the directory entry is.
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(tmp);
+    }
+    written
+}
+
 #[async_trait]
 impl BlobStore for LocalDisk {
     async fn put(&self, key: &BlobKey, bytes: Bytes) -> Result<()> {
         let target = self.path_of(key);
-        let dir = target.parent().unwrap_or(&self.root).to_path_buf();
-        tokio::fs::create_dir_all(&dir).await?;
         let tmp = self.root.join(".tmp").join(uuid::Uuid::new_v4().to_string());
-        let written = async {
-            let mut file = tokio::fs::File::create(&tmp).await?;
-            file.write_all(&bytes).await?;
-            file.sync_all().await?;
-            tokio::fs::rename(&tmp, &target).await?;
-            // The rename is only durable once the directory entry is.
-            tokio::fs::File::open(&dir).await?.sync_all().await
-        }
-        .await;
-        if written.is_err() {
-            let _ = tokio::fs::remove_file(&tmp).await;
-        }
-        Ok(written?)
+        // One trip to a blocking thread for the whole write: each tokio::fs
+        // call would be a trip of its own.
+        tokio::task::spawn_blocking(move || write_durably(&tmp, &target, &bytes))
+            .await
+            .map_err(std::io::Error::other)??;
+        Ok(())
     }
 
     async fn get(&self, key: &BlobKey, range: Option<ByteRange>) -> Result<BlobStream> {

@@ -105,7 +105,14 @@ pub async fn put_part(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    let (session, part) = session_of(&state, &token).await?;
+    let (session_id, part) =
+        state.signing.verify_part_token(&token).ok_or(Error::NotFound("upload session"))?;
+    let (session, previous) = state
+        .db
+        .session_for_part(session_id, i64::from(part))
+        .await?
+        .filter(|(s, _)| s.status != status::CANCELLED)
+        .ok_or(Error::NotFound("upload session"))?;
     if session.is_expired_at(now_unix()) {
         return Err(Error::SessionExpired);
     }
@@ -136,17 +143,11 @@ pub async fn put_part(
     let _slot = state.part_slots.acquire().await.expect("the semaphore is never closed");
     let bytes = read_part(body, &headers, part, expected_len, state.settings.max_part_size).await?;
 
-    let previous = match part {
-        1 => None,
-        n => Some(
-            state
-                .db
-                .part(session.id, i64::from(n - 1))
-                .await?
-                .ok_or(Error::SessionExpired)?
-                .digest_state,
-        ),
-    };
+    // Part 1 starts a digest; any later part continues the stored state
+    // (it is there: the part was classified as next or replayed).
+    if part > 1 && previous.is_none() {
+        return Err(Error::SessionExpired);
+    }
     // Hashing half a megabyte is CPU work: keep it off the async threads.
     let (digest, part_sha, bytes) = tokio::task::spawn_blocking(move || {
         let mut digest = match previous {

@@ -1,10 +1,14 @@
 //! Upload sessions and their parts.
 //!
-//! The database is what makes "a part is stored once" hold across
-//! processes: `upload_parts` has the primary key (session, part), and a
-//! part is recorded in the same transaction that advances the session's
-//! `next_part` from exactly that part. A racing writer either finds the
-//! row already there or the session already advanced, and loses.
+//! The database is what makes "a part is stored once" and "parts arrive in
+//! order" hold across processes: `upload_parts` has the primary key
+//! (session, part), and part *n* is inserted by one statement that also
+//! requires part *n - 1* to be there and the session to be open. A racing
+//! writer finds the row already there and loses. The next expected part is
+//! derived (one past the highest stored), so nothing else needs updating:
+//! an intermediate part costs one insert.
+
+use sqlx::{FromRow, Row};
 
 use super::{accounts::AccountId, Db};
 use crate::error::Result;
@@ -50,9 +54,11 @@ impl SessionRecord {
     }
 }
 
-const SESSION_COLUMNS: &str = "id, account_id, file_name, file_size, mime_type, part_size, \
-    target_file_id, with_preview, expected_sha256, status, next_part, file_id, version_id, \
-    created_by, created_at, expires_at";
+const SESSION_COLUMNS: &str = "s.id, s.account_id, s.file_name, s.file_size, s.mime_type, \
+    s.part_size, s.target_file_id, s.with_preview, s.expected_sha256, s.status, s.file_id, \
+    s.version_id, s.created_by, s.created_at, s.expires_at, \
+    (select coalesce(max(p.part_number), 0) + 1 from upload_parts p where p.session_id = s.id) \
+    as next_part";
 
 /// What a new session records.
 pub struct NewSession<'a> {
@@ -109,9 +115,9 @@ impl Db {
     pub async fn create_session(&self, new: NewSession<'_>) -> Result<SessionRecord> {
         let id: i64 = sqlx::query_scalar(
             "insert into upload_sessions (account_id, file_name, file_size, mime_type, part_size, \
-             target_file_id, with_preview, expected_sha256, status, next_part, blob_prefix, \
+             target_file_id, with_preview, expected_sha256, status, blob_prefix, \
              created_by, created_at, expires_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, 'uploading', 1, '', $9, $10, $11) returning id",
+             values ($1, $2, $3, $4, $5, $6, $7, $8, 'uploading', '', $9, $10, $11) returning id",
         )
         .bind(new.account.0)
         .bind(new.file_name)
@@ -130,15 +136,36 @@ impl Db {
     }
 
     pub async fn session(&self, id: i64) -> Result<Option<SessionRecord>> {
-        let sql = format!("select {SESSION_COLUMNS} from upload_sessions where id = $1");
+        let sql = format!("select {SESSION_COLUMNS} from upload_sessions s where s.id = $1");
         Ok(sqlx::query_as(&sql).bind(id).fetch_optional(self.pool()).await?)
+    }
+
+    /// A session with the digest state saved after part `part - 1` (the
+    /// state part `part` continues from), in one round trip.
+    pub async fn session_for_part(
+        &self,
+        id: i64,
+        part: i64,
+    ) -> Result<Option<(SessionRecord, Option<Vec<u8>>)>> {
+        let sql = format!(
+            "select {SESSION_COLUMNS}, (select q.digest_state from upload_parts q \
+             where q.session_id = s.id and q.part_number = $2 - 1) as previous_state \
+             from upload_sessions s where s.id = $1"
+        );
+        let row = sqlx::query(&sql).bind(id).bind(part).fetch_optional(self.pool()).await?;
+        row.map(|row| {
+            let session = SessionRecord::from_row(&row)?;
+            let previous: Option<Vec<u8>> = row.try_get("previous_state")?;
+            Ok((session, previous))
+        })
+        .transpose()
     }
 
     /// The account's sessions that can still receive parts.
     pub async fn open_sessions(&self, account: AccountId, now: i64) -> Result<Vec<SessionRecord>> {
         let sql = format!(
-            "select {SESSION_COLUMNS} from upload_sessions \
-             where account_id = $1 and status = 'uploading' and expires_at > $2 order by id"
+            "select {SESSION_COLUMNS} from upload_sessions s \
+             where s.account_id = $1 and s.status = 'uploading' and s.expires_at > $2 order by s.id"
         );
         Ok(sqlx::query_as(&sql).bind(account.0).bind(now).fetch_all(self.pool()).await?)
     }
@@ -174,38 +201,36 @@ impl Db {
         part: NewPart<'_>,
         completion: Option<Completion<'_>>,
     ) -> Result<PartOutcome> {
-        let mut tx = self.pool().begin().await?;
-        let inserted = sqlx::query(
+        // One statement decides: the session is open, the previous part is
+        // stored, and this part is not (the primary key).
+        let insert = sqlx::query(
             "insert into upload_parts (session_id, part_number, size, digest_state, blob_key, created_at) \
-             values ($1, $2, $3, $4, $5, $6) on conflict (session_id, part_number) do nothing",
+             select $1, $2, $3, $4, $5, $6 \
+             where exists (select 1 from upload_sessions \
+                           where id = $1 and status = 'uploading' and expires_at > $6) \
+               and ($2 = 1 or exists (select 1 from upload_parts \
+                                      where session_id = $1 and part_number = $2 - 1)) \
+             on conflict (session_id, part_number) do nothing",
         )
         .bind(part.session_id)
         .bind(part.part_number)
         .bind(part.size)
         .bind(part.digest_state)
         .bind(part.blob_key)
-        .bind(part.now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let advanced = sqlx::query(
-            "update upload_sessions set next_part = next_part + 1 \
-             where id = $1 and next_part = $2 and status = 'uploading' and expires_at > $3",
-        )
-        .bind(part.session_id)
-        .bind(part.part_number)
-        .bind(part.now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted != 1 || advanced != 1 {
+        .bind(part.now);
+        let Some(done) = completion else {
+            let inserted = insert.execute(self.pool()).await?.rows_affected();
+            return Ok(if inserted == 1 {
+                PartOutcome::Stored { file_id: None }
+            } else {
+                PartOutcome::Lost
+            });
+        };
+        let mut tx = self.pool().begin().await?;
+        if insert.execute(&mut *tx).await?.rows_affected() != 1 {
             tx.rollback().await?;
             return Ok(PartOutcome::Lost);
         }
-        let Some(done) = completion else {
-            tx.commit().await?;
-            return Ok(PartOutcome::Stored { file_id: None });
-        };
         let file_id = match session.target_file_id {
             Some(file_id) => {
                 let live: Option<i64> = sqlx::query_scalar(
