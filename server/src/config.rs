@@ -107,7 +107,7 @@ pub struct ServeArgs {
 
     /// Memory for part bodies in flight, all uploads together, in bytes;
     /// further parts wait before their bodies are read.
-    #[arg(long, env = "SATCHEL_UPLOAD_BUFFER", default_value_t = 16 * 1024 * 1024)]
+    #[arg(long, env = "SATCHEL_UPLOAD_BUFFER", default_value_t = 8 * 1024 * 1024)]
     pub upload_buffer: u64,
 
     /// Directory with the built pages' assets (`pkg/`), as cargo-leptos lays it out.

@@ -6,10 +6,20 @@ use std::process::ExitCode;
 use clap::Parser;
 use satchel::config::{Cli, Command, TokenCommand};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     satchel::init_tracing();
+    // Blob writes and hashing run on blocking threads; a bounded pool keeps
+    // hundreds of concurrent uploads from becoming hundreds of threads.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(16)
+        .build()
+        .expect("the tokio runtime starts");
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
         None => satchel::run::serve(cli.serve).await,
         Some(Command::Serve(args)) => satchel::run::serve(args).await,

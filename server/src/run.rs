@@ -41,7 +41,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         storage = %blobs.describe(),
         "satchel is serving"
     );
-    axum::serve(listener, http::app(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    http::serve::serve(listener, http::app(state), shutdown_signal()).await;
     sweeper.abort();
     db.close().await;
     Ok(())

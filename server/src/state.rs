@@ -37,7 +37,7 @@ impl Default for Settings {
             trash_ttl: Duration::from_secs(30 * 86400),
             link_ttl: Duration::from_secs(3600),
             request_timeout: Duration::from_secs(60),
-            upload_buffer: 16 * 1024 * 1024,
+            upload_buffer: 8 * 1024 * 1024,
             cors_origins: Vec::new(),
         }
     }

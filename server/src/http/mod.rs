@@ -27,6 +27,7 @@ pub mod json;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;
+pub mod serve;
 pub mod sessions;
 pub mod tokens;
 pub mod upload;
