@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod previews;
 pub mod run;
 pub mod state;
 pub mod store;

@@ -585,3 +585,65 @@ async fn sqlite_new_versions_become_active_and_old_ones_stay() {
 async fn postgres_new_versions_become_active_and_old_ones_stay() {
     new_versions_become_active_and_old_ones_stay(Ctx::new(Backend::Postgres).await).await;
 }
+
+fn png_bytes(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 77]));
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(image)
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+async fn images_uploaded_with_preview_get_previews(ctx: Ctx) {
+    let photo = png_bytes(1000, 500);
+    let session = ctx
+        .open(json!({"file_name": "photo.png", "file_size": photo.len(), "with_preview": true}))
+        .await
+        .json();
+    let file = ctx.send_all(&session, &photo).await;
+    let previews = file["previews"].as_array().unwrap_or_else(|| panic!("previews: {file}"));
+    let sizes: Vec<_> =
+        previews.iter().map(|p| (p["width"].clone(), p["height"].clone())).collect();
+    assert_eq!(sizes, vec![(json!(200), json!(100)), (json!(800), json!(400))]);
+    let small = ctx.download(previews[0]["download_link"].as_str().unwrap(), None).await;
+    assert_eq!(small.status, 200, "{}", small.text());
+    assert_eq!(small.header("content-type"), Some("image/jpeg"));
+    let decoded = image::load_from_memory(&small.body).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (200, 100));
+
+    // The same previews on the file and its version; a forged link is refused.
+    let uuid = file["uuid"].as_str().unwrap();
+    let fetched = ctx.get_json(&format!("/v1.0/files/{uuid}")).await.json();
+    assert_eq!(fetched["previews"].as_array().unwrap().len(), 2);
+    let versions = ctx.get_json(&format!("/v1.0/files/{uuid}/versions")).await.json();
+    assert_eq!(versions["_embedded"]["versions"][0]["previews"].as_array().unwrap().len(), 2);
+    let forged =
+        previews[0]["download_link"].as_str().unwrap().replace("/preview/200", "/preview/800");
+    ctx.download(&forged, None).await.problem(403, "forbidden");
+
+    // Without with_preview, or for bytes that are not an image: none, and
+    // the upload still succeeds.
+    assert!(ctx.upload("plain.png", &photo).await["previews"].is_null());
+    let broken = ctx
+        .open(json!({"file_name": "broken.png", "file_size": 900, "with_preview": true}))
+        .await
+        .json();
+    let file = ctx.send_all(&broken, &pattern(900, 3)).await;
+    assert!(file["previews"].is_null());
+    ctx.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_images_uploaded_with_preview_get_previews() {
+    let settings = Settings { max_file_size: 64 * 1024 * 1024, ..settings() };
+    images_uploaded_with_preview_get_previews(Ctx::with(Backend::Sqlite, settings, None).await)
+        .await;
+}
+
+#[tokio::test]
+async fn postgres_images_uploaded_with_preview_get_previews() {
+    let settings = Settings { max_file_size: 64 * 1024 * 1024, ..settings() };
+    images_uploaded_with_preview_get_previews(Ctx::with(Backend::Postgres, settings, None).await)
+        .await;
+}

@@ -87,3 +87,13 @@ create table upload_parts (
     -- the next expected part is one past the highest stored
     primary key (session_id, part_number)
 );
+
+-- Previews of image versions uploaded with with_preview, one per size.
+create table file_previews (
+    version_id bigint not null references file_versions (id) on delete cascade,
+    width bigint not null,
+    height bigint not null,
+    mime_type text not null,
+    blob_key text not null,
+    primary key (version_id, width)
+);

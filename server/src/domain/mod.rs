@@ -4,6 +4,7 @@
 pub mod digest;
 pub mod file_name;
 pub mod parts;
+pub mod preview;
 pub mod range;
 pub mod scope;
 pub mod signing;

@@ -121,8 +121,50 @@ pub async fn download(
     Ok((status, response_headers, Body::from_stream(body)).into_response())
 }
 
+/// A preview of a version, by the signed link in `previews[].download_link`
+/// or with a bearer token.
+#[utoipa::path(get, path = "/download/{file_uuid}/{version_uuid}/preview/{width}", tag = "files",
+    params(("file_uuid" = String, Path), ("version_uuid" = String, Path), ("width" = i64, Path),
+        ("sign" = Option<String>, Query)),
+    responses((status = 200, description = "the preview image"),
+        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem)))]
+pub async fn download_preview(
+    State(state): State<AppState>,
+    Path((file_uuid, version_uuid, width)): Path<(String, String, i64)>,
+    Query(query): Query<SignQuery>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let signed_as = format!("{version_uuid}/preview/{width}");
+    let file = find_file(&state, &file_uuid, &signed_as, query.sign.as_deref(), &headers).await?;
+    if file.is_trashed() {
+        return Err(Error::NotFound("file"));
+    }
+    let version = state
+        .db
+        .version_by_uuid(file.id, &version_uuid)
+        .await?
+        .ok_or(Error::NotFound("version"))?;
+    let preview = state
+        .db
+        .previews(version.id)
+        .await?
+        .into_iter()
+        .find(|p| p.width == width)
+        .ok_or(Error::NotFound("preview"))?;
+    let stream = state.blobs.get(&BlobKey::new(preview.blob_key)?, None).await?;
+    let mut response_headers = HeaderMap::new();
+    response_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&preview.mime_type).expect("a stored MIME type"),
+    );
+    response_headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    response_headers
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
+    Ok((StatusCode::OK, response_headers, Body::from_stream(stream)).into_response())
+}
+
 /// The file a link or token grants: a valid signature for exactly this
-/// file and version, or a bearer token with `files` of the file's account.
+/// file and version (`version_uuid` as it was signed), or a bearer token with `files` of the file's account.
 async fn find_file(
     state: &AppState,
     file_uuid: &str,
@@ -173,7 +215,9 @@ fn content_disposition(name: &str) -> HeaderValue {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/download/{file_uuid}/{version_uuid}/{name}", get(download))
+    Router::new()
+        .route("/download/{file_uuid}/{version_uuid}/{name}", get(download))
+        .route("/download/{file_uuid}/{version_uuid}/preview/{width}", get(download_preview))
 }
 
 #[cfg(test)]

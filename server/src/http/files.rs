@@ -157,10 +157,42 @@ impl AppState {
         )
     }
 
-    pub fn file_view(&self, file: &FileRecord) -> FileView {
+    /// A signed link to one preview of a version.
+    pub fn preview_link(&self, file_uuid: &str, version_uuid: &str, width: i64) -> String {
+        let expires_at = now_unix() + self.settings.link_ttl.as_secs() as i64;
+        let what = format!("{version_uuid}/preview/{width}");
+        let sign = self.signing.download_signature(file_uuid, &what, expires_at);
+        format!(
+            "{}/download/{file_uuid}/{version_uuid}/preview/{width}?sign={sign}",
+            self.settings.public_url
+        )
+    }
+
+    /// `previews` as Kommo shows them: null when there are none.
+    async fn preview_views(
+        &self,
+        file_uuid: &str,
+        version_id: i64,
+        version_uuid: &str,
+    ) -> Result<Option<Vec<Preview>>> {
+        let previews = self.db.previews(version_id).await?;
+        Ok((!previews.is_empty()).then(|| {
+            previews
+                .iter()
+                .map(|p| Preview {
+                    download_link: self.preview_link(file_uuid, version_uuid, p.width),
+                    width: p.width as u32,
+                    height: p.height as u32,
+                })
+                .collect()
+        }))
+    }
+
+    pub async fn file_view(&self, file: &FileRecord) -> Result<FileView> {
+        let previews = self.preview_views(&file.uuid, file.version_id, &file.version_uuid).await?;
         let d = describe(&file.name, &file.mime_type);
         let version_link = self.download_link(&file.uuid, &file.version_uuid, &d.sanitized);
-        FileView {
+        Ok(FileView {
             uuid: file.uuid.clone(),
             version_uuid: file.version_uuid.clone(),
             id: file.id,
@@ -169,7 +201,7 @@ impl AppState {
             size: file.size,
             kind: d.kind.into(),
             metadata: d.metadata,
-            previews: None,
+            previews,
             is_trashed: file.is_trashed(),
             has_multiple_versions: file.version_count > 1,
             source_id: file.source_id,
@@ -188,12 +220,17 @@ impl AppState {
                 download: Href { href: version_link.clone() },
                 download_version: Href { href: version_link },
             },
-        }
+        })
     }
 
-    pub fn version_view(&self, file: &FileRecord, version: &VersionRecord) -> VersionView {
+    pub async fn version_view(
+        &self,
+        file: &FileRecord,
+        version: &VersionRecord,
+    ) -> Result<VersionView> {
+        let previews = self.preview_views(&file.uuid, version.id, &version.uuid).await?;
         let d = describe(&version.name, &version.mime_type);
-        VersionView {
+        Ok(VersionView {
             uuid: version.uuid.clone(),
             file_uuid: file.uuid.clone(),
             kind: d.kind.into(),
@@ -204,7 +241,7 @@ impl AppState {
             created_at: version.created_at,
             created_by: actor(version.created_by),
             metadata: d.metadata,
-            previews: None,
+            previews,
             _links: VersionLinks {
                 self_: Href {
                     href: format!(
@@ -217,7 +254,7 @@ impl AppState {
                 },
             },
             sanitized_name: d.sanitized,
-        }
+        })
     }
 
     /// The caller's file, 404 when absent, another account's, or trashed
@@ -260,7 +297,7 @@ pub async fn get_file(
 ) -> Result<Json<FileView>> {
     auth.require(Scope::Files)?;
     let file = state.visible_file(&auth, &uuid, with.deleted()).await?;
-    Ok(Json(state.file_view(&file)))
+    Ok(Json(state.file_view(&file).await?))
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -286,8 +323,10 @@ pub async fn list_versions(
 ) -> Result<Json<VersionList>> {
     auth.require(Scope::Files)?;
     let file = state.visible_file(&auth, &uuid, with.deleted()).await?;
-    let versions: Vec<_> =
-        state.db.versions(file.id).await?.iter().map(|v| state.version_view(&file, v)).collect();
+    let mut versions = Vec::new();
+    for version in state.db.versions(file.id).await? {
+        versions.push(state.version_view(&file, &version).await?);
+    }
     Ok(Json(VersionList { _count: versions.len(), _embedded: VersionsEmbedded { versions } }))
 }
 
@@ -309,7 +348,7 @@ pub async fn get_version(
         .version_by_uuid(file.id, &version_uuid)
         .await?
         .ok_or(Error::NotFound("version"))?;
-    Ok(Json(state.version_view(&file, &version)))
+    Ok(Json(state.version_view(&file, &version).await?))
 }
 
 pub fn router() -> Router<AppState> {

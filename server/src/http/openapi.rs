@@ -27,6 +27,7 @@ use utoipa_swagger_ui::SwaggerUi;
         super::files::list_versions,
         super::files::get_version,
         super::download::download,
+        super::download::download_preview,
     ),
     components(schemas(super::problem::Problem)),
     modifiers(&BearerAuth),

@@ -212,7 +212,12 @@ pub async fn put_part(
         )
         .await?;
     match outcome {
-        PartOutcome::Stored { .. } => answer(&state, &session, part).await,
+        PartOutcome::Stored { version_id } => {
+            if let Some(version_id) = version_id.filter(|_| session.with_preview != 0) {
+                crate::previews::make(&state, &session, version_id).await;
+            }
+            answer(&state, &session, part).await
+        }
         PartOutcome::TargetUnavailable => {
             state.blobs.delete(&key).await?;
             Err(Error::FileTrashed)
@@ -271,7 +276,7 @@ async fn answer(state: &AppState, session: &SessionRecord, part: PartNumber) -> 
     let completed = state.db.session(session.id).await?.ok_or(Error::NotFound("upload session"))?;
     let file_id = completed.file_id.ok_or(Error::NotFound("file"))?;
     let file = state.db.file_by_id(file_id).await?.ok_or(Error::NotFound("file"))?;
-    let mut view = state.file_view(&file);
+    let mut view = state.file_view(&file).await?;
     view.session_id = session.id;
     Ok((StatusCode::OK, Json(CompletedFile { file: view })).into_response())
 }
@@ -343,7 +348,10 @@ pub async fn resume_point(
         ("uploading", Some(next_part))
     };
     let file = match session.file_id {
-        Some(id) => state.db.file_by_id(id).await?.map(|f| state.file_view(&f)),
+        Some(id) => match state.db.file_by_id(id).await? {
+            Some(f) => Some(state.file_view(&f).await?),
+            None => None,
+        },
         None => None,
     };
     Ok(Json(ResumePoint {

@@ -49,6 +49,16 @@ pub struct VersionRecord {
     pub created_by: Option<i64>,
 }
 
+/// A stored preview of one version.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct PreviewRecord {
+    pub version_id: i64,
+    pub width: i64,
+    pub height: i64,
+    pub mime_type: String,
+    pub blob_key: String,
+}
+
 const FILE_SELECT: &str = "select f.id, f.uuid, f.account_id, f.name, f.source_id, f.created_at, \
     f.updated_at, f.created_by, f.updated_by, f.deleted_at, f.deleted_by, \
     v.id as version_id, v.uuid as version_uuid, v.size, v.mime_type, v.sha256, v.session_id, \
@@ -93,5 +103,31 @@ impl Db {
     pub async fn file_by_uuid_any_account(&self, uuid: &str) -> Result<Option<FileRecord>> {
         let sql = format!("{FILE_SELECT} where f.uuid = $1");
         Ok(sqlx::query_as(&sql).bind(uuid).fetch_optional(self.pool()).await?)
+    }
+
+    pub async fn add_preview(&self, preview: &PreviewRecord) -> Result<()> {
+        sqlx::query(
+            "insert into file_previews (version_id, width, height, mime_type, blob_key) \
+             values ($1, $2, $3, $4, $5) on conflict (version_id, width) do nothing",
+        )
+        .bind(preview.version_id)
+        .bind(preview.width)
+        .bind(preview.height)
+        .bind(&preview.mime_type)
+        .bind(&preview.blob_key)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A version's previews, smallest first.
+    pub async fn previews(&self, version_id: i64) -> Result<Vec<PreviewRecord>> {
+        Ok(sqlx::query_as(
+            "select version_id, width, height, mime_type, blob_key from file_previews \
+             where version_id = $1 order by width",
+        )
+        .bind(version_id)
+        .fetch_all(self.pool())
+        .await?)
     }
 }

@@ -103,8 +103,9 @@ pub struct Completion<'a> {
 /// Outcome of recording a part.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PartOutcome {
-    /// This request stored the part (and completed the file if last).
-    Stored { file_id: Option<i64> },
+    /// This request stored the part; for the last part, the version it
+    /// created.
+    Stored { version_id: Option<i64> },
     /// Another request stored this part first, or the session moved on.
     Lost,
     /// The file a new version was for is gone or trashed.
@@ -221,7 +222,7 @@ impl Db {
         let Some(done) = completion else {
             let inserted = insert.execute(self.pool()).await?.rows_affected();
             return Ok(if inserted == 1 {
-                PartOutcome::Stored { file_id: None }
+                PartOutcome::Stored { version_id: None }
             } else {
                 PartOutcome::Lost
             });
@@ -296,7 +297,7 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(PartOutcome::Stored { file_id: Some(file_id) })
+        Ok(PartOutcome::Stored { version_id: Some(version_id) })
     }
 
     /// Marks an open session cancelled. False when it was not open.
