@@ -26,7 +26,10 @@ use crate::{
     },
     error::{Error, Result},
     state::AppState,
-    store::{files::FileRecord, now_unix},
+    store::{
+        files::{FileRecord, VersionRecord},
+        now_unix,
+    },
 };
 
 #[derive(Deserialize)]
@@ -48,16 +51,9 @@ pub async fn download(
     Query(query): Query<SignQuery>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let file =
-        find_file(&state, &file_uuid, &version_uuid, query.sign.as_deref(), &headers).await?;
-    if file.is_trashed() {
-        return Err(Error::NotFound("file"));
-    }
-    let version = state
-        .db
-        .version_by_uuid(file.id, &version_uuid)
-        .await?
-        .ok_or(Error::NotFound("version"))?;
+    let sign = query.sign.as_deref();
+    let version =
+        granted_version(&state, &file_uuid, &version_uuid, &version_uuid, sign, &headers).await?;
     let etag = format!("\"{}\"", version.sha256);
     let size = version.size as u64;
 
@@ -135,15 +131,9 @@ pub async fn download_preview(
     headers: HeaderMap,
 ) -> Result<Response> {
     let signed_as = format!("{version_uuid}/preview/{width}");
-    let file = find_file(&state, &file_uuid, &signed_as, query.sign.as_deref(), &headers).await?;
-    if file.is_trashed() {
-        return Err(Error::NotFound("file"));
-    }
-    let version = state
-        .db
-        .version_by_uuid(file.id, &version_uuid)
-        .await?
-        .ok_or(Error::NotFound("version"))?;
+    let sign = query.sign.as_deref();
+    let version =
+        granted_version(&state, &file_uuid, &version_uuid, &signed_as, sign, &headers).await?;
     let preview = state
         .db
         .previews(version.id)
@@ -161,6 +151,24 @@ pub async fn download_preview(
     response_headers
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
     Ok((StatusCode::OK, response_headers, Body::from_stream(stream)).into_response())
+}
+
+/// The version a link or token grants, 404 when its file is trashed. A
+/// link must carry a valid signature of exactly `signed_as`; a bearer
+/// token needs `files` in the file's account.
+async fn granted_version(
+    state: &AppState,
+    file_uuid: &str,
+    version_uuid: &str,
+    signed_as: &str,
+    sign: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<VersionRecord> {
+    let file = find_file(state, file_uuid, signed_as, sign, headers).await?;
+    if file.is_trashed() {
+        return Err(Error::NotFound("file"));
+    }
+    state.db.version_by_uuid(file.id, version_uuid).await?.ok_or(Error::NotFound("version"))
 }
 
 /// The file a link or token grants: a valid signature for exactly this
