@@ -11,6 +11,9 @@ use std::{
 
 use satchel::testing::{postgres_url_of, Backend, S3Server, TestDb};
 use serde_json::{json, Value};
+use support::{pattern, sha256_hex};
+
+mod support;
 
 const PART: usize = 64 * 1024;
 
@@ -75,15 +78,6 @@ fn token(data_dir: &Path, database_url: Option<&str>) -> String {
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u32).wrapping_mul(131).wrapping_add(seed as u32 * 7) as u8).collect()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 async fn open(

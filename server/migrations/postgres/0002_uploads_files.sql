@@ -37,9 +37,8 @@ create table file_versions (
     size bigint not null,
     mime_type text not null,
     sha256 text not null,
-    -- the bytes are the parts of the session that uploaded this version,
-    -- stored at <blob_prefix>/<part number>, each part_size bytes but the last
-    blob_prefix text not null,
+    -- the bytes are the parts of the session that uploaded this version
+    -- (upload_parts by session_id), each part_size bytes but the last
     part_size bigint not null,
     session_id bigint not null,
     created_at bigint not null,
@@ -62,7 +61,6 @@ create table upload_sessions (
     expected_sha256 text,
     -- uploading | completed | cancelled; "expired" is derived from expires_at
     status text not null,
-    blob_prefix text not null,
     file_id bigint,
     version_id bigint,
     created_by bigint,

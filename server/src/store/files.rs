@@ -94,11 +94,6 @@ impl Db {
         Ok(sqlx::query_as(&sql).bind(file_id).bind(uuid).fetch_optional(self.pool()).await?)
     }
 
-    pub async fn version_by_id(&self, id: i64) -> Result<Option<VersionRecord>> {
-        let sql = format!("select {VERSION_COLUMNS} from file_versions where id = $1");
-        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(self.pool()).await?)
-    }
-
     /// A file by uuid whatever its account, for signed download links.
     pub async fn file_by_uuid_any_account(&self, uuid: &str) -> Result<Option<FileRecord>> {
         let sql = format!("{FILE_SELECT} where f.uuid = $1");

@@ -43,10 +43,6 @@ pub struct SessionRecord {
 }
 
 impl SessionRecord {
-    pub fn account(&self) -> AccountId {
-        AccountId(self.account_id)
-    }
-
     /// Uploading, but past its expiry.
     pub fn is_expired_at(&self, now: i64) -> bool {
         self.status == status::EXPIRED
@@ -116,9 +112,9 @@ impl Db {
     pub async fn create_session(&self, new: NewSession<'_>) -> Result<SessionRecord> {
         let id: i64 = sqlx::query_scalar(
             "insert into upload_sessions (account_id, file_name, file_size, mime_type, part_size, \
-             target_file_id, with_preview, expected_sha256, status, blob_prefix, \
+             target_file_id, with_preview, expected_sha256, status, \
              created_by, created_at, expires_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, 'uploading', '', $9, $10, $11) returning id",
+             values ($1, $2, $3, $4, $5, $6, $7, $8, 'uploading', $9, $10, $11) returning id",
         )
         .bind(new.account.0)
         .bind(new.file_name)
@@ -263,8 +259,8 @@ impl Db {
         };
         let version_id: i64 = sqlx::query_scalar(
             "insert into file_versions (uuid, file_id, account_id, name, size, mime_type, sha256, \
-             blob_prefix, part_size, session_id, created_at, created_by) \
-             values ($1, $2, $3, $4, $5, $6, $7, '', $8, $9, $10, $11) returning id",
+             part_size, session_id, created_at, created_by) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning id",
         )
         .bind(done.version_uuid)
         .bind(file_id)
