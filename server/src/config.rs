@@ -84,6 +84,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SATCHEL_MAX_FILE_SIZE", default_value_t = 2 * 1024 * 1024 * 1024)]
     pub max_file_size: u64,
 
+    /// Bytes each account may keep in files that are not in the trash
+    /// (every version counts); unlimited when unset.
+    #[arg(long, env = "SATCHEL_QUOTA_BYTES")]
+    pub quota_bytes: Option<u64>,
+
     /// How long an unfinished upload session lives (`24h`, `90m`, `2s`).
     #[arg(long, env = "SATCHEL_SESSION_TTL", default_value = "24h", value_parser = parse_duration)]
     pub session_ttl: Duration,

@@ -35,6 +35,10 @@ pub enum Error {
     #[error("the file has {size} bytes; at most {max} are accepted")]
     FileTooLarge { size: u64, max: u64 },
 
+    /// 400 `quota-exceeded`: the file would take the account over its quota.
+    #[error("the account keeps {used} of its {quota} bytes; a file of {size} bytes does not fit")]
+    QuotaExceeded { used: u64, size: u64, quota: u64 },
+
     /// 400 `file-trashed`: the file is in the trash and cannot be used.
     #[error("the file is in the trash")]
     FileTrashed,

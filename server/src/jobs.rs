@@ -27,6 +27,7 @@ pub async fn sweep(state: &AppState) -> Result<Sweep> {
             break;
         }
         for (session_id, part, key) in batch {
+            state.session_locks.forget(session_id);
             delete_blob(state, &key).await?;
             state.db.forget_part(session_id, part).await?;
             parts_freed += 1;

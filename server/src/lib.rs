@@ -3,7 +3,7 @@
 //! - `config`: the command line.
 //! - `domain`: plain-Rust rules (scopes, tokens, …), no I/O.
 //! - `store`: metadata in SQLite or PostgreSQL.
-//! - `blob`: bytes on local disk or S3.
+//! - `blob`: bytes on local disk or S3; `in_place`: parts written in place.
 //! - `http`: the routers, auth and error answers.
 //! - `run`: what each command does.
 
@@ -12,6 +12,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod in_place;
 pub mod jobs;
 pub mod previews;
 pub mod run;

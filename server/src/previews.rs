@@ -7,7 +7,7 @@ use futures::TryStreamExt;
 use tokio::sync::Semaphore;
 
 use crate::{
-    blob::BlobKey,
+    blob::{BlobKey, ByteRange},
     domain::preview::{self, MAX_SOURCE_BYTES},
     error::{Error, Result},
     state::AppState,
@@ -32,8 +32,14 @@ async fn try_make(state: &AppState, session: &SessionRecord, version_id: i64) ->
     let _turn = DECODING.acquire().await.expect("the semaphore is never closed");
     let mut source = Vec::with_capacity(session.file_size as usize);
     for part in state.db.parts(session.id).await? {
-        let chunks: Vec<Bytes> =
-            state.blobs.get(&BlobKey::new(part.blob_key)?, None).await?.try_collect().await?;
+        let start = part.blob_offset as u64;
+        let range = ByteRange::new(start, start + part.size as u64)?;
+        let chunks: Vec<Bytes> = state
+            .blobs
+            .get(&BlobKey::new(part.blob_key)?, Some(range))
+            .await?
+            .try_collect()
+            .await?;
         chunks.iter().for_each(|c| source.extend_from_slice(c));
     }
     let rendered = tokio::task::spawn_blocking(move || preview::render(&source))

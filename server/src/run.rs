@@ -20,6 +20,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         public_url: args.public_url(),
         max_part_size: args.max_part_size,
         max_file_size: args.max_file_size,
+        quota_bytes: args.quota_bytes,
         session_ttl: args.session_ttl,
         trash_ttl: args.trash_ttl,
         link_ttl: args.link_ttl,

@@ -16,6 +16,8 @@ pub struct Settings {
     pub public_url: String,
     pub max_part_size: u64,
     pub max_file_size: u64,
+    /// Bytes an account may keep outside the trash; `None`: unlimited.
+    pub quota_bytes: Option<u64>,
     pub session_ttl: Duration,
     pub trash_ttl: Duration,
     pub link_ttl: Duration,
@@ -33,6 +35,7 @@ impl Default for Settings {
             public_url: "http://127.0.0.1:3000".into(),
             max_part_size: 524_288,
             max_file_size: 2 * 1024 * 1024 * 1024,
+            quota_bytes: None,
             session_ttl: Duration::from_secs(24 * 3600),
             trash_ttl: Duration::from_secs(30 * 86400),
             link_ttl: Duration::from_secs(3600),
@@ -52,6 +55,8 @@ pub struct AppState {
     pub signing: SigningKey,
     /// One permit per part body that may be in memory at once.
     pub part_slots: Arc<Semaphore>,
+    /// One writer at a time per session, for stores that write in place.
+    pub session_locks: Arc<crate::in_place::SessionLocks>,
     pub leptos: LeptosOptions,
 }
 
@@ -70,6 +75,7 @@ impl AppState {
             settings: Arc::new(settings),
             signing,
             part_slots: Arc::new(Semaphore::new(slots)),
+            session_locks: Arc::default(),
             leptos,
         }
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::TryStreamExt;
 use satchel::{
-    blob::{BlobKey, BlobStore, ByteRange, LocalDisk, S3Store},
+    blob::{BlobKey, BlobStore, ByteRange, LocalDisk, PartLayout, S3Store},
     testing::S3Server,
     Error,
 };
@@ -106,11 +106,57 @@ async fn local_disk_never_serves_a_write_that_did_not_finish() {
     assert_eq!(store.size(&key("half")).await.unwrap(), None);
 }
 
+/// The in-place part of the contract, for stores whose layout is
+/// `SessionBlob`.
+async fn in_place_contract(s: &dyn BlobStore) {
+    assert_eq!(s.part_layout(), PartLayout::SessionBlob);
+    let k = key("uploads/41");
+    // Written out of order, into a blob (and a directory) that did not
+    // exist; a gap not yet written reads as zeros.
+    let (p1, p2, p3) = (pattern(1000, 1), pattern(1000, 2), pattern(600, 3));
+    s.write_at(&k, 2000, p3.clone()).await.unwrap();
+    assert_eq!(s.size(&k).await.unwrap(), Some(2600));
+    assert_eq!(read(s, &k, Some(ByteRange::new(0, 2000).unwrap())).await.unwrap(), vec![0; 2000]);
+    s.write_at(&k, 0, p1.clone()).await.unwrap();
+    s.write_at(&k, 1000, p2.clone()).await.unwrap();
+    assert_eq!(read(s, &k, None).await.unwrap(), [p1.as_ref(), &p2, &p3].concat());
+    // Rewriting one range leaves its neighbours as they were.
+    let other = pattern(1000, 9);
+    s.write_at(&k, 1000, other.clone()).await.unwrap();
+    assert_eq!(read(s, &k, None).await.unwrap(), [p1.as_ref(), &other, &p3].concat());
+    let middle = ByteRange::new(1000, 2000).unwrap();
+    assert_eq!(read(s, &k, Some(middle)).await.unwrap(), other.as_ref());
+    // Deleting the blob removes every range at once.
+    s.delete(&k).await.unwrap();
+    assert_eq!(s.size(&k).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn local_disk_writes_parts_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDisk::open(dir.path()).await.unwrap();
+    in_place_contract(&store).await;
+}
+
+#[tokio::test]
+async fn local_disk_belongs_to_one_process_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = LocalDisk::open(dir.path()).await.unwrap();
+    let second = LocalDisk::open(dir.path()).await.err().expect("a second owner is refused");
+    assert!(second.to_string().contains("in use by another satchel process"), "{second}");
+    drop(first);
+    LocalDisk::open(dir.path()).await.expect("free again once the owner is gone");
+}
+
 #[tokio::test]
 async fn s3_keeps_the_blob_contract() {
     let server = S3Server::start();
     let url = format!("s3://{}/tenant-a", server.bucket);
     let store = S3Store::from_builder(&url, server.builder()).unwrap();
+    // S3 keeps one object per part and refuses in-place writes.
+    assert_eq!(store.part_layout(), PartLayout::BlobPerPart);
+    let refused = store.write_at(&key("uploads/1"), 0, pattern(4, 1)).await.err().unwrap();
+    assert!(refused.to_string().contains("cannot write in place"), "{refused}");
     contract(Arc::new(store)).await;
     // The prefix from the URL is where the objects landed.
     let prefixed = server.root().join(&server.bucket).join("tenant-a/parts/1/000002");

@@ -332,6 +332,110 @@ async fn postgres_racing_requests_store_a_part_once() {
     racing_requests_store_a_part_once(Ctx::new(Backend::Postgres).await).await;
 }
 
+/// The same database and blobs seen by a new process: no session slots.
+fn restarted(ctx: &Ctx) -> Router {
+    let mut state = ctx.app.state.clone();
+    state.session_locks = Default::default();
+    satchel::http::app(state)
+}
+
+async fn a_recorded_part_whose_bytes_were_lost_is_sent_again(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let bytes = pattern(4 * PART as usize, 11);
+    let session = ctx.open_ok("torn.bin", bytes.len()).await;
+    let first = session["upload_url"].as_str().unwrap().to_owned();
+    let mut url = first.clone();
+    for chunk in bytes.chunks(PART as usize).take(3) {
+        url = ctx.put(&url, chunk).await.json()["next_url"].as_str().unwrap().to_owned();
+    }
+    // A restart checks the last recorded part: intact, the upload goes on.
+    let resume = send(&restarted(&ctx), get(&path_of(&first))).await.json();
+    assert_eq!(
+        (resume["next_part"].as_u64(), resume["received"].as_u64()),
+        (Some(4), Some(3 * PART))
+    );
+
+    // Power lost after part 3 was recorded, before its bytes were on disk.
+    let id = session["session_id"].as_i64().unwrap();
+    let blob = ctx.app.db.dir().join("blobs").join("uploads").join(id.to_string());
+    let file = std::fs::OpenOptions::new().write(true).open(&blob).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&file, &[0; 100], 2 * PART + 500).unwrap();
+    let router = restarted(&ctx);
+    let resume = send(&router, get(&path_of(&first))).await.json();
+    assert_eq!(resume["status"], "uploading");
+    assert_eq!(
+        (resume["next_part"].as_u64(), resume["received"].as_u64()),
+        (Some(3), Some(2 * PART))
+    );
+    // Part 4 now waits for part 3, which is taken again; the file is whole.
+    let ahead = send(&router, part_request(&url, &bytes[3 * PART as usize..], None)).await;
+    assert_eq!(ahead.problem(409, "part-out-of-order")["next_part"], 3);
+    let third = resume["next_url"].as_str().unwrap();
+    let answer =
+        send(&router, part_request(third, &bytes[2 * PART as usize..3 * PART as usize], None))
+            .await;
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    let last = send(&router, part_request(&url, &bytes[3 * PART as usize..], None)).await;
+    assert_eq!(last.status, 200, "{}", last.text());
+    let file = last.json();
+    assert_eq!(file["sha256"], sha256_hex(&bytes));
+    let link = file["_links"]["download"]["href"].as_str().unwrap();
+    assert_eq!(ctx.download(link, None).await.body, bytes, "downloads byte for byte");
+    ctx.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_a_recorded_part_whose_bytes_were_lost_is_sent_again() {
+    a_recorded_part_whose_bytes_were_lost_is_sent_again(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_a_recorded_part_whose_bytes_were_lost_is_sent_again() {
+    a_recorded_part_whose_bytes_were_lost_is_sent_again(Backend::Postgres).await;
+}
+
+async fn the_quota_holds_when_a_session_opens_and_when_it_completes(backend: Backend) {
+    let quota = Settings { quota_bytes: Some(3 * PART), ..settings() };
+    let ctx = Ctx::with(backend, quota, None).await;
+    ctx.upload("a.bin", &pattern(2 * PART as usize, 1)).await;
+    // 2 KiB kept: another 2 KiB does not fit, and nothing is opened.
+    let refused = ctx.open(json!({"file_name": "b.bin", "file_size": 2 * PART})).await;
+    let problem = refused.problem(400, "quota-exceeded");
+    assert!(problem["detail"].as_str().unwrap().contains("2048 of its 3072 bytes"), "{problem}");
+    assert_eq!(ctx.get_json("/v1.0/sessions").await.json()["_count"], 0);
+
+    // Two sessions that each fit: the first to finish takes the space,
+    // the other's last part is refused and its session stays open.
+    let first = ctx.open_ok("c.bin", PART as usize).await;
+    let second = ctx.open_ok("d.bin", PART as usize).await;
+    ctx.send_all(&first, &pattern(PART as usize, 2)).await;
+    let url = second["upload_url"].as_str().unwrap();
+    ctx.put(url, &pattern(PART as usize, 3)).await.problem(400, "quota-exceeded");
+    let resume = send(&ctx.router, get(&path_of(url))).await.json();
+    assert_eq!(
+        (resume["status"].as_str(), resume["received"].as_u64()),
+        (Some("uploading"), Some(0))
+    );
+
+    // Another account has a quota of its own.
+    let other = ctx.app.token("globex", "files").await;
+    let theirs = json!({"file_name": "e.bin", "file_size": 3 * PART});
+    let opened =
+        send(&ctx.router, with_token("POST", "/v1.0/sessions", &other, Some(theirs))).await;
+    assert_eq!(opened.status, 200, "{}", opened.text());
+    ctx.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_the_quota_holds_when_a_session_opens_and_when_it_completes() {
+    the_quota_holds_when_a_session_opens_and_when_it_completes(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_the_quota_holds_when_a_session_opens_and_when_it_completes() {
+    the_quota_holds_when_a_session_opens_and_when_it_completes(Backend::Postgres).await;
+}
+
 async fn whole_file_digest_is_enforced_on_the_last_part(ctx: Ctx) {
     let bytes = pattern(PART as usize + 10, 4);
     let answer = ctx
@@ -460,7 +564,7 @@ async fn sessions_resume_list_cancel_and_expire(backend: Backend) {
     let blob_files_before = count_files(ctx.app.db.dir());
     let cancel = Request::delete(path_of(&c1)).body(Body::empty()).unwrap();
     assert_eq!(send(&ctx.router, cancel).await.status, 204);
-    assert_eq!(count_files(ctx.app.db.dir()), blob_files_before - 1, "part blob deleted");
+    assert_eq!(count_files(ctx.app.db.dir()), blob_files_before - 1, "parts' blob deleted");
     ctx.put(&c1, &bytes[..1024]).await.problem(404, "not-found");
 
     // Past the TTL: 410, then the sweeper frees the parts.
@@ -486,7 +590,7 @@ fn count_files(dir: &std::path::Path) -> usize {
             })
             .unwrap_or(0)
     }
-    walk(&dir.join("blobs").join("parts"))
+    walk(&dir.join("blobs").join("uploads"))
 }
 
 #[tokio::test]

@@ -83,6 +83,20 @@ impl ByteRange {
     }
 }
 
+/// How a store keeps the parts of an upload session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartLayout {
+    /// One immutable blob per part, written with `put` under a key tied
+    /// to the part's bytes. Any number of nodes may write at once; a
+    /// download reads the parts one after another.
+    BlobPerPart,
+    /// One blob per session, each part written in place at its offset
+    /// with `write_at`. The store belongs to one process (it holds a lock
+    /// on it), and that process writes a session's parts one at a time.
+    /// A download is one ranged read.
+    SessionBlob,
+}
+
 /// The contract every byte store keeps.
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
@@ -112,6 +126,30 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// A human description for logs (`file:///…`, `s3://…`).
     fn describe(&self) -> String;
+
+    /// How upload parts are laid out in this store.
+    fn part_layout(&self) -> PartLayout {
+        PartLayout::BlobPerPart
+    }
+
+    /// Writes `bytes` at `offset` of the blob `key`, creating the blob
+    /// when absent (bytes before `offset` that were never written read as
+    /// zeros). Only for stores whose layout is `PartLayout::SessionBlob`;
+    /// the others refuse.
+    ///
+    /// - MUST be durable when it returns `Ok`, including the blob's
+    ///   existence when this write created it.
+    /// - MUST leave every byte outside `offset..offset + len` as it was.
+    /// - Is NOT atomic: after a crash the range may hold part of the
+    ///   write. Callers trust a range only once they have recorded it,
+    ///   after this returned, and never write a recorded range again.
+    async fn write_at(&self, key: &BlobKey, offset: u64, bytes: Bytes) -> Result<()> {
+        let _ = (key, offset, bytes);
+        Err(Error::Io(std::io::Error::other(format!(
+            "{} keeps one blob per part and cannot write in place",
+            self.describe()
+        ))))
+    }
 }
 
 /// Opens the store a URL names and proves it usable by writing, reading

@@ -19,7 +19,7 @@ use crate::{
     blob::{BlobKey, ByteRange},
     domain::{
         file_name::FileName,
-        parts::PartPlan,
+        parts::{coalesce, PartPlan},
         range::{answer_range, RangeAnswer},
         signing::LinkError,
         Scope,
@@ -86,24 +86,26 @@ pub async fn download(
     response_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
 
     let plan = PartPlan::new(size, version.part_size as u64);
-    let keys: Vec<String> =
-        state.db.parts(version.session_id).await?.into_iter().map(|p| p.blob_key).collect();
-    if keys.len() as u32 != plan.part_count() {
+    let parts = state.db.parts(version.session_id).await?;
+    if parts.len() as u32 != plan.part_count() {
         return Err(Error::Io(std::io::Error::other(format!(
             "version {} has {} of {} parts",
             version.uuid,
-            keys.len(),
+            parts.len(),
             plan.part_count()
         ))));
     }
-    let segments: Vec<(BlobKey, ByteRange)> = plan
-        .parts_covering(start, end)
-        .map(|(part, from, to)| {
-            Ok((BlobKey::new(keys[part as usize - 1].clone())?, ByteRange::new(from, to)?))
-        })
+    let pieces = plan.parts_covering(start, end).map(|(part, from, to)| {
+        let stored = &parts[part as usize - 1];
+        let at = stored.blob_offset as u64;
+        (stored.blob_key.as_str(), at + from, at + to)
+    });
+    let segments: Vec<(BlobKey, ByteRange)> = coalesce(pieces)
+        .into_iter()
+        .map(|(key, from, to)| Ok((BlobKey::new(key)?, ByteRange::new(from, to)?)))
         .collect::<Result<_>>()?;
     let blobs = state.blobs.clone();
-    // Each part is opened only when the previous one has been sent.
+    // Each segment is opened only when the previous one has been sent.
     let body = futures::stream::iter(segments)
         .then(move |(key, range)| {
             let blobs = blobs.clone();

@@ -40,6 +40,9 @@ impl Error {
             Error::FileTooLarge { .. } => {
                 (StatusCode::BAD_REQUEST, "file-too-large", "File too large")
             }
+            Error::QuotaExceeded { .. } => {
+                (StatusCode::BAD_REQUEST, "quota-exceeded", "Quota exceeded")
+            }
             Error::FileTrashed => (StatusCode::BAD_REQUEST, "file-trashed", "File is in the trash"),
             Error::PartSize { .. } => (StatusCode::BAD_REQUEST, "part-size", "Wrong part size"),
             Error::BodyTooLarge { .. } => {

@@ -97,6 +97,12 @@ pub async fn open_session(
     if size > max {
         return Err(Error::FileTooLarge { size, max });
     }
+    if let Some(quota) = state.settings.quota_bytes {
+        let used = state.db.used_bytes(auth.account.0).await?;
+        if used.saturating_add(size) > quota {
+            return Err(Error::QuotaExceeded { used, size, quota });
+        }
+    }
     let sha256 =
         request.sha256.as_deref().map(parse_sha256_hex).transpose().map_err(Error::Validation)?;
     let target_file_id = match request.file_uuid.as_deref() {

@@ -77,6 +77,8 @@ pub struct PartRecord {
     pub size: i64,
     pub digest_state: Vec<u8>,
     pub blob_key: String,
+    /// Where the part starts inside its blob.
+    pub blob_offset: i64,
 }
 
 /// A stored part, as the insert that records it sees it.
@@ -86,6 +88,7 @@ pub struct NewPart<'a> {
     pub size: i64,
     pub digest_state: &'a [u8],
     pub blob_key: &'a str,
+    pub blob_offset: i64,
     pub now: i64,
 }
 
@@ -94,6 +97,8 @@ pub struct Completion<'a> {
     pub file_uuid: &'a str,
     pub version_uuid: &'a str,
     pub sha256: &'a str,
+    /// The account's quota, checked again inside the transaction.
+    pub quota_bytes: Option<u64>,
 }
 
 /// Outcome of recording a part.
@@ -106,9 +111,32 @@ pub enum PartOutcome {
     Lost,
     /// The file a new version was for is gone or trashed.
     TargetUnavailable,
+    /// The new version would take the account over its quota; the
+    /// account keeps `used` bytes.
+    OverQuota { used: u64 },
+}
+
+/// Bytes of every version of the account's files outside the trash.
+async fn used_bytes<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    account: i64,
+) -> Result<u64> {
+    let used: i64 = sqlx::query_scalar(
+        "select cast(coalesce(sum(v.size), 0) as bigint) from file_versions v \
+         join files f on f.id = v.file_id where f.account_id = $1 and f.deleted_at is null",
+    )
+    .bind(account)
+    .fetch_one(executor)
+    .await?;
+    Ok(used as u64)
 }
 
 impl Db {
+    /// Bytes the account keeps outside the trash, every version counted.
+    pub async fn used_bytes(&self, account: i64) -> Result<u64> {
+        used_bytes(self.pool(), account).await
+    }
+
     pub async fn create_session(&self, new: NewSession<'_>) -> Result<SessionRecord> {
         let id: i64 = sqlx::query_scalar(
             "insert into upload_sessions (account_id, file_name, file_size, mime_type, part_size, \
@@ -169,7 +197,7 @@ impl Db {
 
     pub async fn part(&self, session_id: i64, part: i64) -> Result<Option<PartRecord>> {
         Ok(sqlx::query_as(
-            "select part_number, size, digest_state, blob_key from upload_parts \
+            "select part_number, size, digest_state, blob_key, blob_offset from upload_parts \
              where session_id = $1 and part_number = $2",
         )
         .bind(session_id)
@@ -178,10 +206,22 @@ impl Db {
         .await?)
     }
 
+    /// The session's highest `count` parts, highest first.
+    pub async fn last_parts(&self, session_id: i64, count: i64) -> Result<Vec<PartRecord>> {
+        Ok(sqlx::query_as(
+            "select part_number, size, digest_state, blob_key, blob_offset from upload_parts \
+             where session_id = $1 order by part_number desc limit $2",
+        )
+        .bind(session_id)
+        .bind(count)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// Every part of a session, in order.
     pub async fn parts(&self, session_id: i64) -> Result<Vec<PartRecord>> {
         Ok(sqlx::query_as(
-            "select part_number, size, digest_state, blob_key from upload_parts \
+            "select part_number, size, digest_state, blob_key, blob_offset from upload_parts \
              where session_id = $1 order by part_number",
         )
         .bind(session_id)
@@ -201,10 +241,11 @@ impl Db {
         // One statement decides: the session is open, the previous part is
         // stored, and this part is not (the primary key).
         let insert = sqlx::query(
-            "insert into upload_parts (session_id, part_number, size, digest_state, blob_key, created_at) \
-             select $1, $2, $3, $4, $5, $6 \
+            "insert into upload_parts \
+             (session_id, part_number, size, digest_state, blob_key, blob_offset, created_at) \
+             select $1, $2, $3, $4, $5, $6, $7 \
              where exists (select 1 from upload_sessions \
-                           where id = $1 and status = 'uploading' and expires_at > $6) \
+                           where id = $1 and status = 'uploading' and expires_at > $7) \
                and ($2 = 1 or exists (select 1 from upload_parts \
                                       where session_id = $1 and part_number = $2 - 1)) \
              on conflict (session_id, part_number) do nothing",
@@ -214,6 +255,7 @@ impl Db {
         .bind(part.size)
         .bind(part.digest_state)
         .bind(part.blob_key)
+        .bind(part.blob_offset)
         .bind(part.now);
         let Some(done) = completion else {
             let inserted = insert.execute(self.pool()).await?.rows_affected();
@@ -224,6 +266,19 @@ impl Db {
             });
         };
         let mut tx = self.pool().begin().await?;
+        if let Some(quota) = done.quota_bytes {
+            // Takes the account's row lock first, so completions of one
+            // account are checked one after another on every database.
+            sqlx::query("update accounts set id = id where id = $1")
+                .bind(session.account_id)
+                .execute(&mut *tx)
+                .await?;
+            let used = used_bytes(&mut *tx, session.account_id).await?;
+            if used.saturating_add(session.file_size as u64) > quota {
+                tx.rollback().await?;
+                return Ok(PartOutcome::OverQuota { used });
+            }
+        }
         if insert.execute(&mut *tx).await?.rows_affected() != 1 {
             tx.rollback().await?;
             return Ok(PartOutcome::Lost);
