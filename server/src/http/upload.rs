@@ -42,7 +42,7 @@ use super::{files::FileView, sessions::plan_of};
 use crate::{
     blob::{BlobKey, PartLayout},
     domain::{
-        digest::{content_digest_sha256, sha256, RunningDigest},
+        digest::{content_digest_sha256, sha256, CorruptState, RunningDigest},
         parts::{PartArrival, PartNumber},
     },
     error::{Error, Result},
@@ -159,64 +159,24 @@ pub async fn put_part(
     if part > 1 && previous.is_none() {
         return Err(Error::SessionExpired);
     }
-    // Hashing half a megabyte is CPU work: keep it off the async threads.
-    let (digest, part_sha, bytes) = tokio::task::spawn_blocking(move || {
-        let mut digest = match previous {
-            Some(saved) => RunningDigest::resume(&saved)?,
-            None => RunningDigest::new(),
-        };
-        digest.update(&bytes);
-        let part_sha = announced.map(|_| sha256(&bytes));
-        Ok::<_, crate::domain::digest::CorruptState>((digest, part_sha, bytes))
-    })
-    .await
-    .map_err(|e| Error::Io(std::io::Error::other(e)))?
-    .map_err(|e| Error::Io(std::io::Error::other(e)))?;
-    if announced.is_some() && part_sha != announced {
-        return Err(Error::ChecksumMismatch(format!(
-            "part {part} does not match its Content-Digest; nothing was stored"
-        )));
-    }
-    let digest_state = digest.state();
-
-    if arrival == PartArrival::Replay {
-        return replay(&state, &session, part, &digest_state).await;
-    }
-
-    let whole_file = if plan.is_last(part) {
-        let hex = digest.finish_hex();
-        if let Some(expected) = &session.expected_sha256 {
-            if *expected != hex {
-                return Err(Error::ChecksumMismatch(format!(
-                    "the file's SHA-256 is {hex}, not the announced {expected}; \
-                     the last part was not stored and the session stays open"
-                )));
+    let hashing = spawn_hashing(previous, announced.is_some(), bytes.clone());
+    let incoming = Incoming { state: &state, token: &token, session: &session, part, announced };
+    let placed =
+        if arrival == PartArrival::Next && state.blobs.part_layout() == PartLayout::SessionBlob {
+            store_in_place(incoming, bytes, hashing).await?
+        } else {
+            let hashed = incoming.checked(hashing).await?;
+            if arrival == PartArrival::Replay {
+                Placed::AlreadyStored { digest_state: hashed.digest_state }
+            } else {
+                store_blob(incoming, hashed, bytes).await?
             }
-        }
-        Some(hex)
-    } else {
-        None
-    };
-
-    let (file_uuid, version_uuid) =
-        (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string());
-    let completion = whole_file.as_deref().map(|sha256| Completion {
-        file_uuid: &file_uuid,
-        version_uuid: &version_uuid,
-        sha256,
-        quota_bytes: state.settings.quota_bytes,
-    });
-    let stored =
-        Stored { session: &session, part, size: expected_len, digest_state: &digest_state };
-    let placed = match state.blobs.part_layout() {
-        PartLayout::BlobPerPart => store_blob(&state, &token, stored, bytes, completion).await?,
-        PartLayout::SessionBlob => {
-            store_in_place(&state, &token, stored, bytes, completion).await?
-        }
-    };
+        };
     let version_id = match placed {
         Placed::Stored { version_id } => version_id,
-        Placed::AlreadyStored => return replay(&state, &session, part, &digest_state).await,
+        Placed::AlreadyStored { digest_state } => {
+            return replay(&state, &session, part, &digest_state).await
+        }
     };
     if let Some(version_id) = version_id.filter(|_| session.with_preview != 0) {
         crate::previews::make(&state, &session, version_id).await;
@@ -224,53 +184,141 @@ pub async fn put_part(
     answer(&state, &session, part).await
 }
 
-/// What storing a part came to.
-enum Placed {
-    /// This request stored it; for the last part, the version created.
-    Stored { version_id: Option<i64> },
-    /// Another request stored this part first: answer as a replay.
-    AlreadyStored,
+/// The digests of a part: the running whole-file digest after it, and the
+/// part's own SHA-256 when the client announced one.
+struct Digests {
+    digest: RunningDigest,
+    part_sha: Option<[u8; 32]>,
 }
 
-/// A part whose bytes passed every check, about to be stored.
+/// Hashes a part on a blocking thread (half a megabyte is CPU work), so
+/// it runs while the bytes are being written.
+fn spawn_hashing(
+    previous: Option<Vec<u8>>,
+    part_digest: bool,
+    bytes: Bytes,
+) -> tokio::task::JoinHandle<std::result::Result<Digests, CorruptState>> {
+    tokio::task::spawn_blocking(move || {
+        let mut digest = match previous {
+            Some(saved) => RunningDigest::resume(&saved)?,
+            None => RunningDigest::new(),
+        };
+        digest.update(&bytes);
+        let part_sha = part_digest.then(|| sha256(&bytes));
+        Ok(Digests { digest, part_sha })
+    })
+}
+
+/// A part's digests once they passed the Content-Digest check.
+struct Hashed {
+    digest_state: Vec<u8>,
+    /// The whole file's SHA-256, for the last part.
+    whole_file: Option<String>,
+}
+
+/// A part request whose body has been read.
 #[derive(Clone, Copy)]
-struct Stored<'a> {
+struct Incoming<'a> {
+    state: &'a AppState,
+    token: &'a str,
     session: &'a SessionRecord,
     part: PartNumber,
-    size: u64,
-    digest_state: &'a [u8],
+    announced: Option<[u8; 32]>,
 }
 
-impl Stored<'_> {
-    fn record<'k>(&self, blob_key: &'k str, blob_offset: u64) -> NewPart<'k>
-    where
-        Self: 'k,
-    {
+impl Incoming<'_> {
+    /// Waits for the digests and checks the part against its
+    /// Content-Digest (460, nothing stored).
+    async fn checked(
+        &self,
+        hashing: tokio::task::JoinHandle<std::result::Result<Digests, CorruptState>>,
+    ) -> Result<Hashed> {
+        let Digests { digest, part_sha } = hashing
+            .await
+            .map_err(|e| Error::Io(std::io::Error::other(e)))?
+            .map_err(|e| Error::Io(std::io::Error::other(e)))?;
+        if self.announced.is_some() && part_sha != self.announced {
+            return Err(Error::ChecksumMismatch(format!(
+                "part {} does not match its Content-Digest; nothing was stored",
+                self.part
+            )));
+        }
+        let digest_state = digest.state();
+        let whole_file = plan_of(self.session).is_last(self.part).then(|| digest.finish_hex());
+        Ok(Hashed { digest_state, whole_file })
+    }
+
+    /// For the last part, the file's SHA-256 must be the one announced
+    /// when the session opened (460; the session stays open).
+    fn check_whole_file(&self, hashed: &Hashed) -> Result<()> {
+        if let (Some(hex), Some(expected)) = (&hashed.whole_file, &self.session.expected_sha256) {
+            if expected != hex {
+                return Err(Error::ChecksumMismatch(format!(
+                    "the file's SHA-256 is {hex}, not the announced {expected}; \
+                     the last part was not stored and the session stays open"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn record<'k>(&self, hashed: &'k Hashed, blob_key: &'k str, blob_offset: u64) -> NewPart<'k> {
+        let plan = plan_of(self.session);
         NewPart {
             session_id: self.session.id,
             part_number: i64::from(self.part),
-            size: self.size as i64,
-            digest_state: self.digest_state,
+            size: plan.expected_len(self.part).expect("a known part") as i64,
+            digest_state: &hashed.digest_state,
             blob_key,
             blob_offset: blob_offset as i64,
             now: now_unix(),
         }
     }
+
+    /// Records the part, and for the last part creates the file or
+    /// version.
+    async fn record_part(
+        &self,
+        hashed: &Hashed,
+        key: &BlobKey,
+        offset: u64,
+    ) -> Result<PartOutcome> {
+        let (file_uuid, version_uuid) =
+            (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string());
+        let completion = hashed.whole_file.as_deref().map(|sha256| Completion {
+            file_uuid: &file_uuid,
+            version_uuid: &version_uuid,
+            sha256,
+            quota_bytes: self.state.settings.quota_bytes,
+        });
+        let record = self.record(hashed, key.as_str(), offset);
+        self.state.db.record_part(self.session, record, completion).await
+    }
+
+    /// The last part would take the account over its quota: not stored,
+    /// and the session stays open until space is freed.
+    fn over_quota(&self, used: u64) -> Error {
+        let quota = self.state.settings.quota_bytes.unwrap_or(u64::MAX);
+        Error::QuotaExceeded { used, size: self.session.file_size as u64, quota }
+    }
+}
+
+/// What storing a part came to.
+enum Placed {
+    /// This request stored it; for the last part, the version created.
+    Stored { version_id: Option<i64> },
+    /// The part was already stored: answer as a replay of these bytes.
+    AlreadyStored { digest_state: Vec<u8> },
 }
 
 /// One blob per part: write it under a key tied to its bytes, then record
 /// it.
-async fn store_blob(
-    state: &AppState,
-    token: &str,
-    stored: Stored<'_>,
-    bytes: Bytes,
-    completion: Option<Completion<'_>>,
-) -> Result<Placed> {
-    let Stored { session, part, digest_state, .. } = stored;
-    let key = part_key(session.id, part, digest_state)?;
+async fn store_blob(incoming: Incoming<'_>, hashed: Hashed, bytes: Bytes) -> Result<Placed> {
+    let Incoming { state, token, session, part, .. } = incoming;
+    incoming.check_whole_file(&hashed)?;
+    let key = part_key(session.id, part, &hashed.digest_state)?;
     state.blobs.put(&key, bytes).await?;
-    match state.db.record_part(session, stored.record(key.as_str(), 0), completion).await? {
+    match incoming.record_part(&hashed, &key, 0).await? {
         PartOutcome::Stored { version_id } => Ok(Placed::Stored { version_id }),
         PartOutcome::TargetUnavailable => {
             state.blobs.delete(&key).await?;
@@ -278,7 +326,7 @@ async fn store_blob(
         }
         PartOutcome::OverQuota { used } => {
             state.blobs.delete(&key).await?;
-            Err(over_quota(state, session, used))
+            Err(incoming.over_quota(used))
         }
         PartOutcome::Lost => {
             // Another request stored this part first, or the session
@@ -288,28 +336,35 @@ async fn store_blob(
                 state.blobs.delete(&key).await?;
             }
             match stored {
-                Some(_) => Ok(Placed::AlreadyStored),
+                Some(_) => Ok(Placed::AlreadyStored { digest_state: hashed.digest_state }),
                 None => Err(lost_because(state, token, part).await),
             }
         }
     }
 }
 
-/// In place (one blob per session): while holding the session's slot,
-/// write the part at its offset unless it is already stored, then record
-/// it.
+/// In place (one blob per session), holding the session's slot: unless
+/// the part is already stored, write it at its offset while it is hashed,
+/// then record it. An intermediate part is recorded while its bytes are
+/// flushed and the answer waits for both; should a crash come between
+/// the two, the check the next process makes forgets the record. The
+/// last part makes the file visible, so its bytes are flushed first.
+///
+/// The slot travels with the write: if this request is dropped (the
+/// client went away), the slot is released only when the write is over,
+/// and marked unknown, so the next request checks the database again.
 async fn store_in_place(
-    state: &AppState,
-    token: &str,
-    stored: Stored<'_>,
+    incoming: Incoming<'_>,
     bytes: Bytes,
-    completion: Option<Completion<'_>>,
+    hashing: tokio::task::JoinHandle<std::result::Result<Digests, CorruptState>>,
 ) -> Result<Placed> {
-    let Stored { session, part, .. } = stored;
+    let Incoming { state, token, session, part, .. } = incoming;
     let key = in_place::session_key(session.id)?;
     let (mut slot, done) = in_place::lock_checked(state, session.id).await?;
     if part <= done {
-        return Ok(Placed::AlreadyStored);
+        drop(slot);
+        let hashed = incoming.checked(hashing).await?;
+        return Ok(Placed::AlreadyStored { digest_state: hashed.digest_state });
     }
     if part > done + 1 {
         // The check forgot the part before this one.
@@ -322,41 +377,68 @@ async fn store_in_place(
         });
     }
     let offset = plan_of(session).offset_of(part);
-    let record = stored.record(key.as_str(), offset);
-    let outcome = if completion.is_none() {
-        // An intermediate part is recorded while its bytes are flushed:
-        // the answer waits for both. Should a crash come between the two,
-        // the check the next process makes forgets the record.
-        let (written, recorded) = tokio::join!(
-            state.blobs.write_at(&key, offset, bytes),
-            state.db.record_part(session, record, None)
-        );
-        if let Err(e) = written {
-            if matches!(recorded, Ok(PartOutcome::Stored { .. })) {
-                // Undo the record; if even that fails, check again later.
-                if state.db.forget_part(session.id, i64::from(part)).await.is_err() {
-                    slot.stored = None;
-                }
-            }
+    slot.stored = None;
+    let write = {
+        let (blobs, key) = (state.blobs.clone(), key.clone());
+        tokio::spawn(async move {
+            let written = blobs.write_at(&key, offset, bytes).await;
+            (written, slot)
+        })
+    };
+    let finish = |slot: &mut in_place::Slot, stored: PartNumber| slot.stored = Some(stored);
+    let hashed = incoming.checked(hashing).await.and_then(|h| {
+        incoming.check_whole_file(&h)?;
+        Ok(h)
+    });
+    let hashed = match hashed {
+        Ok(hashed) => hashed,
+        Err(e) => {
+            // Nothing is recorded; the bytes stay where no record points.
+            let (_, mut slot) = write.await.map_err(|e| Error::Io(std::io::Error::other(e)))?;
+            finish(&mut slot, done);
             return Err(e);
         }
-        recorded?
-    } else {
-        // The last part makes the file visible: its bytes come first.
-        state.blobs.write_at(&key, offset, bytes).await?;
-        state.db.record_part(session, record, completion).await?
     };
-    match outcome {
+    let (written, outcome, mut slot) = if hashed.whole_file.is_none() {
+        let (wrote, outcome) = tokio::join!(write, incoming.record_part(&hashed, &key, offset));
+        let (written, slot) = wrote.map_err(|e| Error::Io(std::io::Error::other(e)))?;
+        (written, outcome, slot)
+    } else {
+        let (written, slot) = write.await.map_err(|e| Error::Io(std::io::Error::other(e)))?;
+        let outcome = match &written {
+            Ok(()) => incoming.record_part(&hashed, &key, offset).await,
+            Err(_) => Ok(PartOutcome::Lost),
+        };
+        (written, outcome, slot)
+    };
+    if let Err(e) = written {
+        if matches!(outcome, Ok(PartOutcome::Stored { .. })) {
+            // Undo the record; if even that fails, leave the slot unknown.
+            if state.db.forget_part(session.id, i64::from(part)).await.is_ok() {
+                finish(&mut slot, done);
+            }
+        } else {
+            finish(&mut slot, done);
+        }
+        return Err(e);
+    }
+    match outcome? {
         PartOutcome::Stored { version_id } => {
-            slot.stored = Some(part);
+            finish(&mut slot, part);
             if version_id.is_some() {
                 state.session_locks.forget(session.id);
             }
             Ok(Placed::Stored { version_id })
         }
         // The bytes stay where no record points; a retry overwrites them.
-        PartOutcome::TargetUnavailable => Err(Error::FileTrashed),
-        PartOutcome::OverQuota { used } => Err(over_quota(state, session, used)),
+        PartOutcome::TargetUnavailable => {
+            finish(&mut slot, done);
+            Err(Error::FileTrashed)
+        }
+        PartOutcome::OverQuota { used } => {
+            finish(&mut slot, done);
+            Err(incoming.over_quota(used))
+        }
         PartOutcome::Lost => {
             // Holding the slot, only a session that stopped taking parts
             // loses. Its blob is garbage, and the write may have recreated
@@ -365,17 +447,12 @@ async fn store_in_place(
             if matches!(why, Error::NotFound(_) | Error::SessionExpired) {
                 state.session_locks.forget(session.id);
                 state.blobs.delete(&key).await?;
+            } else {
+                finish(&mut slot, done);
             }
             Err(why)
         }
     }
-}
-
-/// The last part would take the account over its quota: not stored, and
-/// the session stays open until space is freed.
-fn over_quota(state: &AppState, session: &SessionRecord, used: u64) -> Error {
-    let quota = state.settings.quota_bytes.unwrap_or(u64::MAX);
-    Error::QuotaExceeded { used, size: session.file_size as u64, quota }
 }
 
 /// Why a part could not be recorded although no other request stored it:
