@@ -7,7 +7,9 @@
 
 use std::time::Instant;
 
-use common::{bench_dir, mb_per_s, open_session, peak_rss_kib, send_parts, start_satchel};
+use common::{
+    bench_dir, mb_per_s, open_session, peak_rss_kib, send_parts, start_satchel, PartSource,
+};
 
 mod common;
 
@@ -30,12 +32,13 @@ async fn main() {
     for i in 0..uploads {
         urls.push(open_session(&client, port, &token, &format!("load-{i}.bin"), size).await);
     }
+    let source = std::sync::Arc::new(PartSource::new());
     let started = Instant::now();
     let tasks: Vec<_> = urls
         .into_iter()
         .map(|url| {
-            let client = client.clone();
-            tokio::spawn(async move { send_parts(&client, url, size).await })
+            let (client, source) = (client.clone(), source.clone());
+            tokio::spawn(async move { send_parts(&client, url, size, &source).await })
         })
         .collect();
     for task in tasks {

@@ -7,30 +7,39 @@
 //! 3. rustus, a Rust tus server, receiving the same bytes in 512 KiB
 //!    PATCHes from the same client, when `rustus` is on PATH.
 //!
-//! Prints MB/s of each and the ratios. `SATCHEL_BENCH_BYTES` changes the
-//! size (default 1 GiB), `SATCHEL_BENCH_DIR` the directory (default the
-//! system temp dir). Run: `cargo bench -p satchel --bench upload`.
+//! The disk's speed drifts from minute to minute on shared machines, so
+//! the three run in turn, round after round, and each round's ratios
+//! compare figures taken seconds apart. Prints MB/s of each, the ratios per
+//! round and their medians. `SATCHEL_BENCH_BYTES` changes the size
+//! (default 1 GiB), `SATCHEL_BENCH_ROUNDS` the rounds (default 3),
+//! `SATCHEL_BENCH_DIR` the directory (default the system temp dir).
+//! Run: `cargo bench -p satchel --bench upload`.
 
 use std::{io::Write, path::Path, process::Command, process::Stdio, time::Instant};
 
 use common::{
-    bench_dir, free_port, mb_per_s, open_session, part_bytes, parts, send_parts, start_satchel,
-    wait_for, Server, PART,
+    bench_dir, free_port, mb_per_s, open_session, parts, send_parts, start_satchel, wait_for,
+    PartSource, Server, PART,
 };
 
 mod common;
 
-fn total_bytes() -> usize {
-    std::env::var("SATCHEL_BENCH_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(1 << 30)
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 fn durable_write(dir: &Path, total: usize) -> f64 {
     let path = dir.join("raw.bin");
     let mut file = std::fs::File::create(&path).unwrap();
-    let buffers: Vec<Vec<u8>> = (0..4).map(|n| part_bytes(n, PART)).collect();
+    let source = PartSource::new();
     let started = Instant::now();
     for (n, len) in parts(total) {
-        file.write_all(&buffers[n % 4][..len]).unwrap();
+        file.write_all(&source.part(n, len)).unwrap();
         file.sync_data().unwrap();
     }
     let elapsed = started.elapsed();
@@ -40,24 +49,24 @@ fn durable_write(dir: &Path, total: usize) -> f64 {
 
 async fn satchel_upload(dir: &Path, total: usize) -> f64 {
     let max = total.to_string();
-    let (_server, port, token) = start_satchel(&dir.join("satchel"), &["--max-file-size", &max]);
+    let (_server, port, token) = start_satchel(dir, &["--max-file-size", &max]);
     // One connection, kept alive for every part.
     let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
     let url = open_session(&client, port, &token, "bench.bin", total).await;
+    let source = PartSource::new();
     let started = Instant::now();
-    send_parts(&client, url, total).await;
+    send_parts(&client, url, total, &source).await;
     mb_per_s(total, started.elapsed())
 }
 
-async fn rustus_upload(dir: &Path, total: usize) -> Option<f64> {
-    let data = dir.join("rustus");
-    std::fs::create_dir_all(&data).unwrap();
+async fn rustus_upload(data: &Path, total: usize) -> Option<f64> {
+    std::fs::create_dir_all(data).unwrap();
     let port = free_port();
     let child = Command::new("rustus")
         .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--data-dir"])
-        .arg(&data)
+        .arg(data)
         .arg("--info-dir")
-        .arg(&data)
+        .arg(data)
         // rustus refuses bodies over 256 KiB unless told otherwise.
         .args(["--max-body-size", &(2 * PART).to_string(), "--log-level", "ERROR"])
         .stdout(Stdio::null())
@@ -81,6 +90,7 @@ async fn rustus_upload(dir: &Path, total: usize) -> Option<f64> {
     } else {
         format!("http://127.0.0.1:{port}{location}")
     };
+    let source = PartSource::new();
     let started = Instant::now();
     let mut offset = 0;
     for (n, len) in parts(total) {
@@ -89,7 +99,7 @@ async fn rustus_upload(dir: &Path, total: usize) -> Option<f64> {
             .header("Tus-Resumable", "1.0.0")
             .header("Upload-Offset", offset.to_string())
             .header("Content-Type", "application/offset+octet-stream")
-            .body(part_bytes(n, len))
+            .body(source.part(n, len))
             .send()
             .await
             .unwrap();
@@ -99,25 +109,42 @@ async fn rustus_upload(dir: &Path, total: usize) -> Option<f64> {
     Some(mb_per_s(total, started.elapsed()))
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let total = total_bytes();
+    let total = env_or("SATCHEL_BENCH_BYTES", 1 << 30);
+    let rounds = env_or("SATCHEL_BENCH_ROUNDS", 3).max(1);
     let dir = bench_dir();
     println!(
-        "upload benchmark: {} MiB in {} KiB parts, in {}",
+        "upload benchmark: {} MiB in {} KiB parts, {rounds} rounds, in {}",
         total >> 20,
         PART >> 10,
         dir.path().display()
     );
-    let raw = durable_write(dir.path(), total);
-    println!("durable raw write (fdatasync per 512 KiB): {raw:8.1} MB/s");
-    let satchel = satchel_upload(dir.path(), total).await;
-    println!("satchel HTTP upload (durable):              {satchel:8.1} MB/s  ({:.0} % of durable write)", 100.0 * satchel / raw);
-    match rustus_upload(dir.path(), total).await {
-        Some(rustus) => {
-            println!("rustus tus PATCHes (no fsync):              {rustus:8.1} MB/s");
-            println!("satchel / rustus:                           {:8.2}x", satchel / rustus);
+    let (mut of_raw, mut over_rustus) = (Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        let raw = durable_write(dir.path(), total);
+        let here = dir.path().join(format!("satchel-{round}"));
+        let satchel = satchel_upload(&here, total).await;
+        std::fs::remove_dir_all(here).unwrap();
+        let here = dir.path().join(format!("rustus-{round}"));
+        let rustus = rustus_upload(&here, total).await;
+        let _ = std::fs::remove_dir_all(here);
+        of_raw.push(satchel / raw);
+        print!(
+            "round {round}: durable raw write {raw:6.1} MB/s | satchel {satchel:6.1} MB/s \
+             ({:3.0} % of raw)",
+            100.0 * satchel / raw
+        );
+        match rustus {
+            Some(rustus) => {
+                over_rustus.push(satchel / rustus);
+                println!(" | rustus {rustus:6.1} MB/s (satchel/rustus {:.2}x)", satchel / rustus);
+            }
+            None => println!(" | rustus not on PATH (cargo install rustus --locked)"),
         }
-        None => println!("rustus: not on PATH (cargo install rustus --locked); skipped"),
+    }
+    println!("median satchel / durable raw write: {:5.0} %", 100.0 * median(of_raw));
+    if !over_rustus.is_empty() {
+        println!("median satchel / rustus:            {:5.2}x", median(over_rustus));
     }
 }

@@ -118,31 +118,6 @@ pub async fn put_part(
 ) -> Result<Response> {
     let (session_id, part) =
         state.signing.verify_part_token(&token).ok_or(Error::NotFound("upload session"))?;
-    let (session, previous) = state
-        .db
-        .session_for_part(session_id, i64::from(part))
-        .await?
-        .filter(|(s, _)| s.status != status::CANCELLED)
-        .ok_or(Error::NotFound("upload session"))?;
-    if session.is_expired_at(now_unix()) {
-        return Err(Error::SessionExpired);
-    }
-    let plan = plan_of(&session);
-    let next_part = session.next_part as PartNumber;
-    let arrival = PartArrival::classify(&plan, next_part, part);
-    match arrival {
-        PartArrival::Unknown => return Err(Error::NotFound("part")),
-        PartArrival::Ahead => {
-            return Err(Error::PartOutOfOrder {
-                part,
-                next_part,
-                next_url: state.part_url(session.id, next_part),
-                received: plan.received_before(next_part),
-            })
-        }
-        PartArrival::Next | PartArrival::Replay => {}
-    }
-    let expected_len = plan.expected_len(part).expect("a known part has a length");
     let announced = headers
         .get("content-digest")
         .map(|v| v.to_str().map_err(|_| "Content-Digest is not text".to_owned()))
@@ -151,8 +126,16 @@ pub async fn put_part(
         .map_err(Error::Validation)?
         .flatten();
     // Bounded memory: at most `upload_buffer` bytes of bodies at once.
-    let _slot = state.part_slots.acquire().await.expect("the semaphore is never closed");
-    let bytes = read_part(body, &headers, part, expected_len, state.settings.max_part_size).await?;
+    let _memory = state.part_slots.acquire().await.expect("the semaphore is never closed");
+    // The body is received while the session is looked up; a part that
+    // cannot be taken is refused as soon as the lookup says so.
+    let max = state.settings.max_part_size;
+    let ((session, previous, arrival), bytes) =
+        tokio::try_join!(part_target(&state, session_id, part), read_body(body, &headers, max))?;
+    let expected_len = plan_of(&session).expected_len(part).expect("a known part has a length");
+    if bytes.len() as u64 != expected_len {
+        return Err(Error::PartSize { part, expected: expected_len, got: bytes.len() as u64 });
+    }
 
     // Part 1 starts a digest; any later part continues the stored state
     // (it is there: the part was classified as next or replayed).
@@ -502,45 +485,59 @@ async fn answer(state: &AppState, session: &SessionRecord, part: PartNumber) -> 
     Ok((StatusCode::OK, Json(CompletedFile { file: view })).into_response())
 }
 
-/// Reads a part body of exactly `expected` bytes. A declared or streamed
+/// Reads a part body of at most `max` bytes. A declared or streamed
 /// length over `max` is refused as soon as it is known, without reading on.
-async fn read_part(
-    body: Body,
-    headers: &HeaderMap,
-    part: PartNumber,
-    expected: u64,
-    max: u64,
-) -> Result<Bytes> {
+async fn read_body(body: Body, headers: &HeaderMap, max: u64) -> Result<Bytes> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if let Some(len) = declared {
-        if len > max {
-            return Err(Error::BodyTooLarge { max });
-        }
-        if len != expected {
-            return Err(Error::PartSize { part, expected, got: len });
-        }
+    if declared.is_some_and(|len| len > max) {
+        return Err(Error::BodyTooLarge { max });
     }
-    let mut buffer = BytesMut::with_capacity(expected as usize);
+    let mut buffer = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk =
             chunk.map_err(|e| Error::validation(format!("the part body was cut off: {e}")))?;
-        let total = (buffer.len() + chunk.len()) as u64;
-        if total > max {
+        if (buffer.len() + chunk.len()) as u64 > max {
             return Err(Error::BodyTooLarge { max });
-        }
-        if total > expected {
-            return Err(Error::PartSize { part, expected, got: total });
         }
         buffer.extend_from_slice(&chunk);
     }
-    if buffer.len() as u64 != expected {
-        return Err(Error::PartSize { part, expected, got: buffer.len() as u64 });
-    }
     Ok(buffer.freeze())
+}
+
+/// The session a part is for, the digest state it continues, and whether
+/// it is the next part or a replay; an error for any part that cannot be
+/// taken (404 unknown, 410 expired, 409 ahead of the next part).
+async fn part_target(
+    state: &AppState,
+    session_id: i64,
+    part: PartNumber,
+) -> Result<(SessionRecord, Option<Vec<u8>>, PartArrival)> {
+    let (session, previous) = state
+        .db
+        .session_for_part(session_id, i64::from(part))
+        .await?
+        .filter(|(s, _)| s.status != status::CANCELLED)
+        .ok_or(Error::NotFound("upload session"))?;
+    if session.is_expired_at(now_unix()) {
+        return Err(Error::SessionExpired);
+    }
+    let plan = plan_of(&session);
+    let next_part = session.next_part as PartNumber;
+    let arrival = PartArrival::classify(&plan, next_part, part);
+    match arrival {
+        PartArrival::Unknown => Err(Error::NotFound("part")),
+        PartArrival::Ahead => Err(Error::PartOutOfOrder {
+            part,
+            next_part,
+            next_url: state.part_url(session.id, next_part),
+            received: plan.received_before(next_part),
+        }),
+        PartArrival::Next | PartArrival::Replay => Ok((session, previous, arrival)),
+    }
 }
 
 /// Where a part's bytes live; the tag ties the key to the bytes.
