@@ -93,18 +93,17 @@ fn write_durably(tmp: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<()>
 fn write_in_place(path: &Path, offset: u64, bytes: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::FileExt;
     let dir = path.parent().expect("blob paths have a parent");
-    let (file, created) = match std::fs::OpenOptions::new().write(true).create_new(true).open(path)
-    {
-        Ok(file) => (file, true),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            (std::fs::OpenOptions::new().write(true).open(path)?, false)
-        }
+    // Every part but the first finds the file there.
+    let (file, created) = match std::fs::OpenOptions::new().write(true).open(path) {
+        Ok(file) => (file, false),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            // The first blob in a new directory: the directory's own
-            // entry must be durable too.
-            std::fs::create_dir_all(dir)?;
-            if let Some(parent) = dir.parent() {
-                std::fs::File::open(parent)?.sync_all()?;
+            if !dir.is_dir() {
+                // The first blob in a new directory: the directory's own
+                // entry must be durable too.
+                std::fs::create_dir_all(dir)?;
+                if let Some(parent) = dir.parent() {
+                    std::fs::File::open(parent)?.sync_all()?;
+                }
             }
             let file =
                 std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(path)?;
