@@ -19,11 +19,11 @@
 //! Either way a completed version is its session's parts in order, each
 //! recorded with its blob key and offset; a download streams them.
 //!
-//! Order of a part's life: read the body (exact length, at most
-//! `max_part_size`), hash it off the async threads, check digests, write
-//! the bytes durably, then record the part with one insert (the last part
-//! in a transaction that also creates the file or version). Only then is
-//! it acknowledged.
+//! Order of a part's life: receive the body (exact length, at most
+//! `max_part_size`) while the session is looked up, hashing it as it
+//! arrives; check digests; write the bytes durably and record the part
+//! with one insert (the last part in a transaction that also creates the
+//! file or version). Only then is it acknowledged.
 
 use axum::{
     body::Body,
@@ -42,7 +42,7 @@ use super::{files::FileView, sessions::plan_of};
 use crate::{
     blob::{BlobKey, PartLayout},
     domain::{
-        digest::{content_digest_sha256, sha256, CorruptState, RunningDigest},
+        digest::{content_digest_sha256, sha256, RunningDigest},
         parts::{PartArrival, PartNumber},
     },
     error::{Error, Result},
@@ -127,34 +127,24 @@ pub async fn put_part(
         .flatten();
     // Bounded memory: at most `upload_buffer` bytes of bodies at once.
     let _memory = state.part_slots.acquire().await.expect("the semaphore is never closed");
-    // The body is received while the session is looked up; a part that
-    // cannot be taken is refused as soon as the lookup says so.
+    // The body is received while the session is looked up, and hashed as
+    // it arrives once the lookup says which digest it continues.
     let max = state.settings.max_part_size;
-    let ((session, previous, arrival), bytes) =
-        tokio::try_join!(part_target(&state, session_id, part), read_body(body, &headers, max))?;
+    let received = receive_part(&state, session_id, part, body, &headers, max, announced.is_some());
+    let Received { session, arrival, bytes, digests } = received.await?;
     let expected_len = plan_of(&session).expected_len(part).expect("a known part has a length");
     if bytes.len() as u64 != expected_len {
         return Err(Error::PartSize { part, expected: expected_len, got: bytes.len() as u64 });
     }
-
-    // Part 1 starts a digest; any later part continues the stored state
-    // (it is there: the part was classified as next or replayed).
-    if part > 1 && previous.is_none() {
-        return Err(Error::SessionExpired);
-    }
-    let hashing = spawn_hashing(previous, announced.is_some(), bytes.clone());
     let incoming = Incoming { state: &state, token: &token, session: &session, part, announced };
-    let placed =
-        if arrival == PartArrival::Next && state.blobs.part_layout() == PartLayout::SessionBlob {
-            store_in_place(incoming, bytes, hashing).await?
-        } else {
-            let hashed = incoming.checked(hashing).await?;
-            if arrival == PartArrival::Replay {
-                Placed::AlreadyStored { digest_state: hashed.digest_state }
-            } else {
-                store_blob(incoming, hashed, bytes).await?
-            }
-        };
+    let hashed = incoming.checked(digests)?;
+    let placed = if arrival == PartArrival::Replay {
+        Placed::AlreadyStored { digest_state: hashed.digest_state }
+    } else if state.blobs.part_layout() == PartLayout::SessionBlob {
+        store_in_place(incoming, hashed, bytes).await?
+    } else {
+        store_blob(incoming, hashed, bytes).await?
+    };
     let version_id = match placed {
         Placed::Stored { version_id } => version_id,
         Placed::AlreadyStored { digest_state } => {
@@ -174,22 +164,105 @@ struct Digests {
     part_sha: Option<[u8; 32]>,
 }
 
-/// Hashes a part on a blocking thread (half a megabyte is CPU work), so
-/// it runs while the bytes are being written.
-fn spawn_hashing(
-    previous: Option<Vec<u8>>,
-    part_digest: bool,
-    bytes: Bytes,
-) -> tokio::task::JoinHandle<std::result::Result<Digests, CorruptState>> {
-    tokio::task::spawn_blocking(move || {
-        let mut digest = match previous {
-            Some(saved) => RunningDigest::resume(&saved)?,
+/// Hashes a part as its bytes arrive.
+struct PartHasher {
+    digest: RunningDigest,
+    part: Option<sha2::Sha256>,
+}
+
+impl PartHasher {
+    /// Continues the whole-file digest from the state saved after the
+    /// previous part (a new one for part 1).
+    fn new(previous: Option<&[u8]>, part_digest: bool) -> Result<Self> {
+        let digest = match previous {
+            Some(saved) => RunningDigest::resume(saved)
+                .map_err(|e| Error::Io(std::io::Error::other(format!("{e:?}"))))?,
             None => RunningDigest::new(),
         };
-        digest.update(&bytes);
-        let part_sha = part_digest.then(|| sha256(&bytes));
-        Ok(Digests { digest, part_sha })
-    })
+        Ok(PartHasher { digest, part: part_digest.then(<sha2::Sha256 as sha2::Digest>::new) })
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        self.digest.update(bytes);
+        if let Some(part) = &mut self.part {
+            sha2::Digest::update(part, bytes);
+        }
+    }
+
+    fn finish(self) -> Digests {
+        let part_sha = self.part.map(|p| sha2::Digest::finalize(p).into());
+        Digests { digest: self.digest, part_sha }
+    }
+}
+
+/// A part request's body, received and hashed.
+struct Received {
+    session: SessionRecord,
+    arrival: PartArrival,
+    bytes: Bytes,
+    digests: Digests,
+}
+
+/// Receives a part body of at most `max` bytes while looking up the
+/// session, and hashes the bytes as they arrive once the lookup is done
+/// (64 KiB at a time, a few dozen microseconds each), so the digests are
+/// ready when the last byte is. A declared or streamed length over `max`
+/// is refused as soon as it is known; a part the lookup refuses (404,
+/// 409, 410) is refused without reading on.
+async fn receive_part(
+    state: &AppState,
+    session_id: i64,
+    part: PartNumber,
+    body: Body,
+    headers: &HeaderMap,
+    max: u64,
+    part_digest: bool,
+) -> Result<Received> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max) {
+        return Err(Error::BodyTooLarge { max });
+    }
+    let mut buffer = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
+    let mut stream = body.into_data_stream();
+    let lookup = part_target(state, session_id, part);
+    tokio::pin!(lookup);
+    let mut target: Option<(SessionRecord, PartArrival, PartHasher)> = None;
+    let mut body_done = false;
+    while target.is_none() || !body_done {
+        tokio::select! {
+            found = &mut lookup, if target.is_none() => {
+                let (session, previous, arrival) = found?;
+                // Part 1 starts a digest; any later part continues the
+                // stored state (there: the part is next or replayed).
+                if part > 1 && previous.is_none() {
+                    return Err(Error::SessionExpired);
+                }
+                let mut hasher = PartHasher::new(previous.as_deref(), part_digest)?;
+                hasher.update(&buffer);
+                target = Some((session, arrival, hasher));
+            }
+            chunk = stream.next(), if !body_done => match chunk {
+                None => body_done = true,
+                Some(chunk) => {
+                    let chunk = chunk.map_err(|e| {
+                        Error::validation(format!("the part body was cut off: {e}"))
+                    })?;
+                    if (buffer.len() + chunk.len()) as u64 > max {
+                        return Err(Error::BodyTooLarge { max });
+                    }
+                    if let Some((_, _, hasher)) = &mut target {
+                        hasher.update(&chunk);
+                    }
+                    buffer.extend_from_slice(&chunk);
+                }
+            },
+        }
+    }
+    let (session, arrival, hasher) = target.expect("the loop ends once the lookup is done");
+    Ok(Received { session, arrival, bytes: buffer.freeze(), digests: hasher.finish() })
 }
 
 /// A part's digests once they passed the Content-Digest check.
@@ -210,16 +283,9 @@ struct Incoming<'a> {
 }
 
 impl Incoming<'_> {
-    /// Waits for the digests and checks the part against its
-    /// Content-Digest (460, nothing stored).
-    async fn checked(
-        &self,
-        hashing: tokio::task::JoinHandle<std::result::Result<Digests, CorruptState>>,
-    ) -> Result<Hashed> {
-        let Digests { digest, part_sha } = hashing
-            .await
-            .map_err(|e| Error::Io(std::io::Error::other(e)))?
-            .map_err(|e| Error::Io(std::io::Error::other(e)))?;
+    /// Checks the part against its Content-Digest (460, nothing stored).
+    fn checked(&self, digests: Digests) -> Result<Hashed> {
+        let Digests { digest, part_sha } = digests;
         if self.announced.is_some() && part_sha != self.announced {
             return Err(Error::ChecksumMismatch(format!(
                 "part {} does not match its Content-Digest; nothing was stored",
@@ -327,8 +393,9 @@ async fn store_blob(incoming: Incoming<'_>, hashed: Hashed, bytes: Bytes) -> Res
 }
 
 /// In place (one blob per session), holding the session's slot: unless
-/// the part is already stored, write it at its offset while it is hashed,
-/// then record it. An intermediate part is recorded while its bytes are
+/// the part is already stored, write it at its offset and record it (its
+/// digests are ready: it was hashed as it arrived). An intermediate part
+/// is recorded while its bytes are
 /// flushed and the answer waits for both; should a crash come between
 /// the two, the check the next process makes forgets the record. The
 /// last part makes the file visible, so its bytes are flushed first.
@@ -336,17 +403,11 @@ async fn store_blob(incoming: Incoming<'_>, hashed: Hashed, bytes: Bytes) -> Res
 /// The slot travels with the write: if this request is dropped (the
 /// client went away), the slot is released only when the write is over,
 /// and marked unknown, so the next request checks the database again.
-async fn store_in_place(
-    incoming: Incoming<'_>,
-    bytes: Bytes,
-    hashing: tokio::task::JoinHandle<std::result::Result<Digests, CorruptState>>,
-) -> Result<Placed> {
+async fn store_in_place(incoming: Incoming<'_>, hashed: Hashed, bytes: Bytes) -> Result<Placed> {
     let Incoming { state, token, session, part, .. } = incoming;
     let key = in_place::session_key(session.id)?;
     let (mut slot, done) = in_place::lock_checked(state, session.id).await?;
     if part <= done {
-        drop(slot);
-        let hashed = incoming.checked(hashing).await?;
         return Ok(Placed::AlreadyStored { digest_state: hashed.digest_state });
     }
     if part > done + 1 {
@@ -359,6 +420,7 @@ async fn store_in_place(
             received: plan.received_before(done + 1),
         });
     }
+    incoming.check_whole_file(&hashed)?;
     let offset = plan_of(session).offset_of(part);
     slot.stored = None;
     let write = {
@@ -369,19 +431,6 @@ async fn store_in_place(
         })
     };
     let finish = |slot: &mut in_place::Slot, stored: PartNumber| slot.stored = Some(stored);
-    let hashed = incoming.checked(hashing).await.and_then(|h| {
-        incoming.check_whole_file(&h)?;
-        Ok(h)
-    });
-    let hashed = match hashed {
-        Ok(hashed) => hashed,
-        Err(e) => {
-            // Nothing is recorded; the bytes stay where no record points.
-            let (_, mut slot) = write.await.map_err(|e| Error::Io(std::io::Error::other(e)))?;
-            finish(&mut slot, done);
-            return Err(e);
-        }
-    };
     let (written, outcome, mut slot) = if hashed.whole_file.is_none() {
         let (wrote, outcome) = tokio::join!(write, incoming.record_part(&hashed, &key, offset));
         let (written, slot) = wrote.map_err(|e| Error::Io(std::io::Error::other(e)))?;
@@ -483,29 +532,6 @@ async fn answer(state: &AppState, session: &SessionRecord, part: PartNumber) -> 
     let mut view = state.file_view(&file).await?;
     view.session_id = session.id;
     Ok((StatusCode::OK, Json(CompletedFile { file: view })).into_response())
-}
-
-/// Reads a part body of at most `max` bytes. A declared or streamed
-/// length over `max` is refused as soon as it is known, without reading on.
-async fn read_body(body: Body, headers: &HeaderMap, max: u64) -> Result<Bytes> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > max) {
-        return Err(Error::BodyTooLarge { max });
-    }
-    let mut buffer = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| Error::validation(format!("the part body was cut off: {e}")))?;
-        if (buffer.len() + chunk.len()) as u64 > max {
-            return Err(Error::BodyTooLarge { max });
-        }
-        buffer.extend_from_slice(&chunk);
-    }
-    Ok(buffer.freeze())
 }
 
 /// The session a part is for, the digest state it continues, and whether
