@@ -116,7 +116,8 @@ fn write_in_place(path: &Path, offset: u64, bytes: &[u8]) -> std::io::Result<()>
         std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(path)?;
         true
     };
-    let direct = offset % PAGE as u64 == 0 && bytes.len() % PAGE == 0 && !bytes.is_empty();
+    let direct =
+        offset.is_multiple_of(PAGE as u64) && bytes.len().is_multiple_of(PAGE) && !bytes.is_empty();
     let file = match direct.then(|| write_direct(path, offset, bytes)) {
         Some(Ok(file)) => file,
         // Not page-sized, or O_DIRECT refused by the file system.
