@@ -160,7 +160,7 @@ async fn local_disk_writes_in_place_on_tmpfs() {
 async fn local_disk_belongs_to_one_process_at_a_time() {
     let dir = tempfile::tempdir().unwrap();
     let first = LocalDisk::open(dir.path()).await.unwrap();
-    let second = LocalDisk::open(dir.path()).await.err().expect("a second owner is refused");
+    let second = LocalDisk::open(dir.path()).await.expect_err("a second owner is refused");
     assert!(second.to_string().contains("in use by another satchel process"), "{second}");
     drop(first);
     LocalDisk::open(dir.path()).await.expect("free again once the owner is gone");
