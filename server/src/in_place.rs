@@ -29,7 +29,7 @@ use crate::{
     domain::{digest::RunningDigest, parts::PartNumber},
     error::Result,
     state::AppState,
-    store::sessions::PartRecord,
+    store::sessions::{PartRecord, SessionRecord},
 };
 
 /// What this process knows about one session's parts.
@@ -39,10 +39,22 @@ pub struct Slot {
     pub stored: Option<PartNumber>,
 }
 
+/// What this process last stored for a session: enough to take its next
+/// part without asking the database where the session stands. A hint
+/// only: the slot decides, so a stale hint costs a replay or a 409.
+#[derive(Clone, Debug)]
+pub struct Known {
+    pub session: SessionRecord,
+    pub stored: PartNumber,
+    /// The digest state after part `stored`.
+    pub digest_state: Vec<u8>,
+}
+
 /// The slots of the sessions this process has written to.
 #[derive(Default)]
 pub struct SessionLocks {
     slots: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<Slot>>>>,
+    known: Mutex<HashMap<i64, Known>>,
 }
 
 impl SessionLocks {
@@ -58,6 +70,21 @@ impl SessionLocks {
     /// Drops a finished, cancelled or expired session's slot.
     pub fn forget(&self, session_id: i64) {
         self.slots.lock().expect("the slot map is never poisoned").remove(&session_id);
+        self.unknow(session_id);
+    }
+
+    /// Where the session stood after the last part this process stored.
+    pub fn known(&self, session_id: i64) -> Option<Known> {
+        self.known.lock().expect("the hint map is never poisoned").get(&session_id).cloned()
+    }
+
+    pub fn remember(&self, known: Known) {
+        let mut hints = self.known.lock().expect("the hint map is never poisoned");
+        hints.insert(known.session.id, known);
+    }
+
+    pub fn unknow(&self, session_id: i64) {
+        self.known.lock().expect("the hint map is never poisoned").remove(&session_id);
     }
 
     /// How many sessions have a slot (for tests).

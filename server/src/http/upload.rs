@@ -423,6 +423,7 @@ async fn store_in_place(incoming: Incoming<'_>, hashed: Hashed, bytes: Bytes) ->
     incoming.check_whole_file(&hashed)?;
     let offset = plan_of(session).offset_of(part);
     slot.stored = None;
+    state.session_locks.unknow(session.id);
     let write = {
         let (blobs, key) = (state.blobs.clone(), key.clone());
         tokio::spawn(async move {
@@ -459,6 +460,15 @@ async fn store_in_place(incoming: Incoming<'_>, hashed: Hashed, bytes: Bytes) ->
             finish(&mut slot, part);
             if version_id.is_some() {
                 state.session_locks.forget(session.id);
+            } else {
+                let mut session = session.clone();
+                session.next_part = i64::from(part) + 1;
+                let digest_state = hashed.digest_state.clone();
+                state.session_locks.remember(in_place::Known {
+                    session,
+                    stored: part,
+                    digest_state,
+                });
             }
             Ok(Placed::Stored { version_id })
         }
@@ -542,6 +552,12 @@ async fn part_target(
     session_id: i64,
     part: PartNumber,
 ) -> Result<(SessionRecord, Option<Vec<u8>>, PartArrival)> {
+    // The part after the one this process stored last needs no lookup.
+    if let Some(known) = state.session_locks.known(session_id) {
+        if known.stored + 1 == part && !known.session.is_expired_at(now_unix()) {
+            return Ok((known.session, Some(known.digest_state), PartArrival::Next));
+        }
+    }
     let (session, previous) = state
         .db
         .session_for_part(session_id, i64::from(part))
