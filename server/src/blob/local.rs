@@ -26,7 +26,7 @@ use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
-use super::{clamp_range, BlobKey, BlobStore, BlobStream, ByteRange, PartLayout};
+use super::{clamp_range, BlobKey, BlobStore, BlobStream, ByteRange, PartLayout, PAGE};
 use crate::error::{Error, Result};
 
 /// Blobs in a local directory.
@@ -134,19 +134,18 @@ fn write_in_place(path: &Path, offset: u64, bytes: &[u8]) -> std::io::Result<()>
     Ok(())
 }
 
-/// The page size `O_DIRECT` needs buffers, offsets and lengths aligned to.
-const PAGE: usize = 4096;
-
-/// Writes page-aligned `bytes` at `offset` with `O_DIRECT`, from a copy in
-/// a page-aligned buffer (the received bytes have no such alignment).
+/// Writes page-sized `bytes` at `offset` with `O_DIRECT`: as they are when
+/// they start on a page boundary (a `PageAlignedBuf`), else from a copy.
 fn write_direct(path: &Path, offset: u64, bytes: &[u8]) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::{FileExt, OpenOptionsExt};
     let file = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_DIRECT).open(path)?;
-    let mut buffer = vec![0u8; bytes.len() + PAGE];
-    let start = buffer.as_ptr().align_offset(PAGE);
-    let aligned = &mut buffer[start..start + bytes.len()];
-    aligned.copy_from_slice(bytes);
-    file.write_all_at(aligned, offset)?;
+    if bytes.as_ptr().align_offset(PAGE) == 0 {
+        file.write_all_at(bytes, offset)?;
+    } else {
+        let mut copy = super::PageAlignedBuf::with_capacity(bytes.len());
+        copy.extend_from_slice(bytes);
+        file.write_all_at(copy.as_slice(), offset)?;
+    }
     Ok(file)
 }
 

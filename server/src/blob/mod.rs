@@ -59,6 +59,48 @@ impl fmt::Display for BlobKey {
     }
 }
 
+/// The alignment direct I/O needs of buffers, offsets and lengths.
+pub const PAGE: usize = 4096;
+
+/// A buffer that collects bytes starting on a page boundary, so a store
+/// that writes them with `O_DIRECT` takes them as they are, without a
+/// copy. Growing past the capacity it was made with loses the alignment
+/// (the store then copies), never the bytes.
+pub struct PageAlignedBuf {
+    vec: Vec<u8>,
+    start: usize,
+}
+
+impl PageAlignedBuf {
+    pub fn with_capacity(capacity: usize) -> Self {
+        let mut vec: Vec<u8> = Vec::with_capacity(capacity + PAGE);
+        let start = vec.as_ptr().align_offset(PAGE).min(PAGE);
+        vec.resize(start, 0);
+        PageAlignedBuf { vec, start }
+    }
+
+    pub fn len(&self) -> usize {
+        self.vec.len() - self.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn extend_from_slice(&mut self, bytes: &[u8]) {
+        self.vec.extend_from_slice(bytes);
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        &self.vec[self.start..]
+    }
+
+    /// The bytes, still where they were written.
+    pub fn freeze(self) -> Bytes {
+        Bytes::from(self.vec).slice(self.start..)
+    }
+}
+
 /// A half-open byte range `start..end` within a blob.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ByteRange {
@@ -195,6 +237,24 @@ pub(crate) fn clamp_range(range: Option<ByteRange>, size: u64) -> Result<ByteRan
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_aligned_buffers_keep_their_bytes_on_a_page_boundary() {
+        let mut buffer = PageAlignedBuf::with_capacity(3 * PAGE);
+        assert!(buffer.is_empty());
+        let bytes: Vec<u8> = (0..3 * PAGE).map(|i| (i % 251) as u8).collect();
+        for chunk in bytes.chunks(1000) {
+            buffer.extend_from_slice(chunk);
+        }
+        assert_eq!(buffer.as_slice(), &bytes[..]);
+        let frozen = buffer.freeze();
+        assert_eq!(&frozen[..], &bytes[..]);
+        assert_eq!(frozen.as_ptr().align_offset(PAGE), 0, "no copy moved them off the boundary");
+        // Growing past the capacity keeps every byte.
+        let mut small = PageAlignedBuf::with_capacity(10);
+        small.extend_from_slice(&bytes);
+        assert_eq!(&small.freeze()[..], &bytes[..]);
+    }
 
     #[test]
     fn keys_cannot_escape_or_hide() {

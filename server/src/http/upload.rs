@@ -33,14 +33,14 @@ use axum::{
     routing::get,
     Json, Router,
 };
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{files::FileView, sessions::plan_of};
 use crate::{
-    blob::{BlobKey, PartLayout},
+    blob::{BlobKey, PageAlignedBuf, PartLayout},
     domain::{
         digest::{content_digest_sha256, sha256, RunningDigest},
         parts::{PartArrival, PartNumber},
@@ -225,7 +225,7 @@ async fn receive_part(
     if declared.is_some_and(|len| len > max) {
         return Err(Error::BodyTooLarge { max });
     }
-    let mut buffer = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
+    let mut buffer = PageAlignedBuf::with_capacity(declared.unwrap_or(0) as usize);
     let mut stream = body.into_data_stream();
     let lookup = part_target(state, session_id, part);
     tokio::pin!(lookup);
@@ -241,7 +241,7 @@ async fn receive_part(
                     return Err(Error::SessionExpired);
                 }
                 let mut hasher = PartHasher::new(previous.as_deref(), part_digest)?;
-                hasher.update(&buffer);
+                hasher.update(buffer.as_slice());
                 target = Some((session, arrival, hasher));
             }
             chunk = stream.next(), if !body_done => match chunk {
