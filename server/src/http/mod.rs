@@ -30,6 +30,7 @@ pub mod problem;
 pub mod serve;
 pub mod sessions;
 pub mod tokens;
+pub mod trash;
 pub mod upload;
 
 /// Largest JSON body the API accepts. Part uploads set their own limit.
@@ -44,6 +45,7 @@ pub fn app(state: AppState) -> Router {
         .merge(tokens::router())
         .merge(sessions::router())
         .merge(files::router())
+        .merge(trash::router())
         .route("/v1.0/{*rest}", any(problem::no_such_endpoint))
         .route("/api/v4/{*rest}", any(problem::no_such_endpoint))
         .layer(RequestBodyLimitLayer::new(JSON_BODY_LIMIT))

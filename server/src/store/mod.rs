@@ -22,6 +22,7 @@ pub mod files;
 pub mod secrets;
 pub mod sessions;
 pub mod tokens;
+pub mod trash;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

@@ -1,0 +1,137 @@
+//! The trash: `DELETE /v1.0/files` moves a batch of files into it (all or
+//! nothing, scopes `files` and `files_delete`), `POST /v1.0/files/restore`
+//! takes a batch out, and `GET /v1.0/files/stats` answers the account's
+//! usage against its quota.
+
+use axum::{
+    extract::State,
+    http::StatusCode,
+    routing::{delete, get, post},
+    Json, Router,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{auth::Auth, files::FileView, json::ApiJson};
+use crate::{
+    domain::Scope,
+    error::{Error, Result},
+    state::AppState,
+    store::now_unix,
+};
+
+/// Most files one batch may name.
+pub const MAX_BATCH: usize = 250;
+
+#[derive(Deserialize, ToSchema)]
+pub struct FileRef {
+    pub uuid: String,
+}
+
+/// The uuids of a batch body: at least one, at most `MAX_BATCH`, each
+/// named once.
+fn batch_uuids(body: Vec<FileRef>) -> Result<Vec<String>> {
+    if body.is_empty() {
+        return Err(Error::validation("the body names no files: send [{\"uuid\": \"...\"}]"));
+    }
+    if body.len() > MAX_BATCH {
+        return Err(Error::validation(format!(
+            "a batch names at most {MAX_BATCH} files; this one names {}",
+            body.len()
+        )));
+    }
+    let mut uuids: Vec<String> = Vec::with_capacity(body.len());
+    for FileRef { uuid } in body {
+        if !uuids.contains(&uuid) {
+            uuids.push(uuid);
+        }
+    }
+    Ok(uuids)
+}
+
+/// Move files to the trash.
+#[utoipa::path(delete, path = "/v1.0/files", tag = "files", security(("bearer" = [])),
+    request_body = Vec<FileRef>,
+    responses((status = 204, description = "every file named is in the trash"),
+        (status = 400, body = super::problem::Problem, description = "an unknown uuid: nothing moved"),
+        (status = 403, body = super::problem::Problem, description = "`files_delete` missing")))]
+pub async fn trash(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<Vec<FileRef>>,
+) -> Result<StatusCode> {
+    auth.require(Scope::Files)?;
+    auth.require(Scope::FilesDelete)?;
+    let uuids = batch_uuids(body)?;
+    match state.db.trash_files(auth.account, &uuids, auth.user, now_unix()).await? {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(unknown) => Err(Error::validation(format!(
+            "there is no file {unknown}; no file was moved to the trash"
+        ))),
+    }
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct FilesEmbedded {
+    pub files: Vec<FileView>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct RestoredFiles {
+    pub _count: usize,
+    pub _embedded: FilesEmbedded,
+}
+
+/// Take files out of the trash.
+#[utoipa::path(post, path = "/v1.0/files/restore", tag = "files", security(("bearer" = [])),
+    request_body = Vec<FileRef>,
+    responses((status = 200, body = RestoredFiles),
+        (status = 404, body = super::problem::Problem, description = "a file that is gone: nothing restored")))]
+pub async fn restore(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<Vec<FileRef>>,
+) -> Result<Json<RestoredFiles>> {
+    auth.require(Scope::Files)?;
+    let uuids = batch_uuids(body)?;
+    let ids =
+        state.db.restore_files(auth.account, &uuids).await?.map_err(|_| Error::NotFound("file"))?;
+    let mut files = Vec::with_capacity(ids.len());
+    for id in ids {
+        let file = state.db.file_by_id(id).await?.ok_or(Error::NotFound("file"))?;
+        files.push(state.file_view(&file).await?);
+    }
+    Ok(Json(RestoredFiles { _count: files.len(), _embedded: FilesEmbedded { files } }))
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Stats {
+    /// Bytes of every version of the files outside the trash.
+    pub used_bytes: u64,
+    pub trashed_bytes: u64,
+    /// `null` when unlimited.
+    pub quota_bytes: Option<u64>,
+    /// Files outside the trash.
+    pub file_count: u64,
+}
+
+/// The account's usage (beyond Kommo).
+#[utoipa::path(get, path = "/v1.0/files/stats", tag = "files", security(("bearer" = [])),
+    responses((status = 200, body = Stats)))]
+pub async fn stats(State(state): State<AppState>, auth: Auth) -> Result<Json<Stats>> {
+    auth.require(Scope::Files)?;
+    let usage = state.db.usage(auth.account).await?;
+    Ok(Json(Stats {
+        used_bytes: usage.used_bytes,
+        trashed_bytes: usage.trashed_bytes,
+        quota_bytes: state.settings.quota_bytes,
+        file_count: usage.file_count,
+    }))
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1.0/files", delete(trash))
+        .route("/v1.0/files/restore", post(restore))
+        .route("/v1.0/files/stats", get(stats))
+}

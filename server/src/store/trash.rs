@@ -1,0 +1,111 @@
+//! The trash: batch delete and restore, all or nothing, and the account's
+//! usage. Trashing only stamps `deleted_at`; the bytes stay until the
+//! purge (another job) removes the file for good.
+
+use super::{accounts::AccountId, Db};
+use crate::error::Result;
+
+/// An account's usage, in bytes of every stored version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// Files outside the trash.
+    pub used_bytes: u64,
+    pub trashed_bytes: u64,
+    /// Files outside the trash.
+    pub file_count: u64,
+}
+
+impl Db {
+    /// Moves the account's files with these uuids to the trash, or none of
+    /// them: `Err(uuid)` names the first uuid the account has no file for.
+    /// Files already in the trash keep their first `deleted_at`.
+    pub async fn trash_files(
+        &self,
+        account: AccountId,
+        uuids: &[String],
+        by: i64,
+        now: i64,
+    ) -> Result<std::result::Result<(), String>> {
+        let mut tx = self.pool().begin().await?;
+        let mut ids = Vec::with_capacity(uuids.len());
+        for uuid in uuids {
+            let id: Option<i64> =
+                sqlx::query_scalar("select id from files where account_id = $1 and uuid = $2")
+                    .bind(account.0)
+                    .bind(uuid)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match id {
+                Some(id) => ids.push(id),
+                None => {
+                    tx.rollback().await?;
+                    return Ok(Err(uuid.clone()));
+                }
+            }
+        }
+        for id in ids {
+            sqlx::query(
+                "update files set deleted_at = $1, deleted_by = $2 \
+                 where id = $3 and deleted_at is null",
+            )
+            .bind(now)
+            .bind(by)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    /// Takes the account's files with these uuids out of the trash, or
+    /// none of them: `Err(uuid)` names the first uuid the account has no
+    /// file for (never uploaded, or purged). Returns the files' ids.
+    pub async fn restore_files(
+        &self,
+        account: AccountId,
+        uuids: &[String],
+    ) -> Result<std::result::Result<Vec<i64>, String>> {
+        let mut tx = self.pool().begin().await?;
+        let mut ids = Vec::with_capacity(uuids.len());
+        for uuid in uuids {
+            let id: Option<i64> = sqlx::query_scalar(
+                "update files set deleted_at = null, deleted_by = null \
+                 where account_id = $1 and uuid = $2 returning id",
+            )
+            .bind(account.0)
+            .bind(uuid)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match id {
+                Some(id) => ids.push(id),
+                None => {
+                    tx.rollback().await?;
+                    return Ok(Err(uuid.clone()));
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(Ok(ids))
+    }
+
+    /// What the account keeps, in and out of the trash.
+    pub async fn usage(&self, account: AccountId) -> Result<Usage> {
+        let (used, trashed, count): (i64, i64, i64) = sqlx::query_as(
+            "select \
+               cast(coalesce(sum(case when f.deleted_at is null then v.size else 0 end), 0) as bigint), \
+               cast(coalesce(sum(case when f.deleted_at is null then 0 else v.size end), 0) as bigint), \
+               cast((select count(*) from files g \
+                     where g.account_id = $1 and g.deleted_at is null) as bigint) \
+             from files f join file_versions v on v.file_id = f.id where f.account_id = $1",
+        )
+        .bind(account.0)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(Usage {
+            used_bytes: used as u64,
+            trashed_bytes: trashed as u64,
+            file_count: count as u64,
+        })
+    }
+}

@@ -1,0 +1,176 @@
+//! The trash: batch delete with its own scope, all or nothing; restore;
+//! usage and quota; on SQLite and PostgreSQL.
+
+use axum::Router;
+use satchel::{
+    state::Settings,
+    testing::{Backend, TestApp},
+};
+use serde_json::{json, Value};
+use support::{path_of, pattern, send, with_token, Answer};
+
+mod support;
+
+struct Ctx {
+    app: TestApp,
+    router: Router,
+    /// `files` and `files_delete`.
+    token: String,
+    /// `files` only.
+    reader: String,
+}
+
+impl Ctx {
+    async fn new(backend: Backend, settings: Settings) -> Ctx {
+        let app = TestApp::with(backend, settings, None).await;
+        let token = app.token("acme", "files,files_delete").await;
+        let reader = app.token("acme", "files").await;
+        Ctx { router: app.router(), app, token, reader }
+    }
+
+    async fn call(&self, method: &str, uri: &str, token: &str, body: Option<Value>) -> Answer {
+        send(&self.router, with_token(method, uri, token, body)).await
+    }
+
+    /// Uploads a one-part file and returns its file object.
+    async fn upload(&self, name: &str, size: usize) -> Value {
+        let opened = self
+            .call(
+                "POST",
+                "/v1.0/sessions",
+                &self.token,
+                Some(json!({"file_name": name, "file_size": size})),
+            )
+            .await;
+        assert_eq!(opened.status, 200, "{}", opened.text());
+        let url = path_of(opened.json()["upload_url"].as_str().unwrap());
+        let part =
+            axum::http::Request::post(url).body(axum::body::Body::from(pattern(size, 9))).unwrap();
+        let stored = send(&self.router, part).await;
+        assert_eq!(stored.status, 200, "{}", stored.text());
+        stored.json()
+    }
+
+    async fn stats(&self) -> Value {
+        let answer = self.call("GET", "/v1.0/files/stats", &self.reader, None).await;
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        answer.json()
+    }
+
+    async fn file(&self, uuid: &str, with_deleted: bool) -> Answer {
+        let uri = format!("/v1.0/files/{uuid}{}", if with_deleted { "?with=deleted" } else { "" });
+        self.call("GET", &uri, &self.reader, None).await
+    }
+}
+
+fn refs(uuids: &[&str]) -> Value {
+    Value::Array(uuids.iter().map(|u| json!({"uuid": u})).collect())
+}
+
+async fn files_go_to_the_trash_and_come_back(backend: Backend) {
+    let ctx = Ctx::new(backend, Settings::default()).await;
+    let a = ctx.upload("a.txt", 1000).await;
+    let b = ctx.upload("b.txt", 300).await;
+    let (ua, ub) = (a["uuid"].as_str().unwrap(), b["uuid"].as_str().unwrap());
+    let stats = ctx.stats().await;
+    assert_eq!(
+        stats,
+        json!({"used_bytes": 1300, "trashed_bytes": 0, "quota_bytes": null, "file_count": 2})
+    );
+
+    // `files_delete` is needed besides `files`.
+    let denied = ctx.call("DELETE", "/v1.0/files", &ctx.reader, Some(refs(&[ua]))).await;
+    assert!(denied.problem(403, "forbidden")["detail"].as_str().unwrap().contains("files_delete"));
+
+    // All or nothing: an unknown uuid moves nothing.
+    let unknown = "00000000-0000-4000-8000-000000000000";
+    let refused = ctx.call("DELETE", "/v1.0/files", &ctx.token, Some(refs(&[ua, unknown]))).await;
+    assert!(refused.problem(400, "validation")["detail"].as_str().unwrap().contains(unknown));
+    assert_eq!(ctx.file(ua, false).await.status, 200);
+    // Another account's file is unknown too.
+    let other = ctx.app.token("globex", "files,files_delete").await;
+    let theirs = ctx.call("DELETE", "/v1.0/files", &other, Some(refs(&[ua]))).await;
+    theirs.problem(400, "validation");
+    // Bad bodies.
+    ctx.call("DELETE", "/v1.0/files", &ctx.token, Some(json!([]))).await.problem(400, "validation");
+    ctx.call("DELETE", "/v1.0/files", &ctx.token, Some(json!({"uuid": ua})))
+        .await
+        .problem(400, "validation");
+
+    // Trashed: gone from reads and downloads, kept with `with=deleted`.
+    let trashed = ctx.call("DELETE", "/v1.0/files", &ctx.token, Some(refs(&[ua, ua]))).await;
+    assert_eq!(trashed.status, 204, "{}", trashed.text());
+    ctx.file(ua, false).await.problem(404, "not-found");
+    let seen = ctx.file(ua, true).await.json();
+    assert_eq!(seen["is_trashed"], true);
+    assert!(seen["deleted_at"].as_i64().unwrap() > 0);
+    assert!(seen["deleted_by"]["id"].is_i64());
+    let link = path_of(a["_links"]["download"]["href"].as_str().unwrap());
+    assert_eq!(send(&ctx.router, support::get(&link)).await.status, 404);
+    let stats = ctx.stats().await;
+    assert_eq!(
+        (stats["used_bytes"].as_u64(), stats["trashed_bytes"].as_u64()),
+        (Some(300), Some(1000))
+    );
+    assert_eq!(stats["file_count"], 1);
+    // A trashed file takes no new version.
+    let version = json!({"file_name": "a.txt", "file_size": 5, "file_uuid": ua});
+    ctx.call("POST", "/v1.0/sessions", &ctx.token, Some(version))
+        .await
+        .problem(400, "file-trashed");
+
+    // Restore: all or nothing, then the file is back as it was.
+    let missing =
+        ctx.call("POST", "/v1.0/files/restore", &ctx.reader, Some(refs(&[ua, unknown]))).await;
+    missing.problem(404, "not-found");
+    assert_eq!(ctx.file(ua, false).await.status, 404, "nothing was restored");
+    let restored =
+        ctx.call("POST", "/v1.0/files/restore", &ctx.reader, Some(refs(&[ua, ub]))).await;
+    assert_eq!(restored.status, 200, "{}", restored.text());
+    let restored = restored.json();
+    assert_eq!(restored["_count"], 2);
+    assert_eq!(restored["_embedded"]["files"][0]["uuid"], ua);
+    assert_eq!(restored["_embedded"]["files"][0]["is_trashed"], false);
+    assert!(restored["_embedded"]["files"][0]["deleted_at"].is_null());
+    assert_eq!(send(&ctx.router, support::get(&link)).await.status, 200);
+    assert_eq!(ctx.stats().await["used_bytes"], 1300);
+    ctx.app.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_files_go_to_the_trash_and_come_back() {
+    files_go_to_the_trash_and_come_back(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_files_go_to_the_trash_and_come_back() {
+    files_go_to_the_trash_and_come_back(Backend::Postgres).await;
+}
+
+async fn trashing_frees_quota_at_once(backend: Backend) {
+    let ctx = Ctx::new(backend, Settings { quota_bytes: Some(1500), ..Settings::default() }).await;
+    let a = ctx.upload("a.bin", 1000).await;
+    let too_big = json!({"file_name": "b.bin", "file_size": 1000});
+    ctx.call("POST", "/v1.0/sessions", &ctx.token, Some(too_big.clone()))
+        .await
+        .problem(400, "quota-exceeded");
+    assert_eq!(ctx.stats().await["quota_bytes"], 1500);
+    let uuid = a["uuid"].as_str().unwrap();
+    assert_eq!(
+        ctx.call("DELETE", "/v1.0/files", &ctx.token, Some(refs(&[uuid]))).await.status,
+        204
+    );
+    let opened = ctx.call("POST", "/v1.0/sessions", &ctx.token, Some(too_big)).await;
+    assert_eq!(opened.status, 200, "{}", opened.text());
+    ctx.app.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_trashing_frees_quota_at_once() {
+    trashing_frees_quota_at_once(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_trashing_frees_quota_at_once() {
+    trashing_frees_quota_at_once(Backend::Postgres).await;
+}
