@@ -1,9 +1,12 @@
-//! Background work: expiring upload sessions and freeing their parts.
+//! Background work: expiring upload sessions and freeing their parts, and
+//! purging files that have been in the trash longer than `--trash-ttl`.
 //!
 //! Safe on several nodes at once and after a crash: expiry is one
-//! conditional update, and each part's blob is deleted before its row, so
-//! whatever a crash interrupts is found and finished by the next sweep
-//! (deleting a blob twice is allowed by the blob contract).
+//! conditional update, and blobs are deleted before the rows that name
+//! them, so whatever a crash interrupts is found and finished by the next
+//! sweep (deleting a blob twice is allowed by the blob contract). A file
+//! past the purge cutoff can no longer be restored, so no restore races
+//! the purge.
 
 use std::time::Duration;
 
@@ -14,6 +17,7 @@ use crate::{blob::BlobKey, error::Result, state::AppState, store::now_unix};
 pub struct Sweep {
     pub sessions_expired: u64,
     pub parts_freed: u64,
+    pub files_purged: u64,
 }
 
 /// Expires overdue sessions and frees the parts of expired and cancelled
@@ -33,7 +37,26 @@ pub async fn sweep(state: &AppState) -> Result<Sweep> {
             parts_freed += 1;
         }
     }
-    Ok(Sweep { sessions_expired, parts_freed })
+    let mut files_purged = 0;
+    loop {
+        let batch = state.db.files_to_purge(purge_cutoff(state, now_unix()), 100).await?;
+        if batch.is_empty() {
+            break;
+        }
+        for file_id in batch {
+            for key in state.db.blobs_of_file(file_id).await? {
+                delete_blob(state, &key).await?;
+            }
+            state.db.forget_file(file_id).await?;
+            files_purged += 1;
+        }
+    }
+    Ok(Sweep { sessions_expired, parts_freed, files_purged })
+}
+
+/// Files trashed at or before this moment are due for the purge.
+pub fn purge_cutoff(state: &AppState, now: i64) -> i64 {
+    now - state.settings.trash_ttl.as_secs() as i64
 }
 
 /// Frees a cancelled session's parts now rather than at the next sweep.
@@ -61,7 +84,7 @@ pub fn sweep_period(session_ttl: Duration) -> Duration {
 
 /// Runs `sweep` forever in the background.
 pub fn spawn_sweeper(state: AppState) -> tokio::task::JoinHandle<()> {
-    let period = sweep_period(state.settings.session_ttl);
+    let period = sweep_period(state.settings.session_ttl.min(state.settings.trash_ttl));
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(period);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -71,7 +94,8 @@ pub fn spawn_sweeper(state: AppState) -> tokio::task::JoinHandle<()> {
                 Ok(s) if s != Sweep::default() => tracing::info!(
                     sessions_expired = s.sessions_expired,
                     parts_freed = s.parts_freed,
-                    "swept upload sessions"
+                    files_purged = s.files_purged,
+                    "swept upload sessions and the trash"
                 ),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "sweep failed; retrying next period"),

@@ -174,3 +174,68 @@ async fn sqlite_trashing_frees_quota_at_once() {
 async fn postgres_trashing_frees_quota_at_once() {
     trashing_frees_quota_at_once(Backend::Postgres).await;
 }
+
+/// Files under the local blob store's upload directory.
+fn stored_uploads(ctx: &Ctx) -> usize {
+    let dir = ctx.app.db.dir().join("blobs").join("uploads");
+    std::fs::read_dir(dir).map(|entries| entries.count()).unwrap_or(0)
+}
+
+async fn the_trash_is_purged_after_its_ttl(backend: Backend) {
+    let ttl = Settings { trash_ttl: std::time::Duration::from_secs(2), ..Settings::default() };
+    let ctx = Ctx::new(backend, ttl).await;
+    let a = ctx.upload("a.txt", 1000).await;
+    let ua = a["uuid"].as_str().unwrap().to_owned();
+    // A second version of `a`, and a file that stays.
+    let version = json!({"file_name": "a.txt", "file_size": 500, "file_uuid": ua});
+    let opened = ctx.call("POST", "/v1.0/sessions", &ctx.token, Some(version)).await.json();
+    let part = axum::http::Request::post(path_of(opened["upload_url"].as_str().unwrap()))
+        .body(axum::body::Body::from(pattern(500, 3)))
+        .unwrap();
+    assert_eq!(send(&ctx.router, part).await.status, 200);
+    ctx.upload("b.txt", 300).await;
+    assert_eq!(stored_uploads(&ctx), 3, "one blob per upload session");
+
+    assert_eq!(ctx.call("DELETE", "/v1.0/files", &ctx.token, Some(refs(&[&ua]))).await.status, 204);
+    assert_eq!(ctx.stats().await["trashed_bytes"], 1500);
+    // The background job, as `satchel serve` runs it, purges within a
+    // sweep period (one second for a two-second TTL) after the TTL.
+    let sweeper = satchel::jobs::spawn_sweeper(ctx.app.state.clone());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(8);
+    while ctx.file(&ua, true).await.status != 404 {
+        assert!(std::time::Instant::now() < deadline, "the file was not purged in time");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    sweeper.abort();
+
+    assert_eq!(stored_uploads(&ctx), 1, "both versions' bytes are gone; b's stay");
+    let restore = ctx.call("POST", "/v1.0/files/restore", &ctx.reader, Some(refs(&[&ua]))).await;
+    restore.problem(404, "not-found");
+    let stats = ctx.stats().await;
+    assert_eq!(
+        stats,
+        json!({"used_bytes": 300, "trashed_bytes": 0, "quota_bytes": null, "file_count": 1})
+    );
+    let pool = ctx.app.state.db.pool();
+    let rows: i64 = sqlx::query_scalar(
+        "select (select count(*) from file_versions) + (select count(*) from upload_sessions) \
+         + (select count(*) from upload_parts)",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(rows, 3, "b's version, session and part are all that remain");
+    // A second sweep finds nothing to do.
+    assert_eq!(satchel::jobs::sweep(&ctx.app.state).await.unwrap().files_purged, 0);
+    ctx.app.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_the_trash_is_purged_after_its_ttl() {
+    the_trash_is_purged_after_its_ttl(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_the_trash_is_purged_after_its_ttl() {
+    the_trash_is_purged_after_its_ttl(Backend::Postgres).await;
+}

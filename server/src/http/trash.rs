@@ -94,8 +94,9 @@ pub async fn restore(
 ) -> Result<Json<RestoredFiles>> {
     auth.require(Scope::Files)?;
     let uuids = batch_uuids(body)?;
-    let ids =
-        state.db.restore_files(auth.account, &uuids).await?.map_err(|_| Error::NotFound("file"))?;
+    let cutoff = crate::jobs::purge_cutoff(&state, now_unix());
+    let restored = state.db.restore_files(auth.account, &uuids, cutoff).await?;
+    let ids = restored.map_err(|_| Error::NotFound("file"))?;
     let mut files = Vec::with_capacity(ids.len());
     for id in ids {
         let file = state.db.file_by_id(id).await?.ok_or(Error::NotFound("file"))?;

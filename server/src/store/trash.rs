@@ -1,6 +1,9 @@
-//! The trash: batch delete and restore, all or nothing, and the account's
-//! usage. Trashing only stamps `deleted_at`; the bytes stay until the
-//! purge (another job) removes the file for good.
+//! The trash: batch delete and restore, all or nothing, the purge, and
+//! the account's usage. Trashing only stamps `deleted_at`; the bytes stay
+//! until the purge removes the file for good. A file trashed before the
+//! purge cutoff is already gone as far as restore is concerned, so the
+//! purge can delete its bytes first and its rows after without a restore
+//! slipping in between.
 
 use super::{accounts::AccountId, Db};
 use crate::error::Result;
@@ -61,20 +64,25 @@ impl Db {
     /// Takes the account's files with these uuids out of the trash, or
     /// none of them: `Err(uuid)` names the first uuid the account has no
     /// file for (never uploaded, or purged). Returns the files' ids.
+    /// Files trashed at or before `cutoff` are due for the purge and
+    /// count as gone.
     pub async fn restore_files(
         &self,
         account: AccountId,
         uuids: &[String],
+        cutoff: i64,
     ) -> Result<std::result::Result<Vec<i64>, String>> {
         let mut tx = self.pool().begin().await?;
         let mut ids = Vec::with_capacity(uuids.len());
         for uuid in uuids {
             let id: Option<i64> = sqlx::query_scalar(
                 "update files set deleted_at = null, deleted_by = null \
-                 where account_id = $1 and uuid = $2 returning id",
+                 where account_id = $1 and uuid = $2 and (deleted_at is null or deleted_at > $3) \
+                 returning id",
             )
             .bind(account.0)
             .bind(uuid)
+            .bind(cutoff)
             .fetch_optional(&mut *tx)
             .await?;
             match id {
@@ -87,6 +95,49 @@ impl Db {
         }
         tx.commit().await?;
         Ok(Ok(ids))
+    }
+
+    /// Files trashed at or before `cutoff`, due for the purge.
+    pub async fn files_to_purge(&self, cutoff: i64, limit: i64) -> Result<Vec<i64>> {
+        Ok(sqlx::query_scalar(
+            "select id from files where deleted_at is not null and deleted_at <= $1 \
+             order by id limit $2",
+        )
+        .bind(cutoff)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Every blob key a file's versions use: their parts and previews.
+    pub async fn blobs_of_file(&self, file_id: i64) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "select distinct p.blob_key from upload_parts p \
+               join file_versions v on v.session_id = p.session_id where v.file_id = $1 \
+             union \
+             select distinct r.blob_key from file_previews r \
+               join file_versions v on v.id = r.version_id where v.file_id = $1",
+        )
+        .bind(file_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Deletes a purged file's rows: the sessions that uploaded its
+    /// versions (with their parts), then the file (its versions, previews
+    /// and pending new-version sessions follow by cascade).
+    pub async fn forget_file(&self, file_id: i64) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "delete from upload_sessions where id in \
+             (select session_id from file_versions where file_id = $1)",
+        )
+        .bind(file_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("delete from files where id = $1").bind(file_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// What the account keeps, in and out of the trash.
