@@ -64,6 +64,21 @@ impl FileName {
         }
     }
 
+    /// The name a rename to `shown` gives: Kommo shows names without
+    /// their extension, so the extension is kept unless `shown` already
+    /// ends with it.
+    pub fn renamed(&self, shown: &str) -> Result<FileName, String> {
+        let shown = FileName::parse(shown)?;
+        match self.extension() {
+            Some(ext) if shown.extension().as_deref() != Some(ext.as_str()) => {
+                // The extension as it was written, case and all.
+                let written = &self.0[self.0.len() - ext.len()..];
+                FileName::parse(&format!("{}.{written}", shown.as_str()))
+            }
+            _ => Ok(shown),
+        }
+    }
+
     /// The name without its extension, as Kommo shows it.
     pub fn stem(&self) -> &str {
         match self.0.rsplit_once('.') {
@@ -119,6 +134,18 @@ pub fn classify(mime: &str, extension: Option<&str>) -> FileType {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn renames_keep_the_extension_unless_they_repeat_it() {
+        let name = FileName::parse("Report.PDF").unwrap();
+        assert_eq!(name.renamed("Q3 summary").unwrap().as_str(), "Q3 summary.PDF");
+        assert_eq!(name.renamed("Q3 summary.pdf").unwrap().as_str(), "Q3 summary.pdf");
+        assert_eq!(name.renamed("v1.2 final").unwrap().as_str(), "v1.2 final.PDF");
+        let bare = FileName::parse("Makefile").unwrap();
+        assert_eq!(bare.renamed("Justfile").unwrap().as_str(), "Justfile");
+        assert!(name.renamed("  ").is_err());
+        assert!(name.renamed("a\nb").is_err());
+    }
 
     #[test]
     fn names_are_trimmed_and_bounded() {

@@ -10,7 +10,7 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::auth::Auth;
+use super::{auth::Auth, json::ApiJson};
 use crate::{
     domain::{
         file_name::{classify, FileName},
@@ -351,9 +351,62 @@ pub async fn get_version(
     Ok(Json(state.version_view(&file, &version).await?))
 }
 
+/// What `PATCH /v1.0/files/{uuid}` changes: one of the two.
+#[derive(Deserialize, ToSchema)]
+pub struct FilePatch {
+    /// The name as shown, without extension; the extension is kept.
+    pub name: Option<String>,
+    /// The version to make active.
+    pub version_uuid: Option<String>,
+}
+
+/// Rename a file, or make another of its versions the active one.
+#[utoipa::path(patch, path = "/v1.0/files/{uuid}", tag = "files", security(("bearer" = [])),
+    params(("uuid" = String, Path)), request_body = FilePatch,
+    responses((status = 200, body = FileView),
+        (status = 400, body = super::problem::Problem, description = "both or neither; a bad name"),
+        (status = 404, body = super::problem::Problem)))]
+pub async fn patch_file(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(uuid): Path<String>,
+    ApiJson(patch): ApiJson<FilePatch>,
+) -> Result<Json<FileView>> {
+    auth.require(Scope::Files)?;
+    let file = state.visible_file(&auth, &uuid, false).await?;
+    match (patch.name, patch.version_uuid) {
+        (Some(_), Some(_)) => {
+            return Err(Error::validation(
+                "send either name or version_uuid, not both: a rename and a version switch \
+                 are separate changes",
+            ))
+        }
+        (None, None) => {
+            return Err(Error::validation("nothing to change: send name or version_uuid"))
+        }
+        (Some(name), None) => {
+            let current = FileName::parse(&file.name).map_err(Error::Validation)?;
+            let renamed = current
+                .renamed(&name)
+                .map_err(|e| Error::validation(e.replace("file_name", "name")))?;
+            state.db.rename_file(file.id, renamed.as_str(), auth.user, now_unix()).await?;
+        }
+        (None, Some(version_uuid)) => {
+            let version = state
+                .db
+                .version_by_uuid(file.id, &version_uuid)
+                .await?
+                .ok_or(Error::NotFound("version"))?;
+            state.db.activate_version(file.id, version.id, auth.user, now_unix()).await?;
+        }
+    }
+    let file = state.db.file_by_id(file.id).await?.ok_or(Error::NotFound("file"))?;
+    Ok(Json(state.file_view(&file).await?))
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1.0/files/{uuid}", get(get_file))
+        .route("/v1.0/files/{uuid}", get(get_file).patch(patch_file))
         .route("/v1.0/files/{uuid}/versions", get(list_versions))
         .route("/v1.0/files/{uuid}/versions/{version_uuid}", get(get_version))
 }

@@ -24,6 +24,7 @@ use utoipa_swagger_ui::SwaggerUi;
         super::upload::resume_point,
         super::upload::cancel,
         super::files::get_file,
+        super::files::patch_file,
         super::files::list_versions,
         super::files::get_version,
         super::trash::trash,

@@ -94,6 +94,40 @@ impl Db {
         Ok(sqlx::query_as(&sql).bind(file_id).bind(uuid).fetch_optional(self.pool()).await?)
     }
 
+    /// Renames a file (the full name, extension included).
+    pub async fn rename_file(&self, file_id: i64, name: &str, by: i64, now: i64) -> Result<()> {
+        sqlx::query("update files set name = $1, updated_at = $2, updated_by = $3 where id = $4")
+            .bind(name)
+            .bind(now)
+            .bind(by)
+            .bind(file_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Makes one of the file's versions the one listings and downloads
+    /// show.
+    pub async fn activate_version(
+        &self,
+        file_id: i64,
+        version_id: i64,
+        by: i64,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "update files set active_version_id = $1, updated_at = $2, updated_by = $3 \
+             where id = $4",
+        )
+        .bind(version_id)
+        .bind(now)
+        .bind(by)
+        .bind(file_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     /// A file by uuid whatever its account, for signed download links.
     pub async fn file_by_uuid_any_account(&self, uuid: &str) -> Result<Option<FileRecord>> {
         let sql = format!("{FILE_SELECT} where f.uuid = $1");
