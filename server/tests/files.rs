@@ -1,5 +1,5 @@
-//! The files catalogue: renaming and switching the active version, on
-//! SQLite and PostgreSQL.
+//! The files catalogue: listing with Kommo's filters, order and pages;
+//! renaming and switching the active version; on SQLite and PostgreSQL.
 
 use axum::{body::Body, http::Request, Router};
 use satchel::testing::{Backend, TestApp};
@@ -107,4 +107,178 @@ async fn sqlite_files_are_renamed_and_switch_versions() {
 #[tokio::test]
 async fn postgres_files_are_renamed_and_switch_versions() {
     files_are_renamed_and_switch_versions(Backend::Postgres).await;
+}
+
+/// Sanitized names of the listed files (`%` shows as `_`), in order;
+/// none for 204.
+async fn names(ctx: &Ctx, query: &str) -> Vec<String> {
+    let answer = ctx.call("GET", &format!("/v1.0/files?{query}"), None).await;
+    if answer.status == 204 {
+        assert!(answer.body.is_empty());
+        return vec![];
+    }
+    assert_eq!(answer.status, 200, "{query}: {}", answer.text());
+    let page = answer.json();
+    let files = page["_embedded"]["files"].as_array().unwrap();
+    assert_eq!(page["_count"], files.len());
+    files.iter().map(|f| f["sanitized_name"].as_str().unwrap().to_owned()).collect()
+}
+
+async fn files_are_listed_with_kommo_filters(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let other_author = ctx.app.token("acme", "files").await;
+    let mut uuids = std::collections::HashMap::new();
+    // name, size, days ago, uploaded by the second token
+    let seeds = [
+        ("Report.pdf", 100, 0, false),
+        ("photo.PNG", 2000, 1, false),
+        ("notes.txt", 50, 10, true),
+        ("Report.final.pdf", 500, 40, true),
+        ("50%_off.pdf", 10, 400, false),
+    ];
+    let now = satchel::store::now_unix();
+    let mut second_author = 0;
+    for (name, size, days_ago, by_other) in seeds {
+        let file = if by_other {
+            let request = json!({"file_name": name, "file_size": size});
+            let opened = send(
+                &ctx.router,
+                with_token("POST", "/v1.0/sessions", &other_author, Some(request)),
+            )
+            .await
+            .json();
+            let url = path_of(opened["upload_url"].as_str().unwrap());
+            send(&ctx.router, Request::post(url).body(Body::from(pattern(size, 4))).unwrap())
+                .await
+                .json()
+        } else {
+            ctx.upload(name, &pattern(size, 4), None).await
+        };
+        if by_other {
+            second_author = file["created_by"]["id"].as_i64().unwrap();
+        }
+        let uuid = file["uuid"].as_str().unwrap().to_owned();
+        // Back-date it: `days_ago` days before now, at the same time of day.
+        let at = now - days_ago * 86_400;
+        sqlx::query("update files set created_at = $1, updated_at = $2 where uuid = $3")
+            .bind(at)
+            .bind(at + 60)
+            .bind(&uuid)
+            .execute(ctx.app.state.db.pool())
+            .await
+            .unwrap();
+        uuids.insert(name, uuid);
+    }
+
+    // Newest first by default.
+    let all = ["Report.pdf", "photo.PNG", "notes.txt", "Report.final.pdf", "50__off.pdf"];
+    assert_eq!(names(&ctx, "").await, all);
+    assert_eq!(
+        names(&ctx, "order[created_at]=asc").await,
+        all.iter().rev().copied().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        names(&ctx, "order[size]=asc").await,
+        ["50__off.pdf", "notes.txt", "Report.pdf", "Report.final.pdf", "photo.PNG"]
+    );
+    assert_eq!(
+        names(&ctx, "order[name]=desc").await,
+        ["Report.pdf", "Report.final.pdf", "photo.PNG", "notes.txt", "50__off.pdf"]
+    );
+
+    // Extensions, case-insensitively; several are OR-ed.
+    assert_eq!(
+        names(&ctx, "filter[extensions][]=pdf").await,
+        ["Report.pdf", "Report.final.pdf", "50__off.pdf"]
+    );
+    assert_eq!(
+        names(&ctx, "filter[extensions][]=png&filter[extensions][]=TXT").await,
+        ["photo.PNG", "notes.txt"]
+    );
+    // Name: as shown (without extension) or whole.
+    assert_eq!(names(&ctx, "filter[name]=Report").await, ["Report.pdf"]);
+    assert_eq!(names(&ctx, "filter[name]=report.final").await, ["Report.final.pdf"]);
+    assert_eq!(names(&ctx, "filter[name]=photo.png").await, ["photo.PNG"]);
+    // Term: part of the name; wildcards are literal.
+    assert_eq!(names(&ctx, "filter[term]=REPORT").await, ["Report.pdf", "Report.final.pdf"]);
+    assert_eq!(names(&ctx, "filter[term]=%25").await, ["50__off.pdf"]);
+    assert_eq!(names(&ctx, "filter[term]=_").await, ["50__off.pdf"]);
+    // Size, in units.
+    assert_eq!(
+        names(&ctx, "filter[size][from]=1&filter[size][to]=2&filter[size][unit]=1000").await,
+        ["photo.PNG"]
+    );
+    assert_eq!(names(&ctx, "filter[size][to]=50").await, ["notes.txt", "50__off.pdf"]);
+    // Uuids, authors, sources.
+    let two = format!("filter[uuid]={},{}", uuids["notes.txt"], uuids["photo.PNG"]);
+    assert_eq!(names(&ctx, &two).await, ["photo.PNG", "notes.txt"]);
+    assert_eq!(
+        names(&ctx, &format!("filter[created_by][]={second_author}")).await,
+        ["notes.txt", "Report.final.pdf"]
+    );
+    assert!(names(&ctx, "filter[source_id]=5").await.is_empty());
+    // Dates: presets and ranges, on created_at or updated_at.
+    assert_eq!(
+        names(&ctx, "filter[date][date_preset]=last_3_days").await,
+        ["Report.pdf", "photo.PNG"]
+    );
+    assert_eq!(names(&ctx, "filter[date][date_preset]=day").await, ["Report.pdf"]);
+    let range = format!(
+        "filter[date][type]=updated_at&filter[date][from]={}&filter[date][to]={}",
+        now - 11 * 86_400,
+        now - 86_400 + 60
+    );
+    assert_eq!(names(&ctx, &range).await, ["photo.PNG", "notes.txt"]);
+    // Every filter together.
+    let combined = format!("filter[extensions][]=pdf&filter[term]=report&filter[size][from]=200&filter[created_by][]={second_author}&filter[date][from]={}", now - 50 * 86_400);
+    assert_eq!(names(&ctx, &combined).await, ["Report.final.pdf"]);
+
+    // Pages, with HAL links that keep the filters.
+    let first = ctx.call("GET", "/v1.0/files?limit=2&order[size]=asc", None).await.json();
+    assert_eq!(first["_page"], 1);
+    assert_eq!(first["_count"], 2);
+    let next = first["_links"]["next"]["href"].as_str().unwrap();
+    assert!(next.contains("page=2") && next.contains("order%5Bsize%5D=asc"), "{next}");
+    let second = ctx.call("GET", &path_of(next), None).await.json();
+    assert_eq!(second["_embedded"]["files"][0]["sanitized_name"], "Report.pdf");
+    let last = ctx.call("GET", "/v1.0/files?limit=2&page=3", None).await.json();
+    assert_eq!(last["_count"], 1);
+    assert!(last["_links"]["next"].is_null());
+    assert!(last["_links"]["self"]["href"].as_str().unwrap().ends_with("limit=2&page=3"));
+    assert_eq!(ctx.call("GET", "/v1.0/files?limit=2&page=4", None).await.status, 204);
+
+    // The trash: out of normal listings, alone with filter[deleted]=true.
+    let trash =
+        ctx.call("DELETE", "/v1.0/files", Some(json!([{"uuid": uuids["notes.txt"]}]))).await;
+    assert_eq!(trash.status, 204);
+    assert!(!names(&ctx, "").await.contains(&"notes.txt".to_owned()));
+    assert_eq!(names(&ctx, "filter[deleted]=true").await, ["notes.txt"]);
+
+    // Bad values are named; another account sees nothing.
+    for (query, named) in [
+        ("filter[size][from]=big", "filter[size][from]"),
+        ("filter[date][date_preset]=fortnight", "filter[date][date_preset]"),
+        ("limit=1000", "limit"),
+        ("order[colour]=asc", "order"),
+    ] {
+        let answer = ctx.call("GET", &format!("/v1.0/files?{query}"), None).await;
+        let detail = answer.problem(400, "validation")["detail"].as_str().unwrap().to_owned();
+        assert!(detail.contains(named), "{query}: {detail}");
+    }
+    let stranger = ctx.app.token("globex", "files").await;
+    assert_eq!(
+        send(&ctx.router, with_token("GET", "/v1.0/files", &stranger, None)).await.status,
+        204
+    );
+    ctx.app.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_files_are_listed_with_kommo_filters() {
+    files_are_listed_with_kommo_filters(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_files_are_listed_with_kommo_filters() {
+    files_are_listed_with_kommo_filters(Backend::Postgres).await;
 }

@@ -3,6 +3,7 @@
 
 pub mod digest;
 pub mod file_name;
+pub mod listing;
 pub mod parts;
 pub mod preview;
 pub mod range;

@@ -2,7 +2,9 @@
 //! endpoints: one file, its versions, one version.
 
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, Query, RawQuery, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
     routing::get,
     Json, Router,
 };
@@ -14,6 +16,7 @@ use super::{auth::Auth, json::ApiJson};
 use crate::{
     domain::{
         file_name::{classify, FileName},
+        listing::ListQuery,
         Scope,
     },
     error::{Error, Result},
@@ -351,6 +354,90 @@ pub async fn get_version(
     Ok(Json(state.version_view(&file, &version).await?))
 }
 
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct FilesEmbedded {
+    pub files: Vec<FileView>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct PageLinks {
+    #[serde(rename = "self")]
+    pub self_: Href,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<Href>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct FilePage {
+    pub _page: u32,
+    /// Files on this page.
+    pub _count: usize,
+    pub _embedded: FilesEmbedded,
+    pub _links: PageLinks,
+}
+
+/// The account's files, with Kommo's filters, order and pages.
+#[utoipa::path(get, path = "/v1.0/files", tag = "files", security(("bearer" = [])),
+    params(
+        ("filter[uuid]" = Option<String>, Query, description = "comma-separated uuids"),
+        ("filter[name]" = Option<String>, Query, description = "the name as shown, or the whole name"),
+        ("filter[extensions][]" = Option<Vec<String>>, Query, description = "repeatable"),
+        ("filter[term]" = Option<String>, Query, description = "part of the name"),
+        ("filter[source_id]" = Option<i64>, Query),
+        ("filter[deleted]" = Option<bool>, Query, description = "true: only trashed files"),
+        ("filter[size][from]" = Option<u64>, Query), ("filter[size][to]" = Option<u64>, Query),
+        ("filter[size][unit]" = Option<u64>, Query, description = "bytes per unit, default 1"),
+        ("filter[date][type]" = Option<String>, Query, description = "created_at or updated_at"),
+        ("filter[date][from]" = Option<i64>, Query), ("filter[date][to]" = Option<i64>, Query),
+        ("filter[date][date_preset]" = Option<String>, Query,
+            description = "day, yesterday, week, previous_week, month, previous_month, quarter, year, last_3_days"),
+        ("filter[created_by][]" = Option<Vec<i64>>, Query, description = "repeatable"),
+        ("order[created_at]" = Option<String>, Query, description = "asc or desc; also order[updated_at], order[size], order[name]"),
+        ("page" = Option<u32>, Query), ("limit" = Option<u32>, Query, description = "1 to 250, default 50"),
+    ),
+    responses((status = 200, body = FilePage), (status = 204, description = "nothing matches"),
+        (status = 400, body = super::problem::Problem, description = "a bad filter value, named")))]
+pub async fn list_files(
+    State(state): State<AppState>,
+    auth: Auth,
+    RawQuery(raw): RawQuery,
+) -> Result<Response> {
+    auth.require(Scope::Files)?;
+    let raw = raw.unwrap_or_default();
+    let pairs: Vec<(String, String)> =
+        form_urlencoded::parse(raw.as_bytes()).into_owned().collect();
+    let query = ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), now_unix())
+        .map_err(Error::Validation)?;
+    let mut rows = state.db.list_files(auth.account, &query).await?;
+    if rows.is_empty() {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let more = rows.len() > query.limit as usize;
+    rows.truncate(query.limit as usize);
+    let mut files = Vec::with_capacity(rows.len());
+    for row in &rows {
+        files.push(state.file_view(row).await?);
+    }
+    let page_link = |page: u32| {
+        let mut link = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in pairs.iter().filter(|(k, _)| k != "page") {
+            link.append_pair(k, v);
+        }
+        link.append_pair("page", &page.to_string());
+        Href { href: format!("{}/v1.0/files?{}", state.settings.public_url, link.finish()) }
+    };
+    let page = FilePage {
+        _page: query.page,
+        _count: files.len(),
+        _links: PageLinks {
+            self_: page_link(query.page),
+            next: more.then(|| page_link(query.page + 1)),
+        },
+        _embedded: FilesEmbedded { files },
+    };
+    Ok(Json(page).into_response())
+}
+
 /// What `PATCH /v1.0/files/{uuid}` changes: one of the two.
 #[derive(Deserialize, ToSchema)]
 pub struct FilePatch {
@@ -406,6 +493,7 @@ pub async fn patch_file(
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/v1.0/files", get(list_files))
         .route("/v1.0/files/{uuid}", get(get_file).patch(patch_file))
         .route("/v1.0/files/{uuid}/versions", get(list_versions))
         .route("/v1.0/files/{uuid}/versions/{version_uuid}", get(get_version))

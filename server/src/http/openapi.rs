@@ -23,6 +23,7 @@ use utoipa_swagger_ui::SwaggerUi;
         super::upload::put_part,
         super::upload::resume_point,
         super::upload::cancel,
+        super::files::list_files,
         super::files::get_file,
         super::files::patch_file,
         super::files::list_versions,

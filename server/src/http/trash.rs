@@ -12,7 +12,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{auth::Auth, files::FileView, json::ApiJson};
+use super::{auth::Auth, files::FilesEmbedded, json::ApiJson};
 use crate::{
     domain::Scope,
     error::{Error, Result},
@@ -69,11 +69,6 @@ pub async fn trash(
             "there is no file {unknown}; no file was moved to the trash"
         ))),
     }
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct FilesEmbedded {
-    pub files: Vec<FileView>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]

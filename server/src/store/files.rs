@@ -59,7 +59,8 @@ pub struct PreviewRecord {
     pub blob_key: String,
 }
 
-const FILE_SELECT: &str = "select f.id, f.uuid, f.account_id, f.name, f.source_id, f.created_at, \
+pub(super) const FILE_SELECT: &str =
+    "select f.id, f.uuid, f.account_id, f.name, f.source_id, f.created_at, \
     f.updated_at, f.created_by, f.updated_by, f.deleted_at, f.deleted_by, \
     v.id as version_id, v.uuid as version_uuid, v.size, v.mime_type, v.sha256, v.session_id, \
     (select count(*) from file_versions c where c.file_id = f.id) as version_count \

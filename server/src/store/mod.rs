@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 
 pub mod accounts;
 pub mod files;
+pub mod listing;
 pub mod secrets;
 pub mod sessions;
 pub mod tokens;
