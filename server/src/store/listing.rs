@@ -4,7 +4,7 @@
 use super::{
     accounts::AccountId,
     files::{FileRecord, FILE_SELECT},
-    Db,
+    Db, DbKind,
 };
 use crate::{
     domain::listing::{DateField, ListQuery, OrderField},
@@ -78,7 +78,17 @@ impl Db {
         }
         if let Some(term) = &q.term {
             let pattern = sql.arg(Bind::Text(format!("%{}%", escape_like(term))));
-            sql.and(&format!("lower(f.name) like {pattern} escape '\\'"));
+            let plain = !term.contains(['%', '_', '\\']);
+            if self.kind() == DbKind::Sqlite && plain && term.chars().count() >= 3 {
+                // The trigram index (migration 0004) finds the few files
+                // that hold the piece; LIKE on the table would read all.
+                sql.and(&format!(
+                    "f.id in (select rowid from files_name_trigrams where name like {pattern})"
+                ));
+            } else {
+                // PostgreSQL's trigram index serves this LIKE directly.
+                sql.and(&format!("lower(f.name) like {pattern} escape '\\'"));
+            }
         }
         if let Some(source) = q.source_id {
             let arg = sql.arg(Bind::Int(source));
