@@ -167,6 +167,15 @@ impl ListQuery {
         if orders > 1 {
             return Err("order by one field at a time".into());
         }
+        for (key, count) in [
+            ("filter[uuid]", query.uuids.len()),
+            ("filter[extensions][]", query.extensions.len()),
+            ("filter[created_by][]", query.created_by.len()),
+        ] {
+            if count > MAX_LIMIT as usize {
+                return Err(format!("{key} names at most {MAX_LIMIT} values, not {count}"));
+            }
+        }
         query.size_from = query.size_from.map(|n| n.saturating_mul(size_unit));
         query.size_to = query.size_to.map(|n| n.saturating_mul(size_unit));
         if let (Some(from), Some(to)) = (query.size_from, query.size_to) {
@@ -315,6 +324,7 @@ mod tests {
             ("page=0", "page"),
             ("limit=251", "limit"),
             ("limit=x", "limit"),
+            (&format!("filter[uuid]={}", vec!["u"; 251].join(",")), "filter[uuid]"),
         ] {
             let error = parse(query).unwrap_err();
             assert!(error.contains(named), "{query}: {error}");
