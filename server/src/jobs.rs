@@ -31,6 +31,8 @@ pub async fn sweep(state: &AppState) -> Result<Sweep> {
             break;
         }
         for (session_id, part, key) in batch {
+            // A write in flight finishes before the blob goes.
+            let _slot = state.session_locks.lock(session_id).await;
             state.session_locks.forget(session_id);
             delete_blob(state, &key).await?;
             state.db.forget_part(session_id, part).await?;
@@ -44,6 +46,9 @@ pub async fn sweep(state: &AppState) -> Result<Sweep> {
             break;
         }
         for file_id in batch {
+            if !state.db.claim_for_purge(file_id, purge_cutoff(state, now_unix())).await? {
+                continue;
+            }
             for key in state.db.blobs_of_file(file_id).await? {
                 delete_blob(state, &key).await?;
             }

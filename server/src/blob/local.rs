@@ -128,7 +128,9 @@ fn write_in_place(path: &Path, offset: u64, bytes: &[u8]) -> std::io::Result<()>
         }
     };
     file.sync_data()?;
-    if created {
+    // The first part (offset 0) makes sure the file's directory entry is
+    // durable, also when an earlier attempt created the file and failed.
+    if created || offset == 0 {
         std::fs::File::open(dir)?.sync_all()?;
     }
     Ok(())

@@ -138,10 +138,12 @@ pub async fn put_part(
     }
     let incoming = Incoming { state: &state, token: &token, session: &session, part, announced };
     let hashed = incoming.checked(digests)?;
-    let placed = if arrival == PartArrival::Replay {
-        Placed::AlreadyStored { digest_state: hashed.digest_state }
-    } else if state.blobs.part_layout() == PartLayout::SessionBlob {
+    let placed = if state.blobs.part_layout() == PartLayout::SessionBlob {
+        // Replays too: the slot waits for a write in flight and knows
+        // whether the record stands.
         store_in_place(incoming, hashed, bytes).await?
+    } else if arrival == PartArrival::Replay {
+        Placed::AlreadyStored { digest_state: hashed.digest_state }
     } else {
         store_blob(incoming, hashed, bytes).await?
     };
@@ -445,13 +447,11 @@ async fn store_in_place(incoming: Incoming<'_>, hashed: Hashed, bytes: Bytes) ->
         (written, outcome, slot)
     };
     if let Err(e) = written {
-        if matches!(outcome, Ok(PartOutcome::Stored { .. })) {
-            // Undo the record; if even that fails, leave the slot unknown.
-            if state.db.forget_part(session.id, i64::from(part)).await.is_ok() {
-                finish(&mut slot, done);
-            }
-        } else {
-            finish(&mut slot, done);
+        // Undo a record that may have been made (an insert whose answer
+        // was lost may have committed too). The slot stays unknown either
+        // way: the next request checks the database and the bytes again.
+        if !matches!(outcome, Ok(PartOutcome::TargetUnavailable | PartOutcome::OverQuota { .. })) {
+            let _ = state.db.forget_part(session.id, i64::from(part)).await;
         }
         return Err(e);
     }
@@ -482,15 +482,16 @@ async fn store_in_place(incoming: Incoming<'_>, hashed: Hashed, bytes: Bytes) ->
             Err(incoming.over_quota(used))
         }
         PartOutcome::Lost => {
-            // Holding the slot, only a session that stopped taking parts
-            // loses. Its blob is garbage, and the write may have recreated
-            // it after the sweeper removed it.
+            // Holding the slot, a part loses when the session stopped
+            // taking parts: its blob is garbage, and the write may have
+            // recreated it after it was freed. Otherwise the record was
+            // made by a request this process gave up on, and this write
+            // may have changed its bytes: the slot stays unknown, so the
+            // next request checks them against the record.
             let why = lost_because(state, token, part).await;
             if matches!(why, Error::NotFound(_) | Error::SessionExpired) {
                 state.session_locks.forget(session.id);
                 state.blobs.delete(&key).await?;
-            } else {
-                finish(&mut slot, done);
             }
             Err(why)
         }
@@ -650,6 +651,8 @@ pub async fn cancel(
     if session.is_expired_at(now_unix()) {
         return Err(Error::SessionExpired);
     }
+    // A write in flight finishes before the blob goes.
+    let _slot = state.session_locks.lock(session.id).await;
     if !state.db.cancel_session(session.id).await? {
         return Err(Error::NotFound("upload session"));
     }

@@ -37,9 +37,11 @@ impl Sql {
     }
 }
 
-/// `text` for a LIKE pattern, with its wildcards taken literally.
+/// `text` for a LIKE pattern, with its wildcards taken literally. Case is
+/// folded in SQL, on both sides, so both fold alike (SQLite's `lower()`
+/// folds only ASCII; PostgreSQL's folds every script).
 fn escape_like(text: &str) -> String {
-    text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 impl Db {
@@ -57,12 +59,12 @@ impl Db {
         }
         if let Some(name) = &q.name {
             // The name as shown (without extension) or the whole name.
-            let whole = sql.arg(Bind::Text(name.to_lowercase()));
+            let whole = sql.arg(Bind::Text(name.clone()));
             let with_ext = sql.arg(Bind::Text(format!("{}.%", escape_like(name))));
             let two_dots = sql.arg(Bind::Text(format!("{}.%.%", escape_like(name))));
             sql.and(&format!(
-                "(lower(f.name) = {whole} or (lower(f.name) like {with_ext} escape '\\' \
-                 and lower(f.name) not like {two_dots} escape '\\'))"
+                "(lower(f.name) = lower({whole}) or (lower(f.name) like lower({with_ext}) escape '\\' \
+                 and lower(f.name) not like lower({two_dots}) escape '\\'))"
             ));
         }
         if !q.extensions.is_empty() {
@@ -71,7 +73,7 @@ impl Db {
                 .iter()
                 .map(|e| {
                     let pattern = sql.arg(Bind::Text(format!("_%.{}", escape_like(e))));
-                    format!("lower(f.name) like {pattern} escape '\\'")
+                    format!("lower(f.name) like lower({pattern}) escape '\\'")
                 })
                 .collect();
             sql.and(&format!("({})", tests.join(" or ")));
@@ -87,7 +89,7 @@ impl Db {
                 ));
             } else {
                 // PostgreSQL's trigram index serves this LIKE directly.
-                sql.and(&format!("lower(f.name) like {pattern} escape '\\'"));
+                sql.and(&format!("lower(f.name) like lower({pattern}) escape '\\'"));
             }
         }
         if let Some(source) = q.source_id {
@@ -149,6 +151,6 @@ mod tests {
 
     #[test]
     fn like_wildcards_in_user_text_are_literal() {
-        assert_eq!(escape_like("50%_Off\\"), "50\\%\\_off\\\\");
+        assert_eq!(escape_like("50%_Off\\"), "50\\%\\_Off\\\\");
     }
 }

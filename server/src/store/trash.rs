@@ -109,11 +109,32 @@ impl Db {
         .await?)
     }
 
-    /// Every blob key a file's versions use: their parts and previews.
+    /// Claims a file for the purge: only while it is still trashed and
+    /// due. Its `deleted_at` becomes 0, which is due at any cutoff, so a
+    /// restore can no longer take it back, even from a node whose clock
+    /// lags. False when a restore got there first.
+    pub async fn claim_for_purge(&self, file_id: i64, cutoff: i64) -> Result<bool> {
+        let claimed = sqlx::query(
+            "update files set deleted_at = 0 \
+             where id = $1 and deleted_at is not null and deleted_at <= $2",
+        )
+        .bind(file_id)
+        .bind(cutoff)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(claimed == 1)
+    }
+
+    /// Every blob key a file uses: the parts of its versions and of
+    /// unfinished new-version sessions, and its previews.
     pub async fn blobs_of_file(&self, file_id: i64) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "select distinct p.blob_key from upload_parts p \
                join file_versions v on v.session_id = p.session_id where v.file_id = $1 \
+             union \
+             select distinct p.blob_key from upload_parts p \
+               join upload_sessions s on s.id = p.session_id where s.target_file_id = $1 \
              union \
              select distinct r.blob_key from file_previews r \
                join file_versions v on v.id = r.version_id where v.file_id = $1",
