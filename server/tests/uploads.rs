@@ -384,6 +384,38 @@ async fn a_recorded_part_whose_bytes_were_lost_is_sent_again(backend: Backend) {
     ctx.cleanup().await;
 }
 
+/// With room for one part body at a time, the first request after a
+/// restart (which re-checks the last part) must not wait for memory it
+/// already holds.
+async fn the_first_part_after_a_restart_never_waits_on_itself(backend: Backend) {
+    let one_body = Settings { upload_buffer: PART, ..settings() };
+    let ctx = Ctx::with(backend, one_body, None).await;
+    let bytes = pattern(3 * PART as usize, 12);
+    let session = ctx.open_ok("one-slot.bin", bytes.len()).await;
+    let first = session["upload_url"].as_str().unwrap();
+    let second = ctx.put(first, &bytes[..PART as usize]).await.json()["next_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let router = restarted(&ctx);
+    let request = part_request(&second, &bytes[PART as usize..2 * PART as usize], None);
+    let answer = tokio::time::timeout(Duration::from_secs(10), send(&router, request))
+        .await
+        .expect("the part is taken, not stuck");
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    ctx.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_the_first_part_after_a_restart_never_waits_on_itself() {
+    the_first_part_after_a_restart_never_waits_on_itself(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_the_first_part_after_a_restart_never_waits_on_itself() {
+    the_first_part_after_a_restart_never_waits_on_itself(Backend::Postgres).await;
+}
+
 #[tokio::test]
 async fn sqlite_a_recorded_part_whose_bytes_were_lost_is_sent_again() {
     a_recorded_part_whose_bytes_were_lost_is_sent_again(Backend::Sqlite).await;
