@@ -592,6 +592,9 @@ async fn sessions_resume_list_cancel_and_expire(backend: Backend) {
     // Cancel: 204, the parts' bytes are gone, the URL is dead.
     let to_cancel = ctx.open_ok("cancel.bin", bytes.len()).await;
     let c1 = to_cancel["upload_url"].as_str().unwrap().to_owned();
+    let slots = ctx.app.state.session_locks.len();
+    assert_eq!(send(&ctx.router, get(&path_of(&c1))).await.json()["received"], 0);
+    assert_eq!(ctx.app.state.session_locks.len(), slots, "a session with no parts gets no slot");
     ctx.put(&c1, &bytes[..1024]).await;
     let blob_files_before = count_files(ctx.app.db.dir());
     let cancel = Request::delete(path_of(&c1)).body(Body::empty()).unwrap();

@@ -603,9 +603,12 @@ pub async fn resume_point(
     let mut next_part = session.next_part as PartNumber;
     if session.status == status::UPLOADING
         && !expired
+        && next_part > 1
         && state.blobs.part_layout() == PartLayout::SessionBlob
     {
         // After a crash the last recorded part may have lost its bytes.
+        // (A session with no parts has nothing to check, and gets no slot
+        // that nothing would ever free.)
         next_part = in_place::lock_checked(&state, session.id).await?.1 + 1;
     }
     let (status, next) = if session.status == status::COMPLETED {
