@@ -98,7 +98,7 @@ pub async fn open_session(
         return Err(Error::FileTooLarge { size, max });
     }
     if let Some(quota) = state.settings.quota_bytes {
-        let used = state.db.used_bytes(auth.account.0).await?;
+        let used = state.db.usage(auth.account).await?.used_bytes;
         if used.saturating_add(size) > quota {
             return Err(Error::QuotaExceeded { used, size, quota });
         }

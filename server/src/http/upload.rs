@@ -433,7 +433,6 @@ async fn store_in_place(incoming: Incoming<'_>, hashed: Hashed, bytes: Bytes) ->
             (written, slot)
         })
     };
-    let finish = |slot: &mut in_place::Slot, stored: PartNumber| slot.stored = Some(stored);
     let (written, outcome, mut slot) = if hashed.whole_file.is_none() {
         let (wrote, outcome) = tokio::join!(write, incoming.record_part(&hashed, &key, offset));
         let (written, slot) = wrote.map_err(|e| Error::Io(std::io::Error::other(e)))?;
@@ -457,7 +456,7 @@ async fn store_in_place(incoming: Incoming<'_>, hashed: Hashed, bytes: Bytes) ->
     }
     match outcome? {
         PartOutcome::Stored { version_id } => {
-            finish(&mut slot, part);
+            slot.stored = Some(part);
             if version_id.is_some() {
                 state.session_locks.forget(session.id);
             } else {
@@ -474,11 +473,11 @@ async fn store_in_place(incoming: Incoming<'_>, hashed: Hashed, bytes: Bytes) ->
         }
         // The bytes stay where no record points; a retry overwrites them.
         PartOutcome::TargetUnavailable => {
-            finish(&mut slot, done);
+            slot.stored = Some(done);
             Err(Error::FileTrashed)
         }
         PartOutcome::OverQuota { used } => {
-            finish(&mut slot, done);
+            slot.stored = Some(done);
             Err(incoming.over_quota(used))
         }
         PartOutcome::Lost => {

@@ -116,27 +116,7 @@ pub enum PartOutcome {
     OverQuota { used: u64 },
 }
 
-/// Bytes of every version of the account's files outside the trash.
-async fn used_bytes<'e>(
-    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    account: i64,
-) -> Result<u64> {
-    let used: i64 = sqlx::query_scalar(
-        "select cast(coalesce(sum(v.size), 0) as bigint) from file_versions v \
-         join files f on f.id = v.file_id where f.account_id = $1 and f.deleted_at is null",
-    )
-    .bind(account)
-    .fetch_one(executor)
-    .await?;
-    Ok(used as u64)
-}
-
 impl Db {
-    /// Bytes the account keeps outside the trash, every version counted.
-    pub async fn used_bytes(&self, account: i64) -> Result<u64> {
-        used_bytes(self.pool(), account).await
-    }
-
     pub async fn create_session(&self, new: NewSession<'_>) -> Result<SessionRecord> {
         let id: i64 = sqlx::query_scalar(
             "insert into upload_sessions (account_id, file_name, file_size, mime_type, part_size, \
@@ -273,7 +253,7 @@ impl Db {
                 .bind(session.account_id)
                 .execute(&mut *tx)
                 .await?;
-            let used = used_bytes(&mut *tx, session.account_id).await?;
+            let used = super::trash::used_bytes(&mut *tx, session.account_id).await?;
             if used.saturating_add(session.file_size as u64) > quota {
                 tx.rollback().await?;
                 return Ok(PartOutcome::OverQuota { used });

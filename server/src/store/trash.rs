@@ -18,6 +18,22 @@ pub struct Usage {
     pub file_count: u64,
 }
 
+/// Bytes of every version of the account's files outside the trash: what
+/// the quota counts, here and inside the completion transaction.
+pub(super) async fn used_bytes<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    account: i64,
+) -> Result<u64> {
+    let used: i64 = sqlx::query_scalar(
+        "select cast(coalesce(sum(v.size), 0) as bigint) from file_versions v \
+         join files f on f.id = v.file_id where f.account_id = $1 and f.deleted_at is null",
+    )
+    .bind(account)
+    .fetch_one(executor)
+    .await?;
+    Ok(used as u64)
+}
+
 impl Db {
     /// Moves the account's files with these uuids to the trash, or none of
     /// them: `Err(uuid)` names the first uuid the account has no file for.
@@ -163,9 +179,8 @@ impl Db {
 
     /// What the account keeps, in and out of the trash.
     pub async fn usage(&self, account: AccountId) -> Result<Usage> {
-        let (used, trashed, count): (i64, i64, i64) = sqlx::query_as(
+        let (trashed, count): (i64, i64) = sqlx::query_as(
             "select \
-               cast(coalesce(sum(case when f.deleted_at is null then v.size else 0 end), 0) as bigint), \
                cast(coalesce(sum(case when f.deleted_at is null then 0 else v.size end), 0) as bigint), \
                cast((select count(*) from files g \
                      where g.account_id = $1 and g.deleted_at is null) as bigint) \
@@ -175,7 +190,7 @@ impl Db {
         .fetch_one(self.pool())
         .await?;
         Ok(Usage {
-            used_bytes: used as u64,
+            used_bytes: used_bytes(self.pool(), account.0).await?,
             trashed_bytes: trashed as u64,
             file_count: count as u64,
         })
