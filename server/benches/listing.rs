@@ -22,21 +22,20 @@ fn env_or(name: &str, default: usize) -> usize {
 async fn seed(db: &satchel::store::Db, count: usize, now: i64) {
     let sql = format!(
         "with recursive n(i) as (select 1 union all select i + 1 from n where i < {count}) \
-         insert into files (id, uuid, account_id, name, active_version_id, created_at, updated_at, \
-                            created_by, updated_by, deleted_at, deleted_by) \
-         select i, printf('%08x-0000-4000-8000-%012x', i, i), 1, \
-                'file ' || i || '.' || (case when i % 10007 = 0 then 'gif' else (case i % 5 \
-                  when 0 then 'pdf' when 1 then 'png' when 2 then 'txt' when 3 then 'docx' \
-                  else 'jpg' end) end), \
-                i, {now} - i * 60, {now} - i * 60, 1, 1, \
+         insert into files (id, uuid, account_id, name, extension, size, active_version_id, \
+                            created_at, updated_at, created_by, updated_by, deleted_at, deleted_by) \
+         select i, printf('%08x-0000-4000-8000-%012x', i, i), 1, 'file ' || i || '.' || ext, ext, \
+                (i * 7919) % 10000000, i, {now} - i * 60, {now} - i * 60, 1, 1, \
                 case when i % 50 = 0 then {now} - 100 else null end, \
                 case when i % 50 = 0 then 1 else null end \
-         from n"
+         from (select i, case when i % 10007 = 0 then 'gif' else (case i % 5 \
+                  when 0 then 'pdf' when 1 then 'png' when 2 then 'txt' when 3 then 'docx' \
+                  else 'jpg' end) end as ext from n)"
     );
     let versions = "insert into file_versions (id, uuid, file_id, account_id, name, size, \
                     mime_type, sha256, part_size, session_id, created_at, created_by) \
                     select id, printf('%08x-0000-4000-9000-%012x', id, id), id, 1, name, \
-                    (id * 7919) % 10000000, 'application/octet-stream', \
+                    size, 'application/octet-stream', \
                     '0000000000000000000000000000000000000000000000000000000000000000', \
                     524288, 0, created_at, 1 from files";
     let mut tx = db.pool().begin().await.unwrap();

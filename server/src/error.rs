@@ -3,7 +3,7 @@
 //! `application/problem+json` answer and logs internal details, which
 //! never reach the client.
 
-use crate::domain::Scope;
+use crate::domain::{crm::FieldError, Scope};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -30,6 +30,13 @@ pub enum Error {
     /// 400 `validation`: the request is malformed; the text says what.
     #[error("{0}")]
     Validation(String),
+
+    /// 400 with Kommo's `validation-errors` (the CRM side): each item of
+    /// the batch that failed, by `request_id`, with every problem's code
+    /// and path. The slug is `file-trashed` when a problem is a file in
+    /// the trash, `validation` otherwise. Nothing was written.
+    #[error("{}", crm_summary(.0))]
+    CrmValidation(Vec<(String, Vec<FieldError>)>),
 
     /// 400 `file-too-large`: a session for more than `max_file_size`.
     #[error("the file has {size} bytes; at most {max} are accepted")]
@@ -95,7 +102,30 @@ pub enum Error {
     ObjectStore(#[from] object_store::Error),
 }
 
+/// The `detail` of a CRM validation answer: its first problem, and how
+/// many more there are.
+fn crm_summary(items: &[(String, Vec<FieldError>)]) -> String {
+    let mut all = items.iter().flat_map(|(_, errors)| errors);
+    let count = all.clone().count();
+    match all.next() {
+        None => "the request is invalid".to_owned(),
+        Some(first) => {
+            let place =
+                if first.path.is_empty() { String::new() } else { format!("{}: ", first.path) };
+            match count {
+                1 => format!("{place}{}", first.detail),
+                n => format!("{place}{} (and {} more problems)", first.detail, n - 1),
+            }
+        }
+    }
+}
+
 impl Error {
+    /// A CRM validation answer for one item (request_id "0").
+    pub fn crm(errors: Vec<FieldError>) -> Self {
+        Error::CrmValidation(vec![("0".to_owned(), errors)])
+    }
+
     pub fn validation(detail: impl Into<String>) -> Self {
         Error::Validation(detail.into())
     }

@@ -61,7 +61,7 @@ pub async fn sweep(state: &AppState) -> Result<Sweep> {
 
 /// Files trashed at or before this moment are due for the purge.
 pub fn purge_cutoff(state: &AppState, now: i64) -> i64 {
-    now - state.settings.trash_ttl.as_secs() as i64
+    crate::domain::trash::purge_cutoff(now, state.settings.trash_ttl.as_secs() as i64)
 }
 
 /// Frees a cancelled session's parts now rather than at the next sweep.

@@ -77,6 +77,18 @@ async fn files_are_renamed_and_switch_versions(backend: Backend) {
     assert_eq!(send(&ctx.router, support::get(&link)).await.body, first);
     let versions = ctx.call("GET", &format!("/v1.0/files/{uuid}/versions"), None).await.json();
     assert_eq!(versions["_count"], 2, "both versions stay listed");
+    // The listing's size filter and order see the active version's size.
+    assert_eq!(names(&ctx, "filter[size][from]=600").await, ["Q3 summary.pdf"]);
+    assert!(names(&ctx, "filter[size][to]=500").await.is_empty());
+
+    // A rename that gives an extension-less file one makes it filterable.
+    let bare = ctx.upload("README", &pattern(10, 3), None).await;
+    let bare_uuid = bare["uuid"].as_str().unwrap();
+    assert_eq!(bare["metadata"]["extension"], "");
+    assert!(names(&ctx, "filter[extensions][]=md").await.is_empty());
+    let named = ctx.patch(bare_uuid, json!({"name": "README.MD"})).await.json();
+    assert_eq!(named["metadata"]["extension"], "md");
+    assert_eq!(names(&ctx, "filter[extensions][]=md").await, ["README.MD"]);
 
     // Refusals.
     let both = json!({"name": "x", "version_uuid": v2["version_uuid"]});

@@ -147,7 +147,7 @@ async fn postgres_files_go_to_the_trash_and_come_back() {
     files_go_to_the_trash_and_come_back(Backend::Postgres).await;
 }
 
-async fn trashing_frees_quota_at_once(backend: Backend) {
+async fn trashing_frees_quota_at_once_and_restore_must_fit(backend: Backend) {
     let ctx = Ctx::new(backend, Settings { quota_bytes: Some(1500), ..Settings::default() }).await;
     let a = ctx.upload("a.bin", 1000).await;
     let too_big = json!({"file_name": "b.bin", "file_size": 1000});
@@ -160,19 +160,38 @@ async fn trashing_frees_quota_at_once(backend: Backend) {
         ctx.call("DELETE", "/v1.0/files", &ctx.token, Some(refs(&[uuid]))).await.status,
         204
     );
-    let opened = ctx.call("POST", "/v1.0/sessions", &ctx.token, Some(too_big)).await;
-    assert_eq!(opened.status, 200, "{}", opened.text());
+    // Upload b in a's freed space: a cannot come back without going over,
+    // and nothing is restored.
+    ctx.upload("b.bin", 1000).await;
+    let refused = ctx
+        .call("POST", "/v1.0/files/restore", &ctx.token, Some(refs(&[uuid])))
+        .await
+        .problem(400, "quota-exceeded");
+    assert!(refused["detail"].as_str().unwrap().contains("1000"), "{refused}");
+    assert_eq!(ctx.stats().await["used_bytes"], 1000);
+    assert_eq!(ctx.file(uuid, true).await.json()["is_trashed"], true);
+    // A file that fits comes back.
+    let small = ctx.upload("c.bin", 400).await;
+    let small_uuid = small["uuid"].as_str().unwrap();
+    assert_eq!(
+        ctx.call("DELETE", "/v1.0/files", &ctx.token, Some(refs(&[small_uuid]))).await.status,
+        204
+    );
+    let restored =
+        ctx.call("POST", "/v1.0/files/restore", &ctx.token, Some(refs(&[small_uuid]))).await;
+    assert_eq!(restored.status, 200, "{}", restored.text());
+    assert_eq!(ctx.stats().await["used_bytes"], 1400);
     ctx.app.cleanup().await;
 }
 
 #[tokio::test]
 async fn sqlite_trashing_frees_quota_at_once() {
-    trashing_frees_quota_at_once(Backend::Sqlite).await;
+    trashing_frees_quota_at_once_and_restore_must_fit(Backend::Sqlite).await;
 }
 
 #[tokio::test]
 async fn postgres_trashing_frees_quota_at_once() {
-    trashing_frees_quota_at_once(Backend::Postgres).await;
+    trashing_frees_quota_at_once_and_restore_must_fit(Backend::Postgres).await;
 }
 
 /// Files under the local blob store's upload directory.

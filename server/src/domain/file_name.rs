@@ -58,10 +58,7 @@ impl FileName {
     /// The lowercase extension after the last dot, if the name has one
     /// (a leading dot, as in `.env`, does not start an extension).
     pub fn extension(&self) -> Option<String> {
-        match self.0.rsplit_once('.') {
-            Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() => Some(ext.to_lowercase()),
-            _ => None,
-        }
+        extension_of(&self.0)
     }
 
     /// The name a rename to `shown` gives: Kommo shows names without
@@ -128,6 +125,16 @@ pub fn classify(mime: &str, extension: Option<&str>) -> FileType {
         "text" => FileType::Document,
         _ if extension.is_some_and(|e| DOCUMENT_EXTENSIONS.contains(&e)) => FileType::Document,
         _ => FileType::File,
+    }
+}
+
+/// The lowercase extension of a stored name: what follows its last dot,
+/// when both sides of that dot are non-empty. The listing's extension
+/// filter reads the copy kept in `files.extension` (migration 0005).
+pub fn extension_of(name: &str) -> Option<String> {
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() => Some(ext.to_lowercase()),
+        _ => None,
     }
 }
 

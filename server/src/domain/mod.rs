@@ -1,6 +1,7 @@
 //! Satchel's domain rules in plain Rust: no axum, no sqlx, no I/O.
 //! The HTTP layer parses into these types, the store persists them.
 
+pub mod crm;
 pub mod digest;
 pub mod file_name;
 pub mod listing;
@@ -10,6 +11,7 @@ pub mod range;
 pub mod scope;
 pub mod signing;
 pub mod token;
+pub mod trash;
 
 pub use scope::{Scope, Scopes};
 pub use token::{TokenHash, TokenSecret};

@@ -20,6 +20,7 @@ use tower_http::{
 use crate::state::AppState;
 
 pub mod auth;
+pub mod crm;
 pub mod download;
 pub mod files;
 pub mod health;
@@ -46,6 +47,7 @@ pub fn app(state: AppState) -> Router {
         .merge(sessions::router())
         .merge(files::router())
         .merge(trash::router())
+        .merge(crm::router())
         .route("/v1.0/{*rest}", any(problem::no_such_endpoint))
         .route("/api/v4/{*rest}", any(problem::no_such_endpoint))
         .layer(RequestBodyLimitLayer::new(JSON_BODY_LIMIT))

@@ -12,6 +12,9 @@ use utoipa::ToSchema;
 
 use crate::error::Error;
 
+/// The code of a CRM validation problem that is a file in the trash.
+pub const FILE_TRASHED_CODE: &str = "FileTrashed";
+
 /// The body of every 4xx/5xx answer.
 #[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
 pub struct Problem {
@@ -44,6 +47,13 @@ impl Error {
                 (StatusCode::BAD_REQUEST, "quota-exceeded", "Quota exceeded")
             }
             Error::FileTrashed => (StatusCode::BAD_REQUEST, "file-trashed", "File is in the trash"),
+            Error::CrmValidation(items) => {
+                if items.iter().flat_map(|(_, e)| e).any(|e| e.code == FILE_TRASHED_CODE) {
+                    (StatusCode::BAD_REQUEST, "file-trashed", "File is in the trash")
+                } else {
+                    (StatusCode::BAD_REQUEST, "validation", "Invalid request")
+                }
+            }
             Error::PartSize { .. } => (StatusCode::BAD_REQUEST, "part-size", "Wrong part size"),
             Error::BodyTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "body-too-large", "Body too large")
@@ -84,6 +94,19 @@ impl IntoResponse for Error {
             self.to_string()
         };
         let mut extra = serde_json::Map::new();
+        if let Error::CrmValidation(items) = &self {
+            let listed: Vec<serde_json::Value> = items
+                .iter()
+                .map(|(request_id, errors)| {
+                    let errors: Vec<serde_json::Value> = errors
+                        .iter()
+                        .map(|e| serde_json::json!({"code": e.code, "path": e.path, "detail": e.detail}))
+                        .collect();
+                    serde_json::json!({"request_id": request_id, "errors": errors})
+                })
+                .collect();
+            extra.insert("validation-errors".into(), listed.into());
+        }
         if let Error::PartOutOfOrder { next_part, next_url, received, .. } = &self {
             extra.insert("next_part".into(), (*next_part).into());
             extra.insert("next_url".into(), next_url.clone().into());

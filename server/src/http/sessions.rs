@@ -7,7 +7,13 @@ use utoipa::ToSchema;
 
 use super::{auth::Auth, json::ApiJson};
 use crate::{
-    domain::{digest::parse_sha256_hex, file_name::FileName, parts::PartPlan, Scope},
+    domain::{
+        digest::parse_sha256_hex,
+        file_name::FileName,
+        parts::PartPlan,
+        trash::{usable, Unusable},
+        Scope,
+    },
     error::{Error, Result},
     state::AppState,
     store::{
@@ -108,12 +114,12 @@ pub async fn open_session(
     let target_file_id = match request.file_uuid.as_deref() {
         None => None,
         Some(uuid) => {
-            let file =
-                state.db.file_by_uuid(auth.account, uuid).await?.ok_or(Error::NotFound("file"))?;
-            if file.is_trashed() {
-                return Err(Error::FileTrashed);
+            let file = state.db.file_by_uuid(auth.account, uuid).await?;
+            match usable(file.as_ref()) {
+                Ok(file) => Some(file.id),
+                Err(Unusable::Unknown) => return Err(Error::NotFound("file")),
+                Err(Unusable::Trashed) => return Err(Error::FileTrashed),
             }
-            Some(file.id)
         }
     };
     let now = now_unix();

@@ -17,7 +17,7 @@ use crate::{
     domain::Scope,
     error::{Error, Result},
     state::AppState,
-    store::now_unix,
+    store::{now_unix, trash::Restore},
 };
 
 /// Most files one batch may name.
@@ -81,6 +81,7 @@ pub struct RestoredFiles {
 #[utoipa::path(post, path = "/v1.0/files/restore", tag = "files", security(("bearer" = [])),
     request_body = Vec<FileRef>,
     responses((status = 200, body = RestoredFiles),
+        (status = 400, body = super::problem::Problem, description = "quota-exceeded: nothing restored"),
         (status = 404, body = super::problem::Problem, description = "a file that is gone: nothing restored")))]
 pub async fn restore(
     State(state): State<AppState>,
@@ -90,8 +91,17 @@ pub async fn restore(
     auth.require(Scope::Files)?;
     let uuids = batch_uuids(body)?;
     let cutoff = crate::jobs::purge_cutoff(&state, now_unix());
-    let restored = state.db.restore_files(auth.account, &uuids, cutoff).await?;
-    let ids = restored.map_err(|_| Error::NotFound("file"))?;
+    let ids = match state
+        .db
+        .restore_files(auth.account, &uuids, cutoff, state.settings.quota_bytes)
+        .await?
+    {
+        Restore::Restored(ids) => ids,
+        Restore::Unknown(_) => return Err(Error::NotFound("file")),
+        Restore::OverQuota { used, size, quota } => {
+            return Err(Error::QuotaExceeded { used, size, quota })
+        }
+    };
     let mut files = Vec::with_capacity(ids.len());
     for id in ids {
         let file = state.db.file_by_id(id).await?.ok_or(Error::NotFound("file"))?;

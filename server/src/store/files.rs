@@ -2,7 +2,7 @@
 //! that uploaded its version (`upload_parts` by `session_id`).
 
 use super::{accounts::AccountId, Db};
-use crate::error::Result;
+use crate::{domain::file_name::extension_of, error::Result};
 
 /// A file with its active version.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -30,6 +30,12 @@ pub struct FileRecord {
 impl FileRecord {
     pub fn is_trashed(&self) -> bool {
         self.deleted_at.is_some()
+    }
+}
+
+impl crate::domain::trash::TrashState for FileRecord {
+    fn trashed_at(&self) -> Option<i64> {
+        self.deleted_at
     }
 }
 
@@ -97,13 +103,17 @@ impl Db {
 
     /// Renames a file (the full name, extension included).
     pub async fn rename_file(&self, file_id: i64, name: &str, by: i64, now: i64) -> Result<()> {
-        sqlx::query("update files set name = $1, updated_at = $2, updated_by = $3 where id = $4")
-            .bind(name)
-            .bind(now)
-            .bind(by)
-            .bind(file_id)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "update files set name = $1, extension = $5, updated_at = $2, updated_by = $3 \
+             where id = $4",
+        )
+        .bind(name)
+        .bind(now)
+        .bind(by)
+        .bind(file_id)
+        .bind(extension_of(name))
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
@@ -117,8 +127,8 @@ impl Db {
         now: i64,
     ) -> Result<()> {
         sqlx::query(
-            "update files set active_version_id = $1, updated_at = $2, updated_by = $3 \
-             where id = $4",
+            "update files set active_version_id = $1, updated_at = $2, updated_by = $3, \
+             size = (select v.size from file_versions v where v.id = $1) where id = $4",
         )
         .bind(version_id)
         .bind(now)
@@ -159,5 +169,87 @@ impl Db {
         .bind(version_id)
         .fetch_all(self.pool())
         .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{
+        domain::file_name::extension_of,
+        store::DbKind,
+        testing::{Backend, TestDb},
+    };
+
+    /// The statement of migration 0005 that fills `extension` for rows
+    /// written before it.
+    fn backfill(kind: DbKind) -> String {
+        let migration = match kind {
+            DbKind::Sqlite => include_str!("../../migrations/sqlite/0005_extension_size.sql"),
+            DbKind::Postgres => include_str!("../../migrations/postgres/0005_extension_size.sql"),
+        };
+        let start = migration.find("update files set extension").expect("backfill statement");
+        let end = start + migration[start..].find(';').expect("statement end");
+        migration[start..end].to_owned()
+    }
+
+    /// Old rows get the same extension from the migration's SQL as new
+    /// ones get from the server.
+    async fn migration_extensions_match_the_servers(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let account = t.db.ensure_account("a").await.unwrap();
+        let names = [
+            "report.pdf",
+            "Photo.JPeG",
+            "archive.tar.GZ",
+            "README",
+            ".bashrc",
+            "trailing.",
+            "a..b",
+            "x.y.z",
+            "dots...",
+            "спец.ДОК",
+            "one.two three",
+            "a.b.",
+        ];
+        for (i, name) in names.iter().enumerate() {
+            sqlx::query(
+                "insert into files (uuid, account_id, name, extension, created_at, updated_at) \
+                 values ($1, $2, $3, 'stale', 0, 0)",
+            )
+            .bind(format!("u{i}"))
+            .bind(account.0)
+            .bind(*name)
+            .execute(t.db.pool())
+            .await
+            .unwrap();
+        }
+        sqlx::query(&backfill(t.db.kind())).execute(t.db.pool()).await.unwrap();
+        for name in names {
+            let stored: Option<String> =
+                sqlx::query_scalar("select extension from files where name = $1")
+                    .bind(name)
+                    .fetch_one(t.db.pool())
+                    .await
+                    .unwrap();
+            let mut expected = extension_of(name);
+            if t.db.kind() == DbKind::Sqlite {
+                // SQLite's lower() folds ASCII only; the server folds all.
+                expected = name.rsplit_once('.').and_then(|(stem, ext)| {
+                    (!stem.is_empty() && !ext.is_empty()).then(|| ext.to_ascii_lowercase())
+                });
+            }
+            assert_eq!(stored, expected, "{name}");
+        }
+        t.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_migration_extensions_match_the_servers() {
+        migration_extensions_match_the_servers(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_migration_extensions_match_the_servers() {
+        migration_extensions_match_the_servers(Backend::Postgres).await;
     }
 }

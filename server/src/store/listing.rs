@@ -68,29 +68,30 @@ impl Db {
             ));
         }
         if !q.extensions.is_empty() {
-            let tests: Vec<String> = q
-                .extensions
-                .iter()
-                .map(|e| {
-                    let pattern = sql.arg(Bind::Text(format!("_%.{}", escape_like(e))));
-                    format!("lower(f.name) like lower({pattern}) escape '\\'")
-                })
-                .collect();
-            sql.and(&format!("({})", tests.join(" or ")));
+            // `files.extension` is kept lowercase (migration 0005).
+            let args: Vec<String> =
+                q.extensions.iter().map(|e| sql.arg(Bind::Text(e.clone()))).collect();
+            sql.and(&format!("f.extension in ({})", args.join(", ")));
         }
         if let Some(term) = &q.term {
             let pattern = sql.arg(Bind::Text(format!("%{}%", escape_like(term))));
             let plain = !term.contains(['%', '_', '\\']);
-            if self.kind() == DbKind::Sqlite && plain && term.chars().count() >= 3 {
+            let by_name = if self.kind() == DbKind::Sqlite && plain && term.chars().count() >= 3 {
                 // The trigram index (migration 0004) finds the few files
                 // that hold the piece; LIKE on the table would read all.
-                sql.and(&format!(
-                    "f.id in (select rowid from files_name_trigrams where name like {pattern})"
-                ));
+                format!("f.id in (select rowid from files_name_trigrams where name like {pattern})")
             } else {
                 // PostgreSQL's trigram index serves this LIKE directly.
-                sql.and(&format!("lower(f.name) like lower({pattern}) escape '\\'"));
-            }
+                format!("lower(f.name) like lower({pattern}) escape '\\'")
+            };
+            // Or the name of an entity the file is attached to (the
+            // account's entities are few beside its files).
+            let account = sql.arg(Bind::Int(account.0));
+            sql.and(&format!(
+                "({by_name} or f.id in (select l.file_id from entity_files l \
+                 join entities e on e.id = l.entity_id where e.account_id = {account} \
+                 and lower(e.name) like lower({pattern}) escape '\\'))"
+            ));
         }
         if let Some(source) = q.source_id {
             let arg = sql.arg(Bind::Int(source));
@@ -98,11 +99,11 @@ impl Db {
         }
         if let Some(from) = q.size_from {
             let arg = sql.arg(Bind::Int(from.min(i64::MAX as u64) as i64));
-            sql.and(&format!("v.size >= {arg}"));
+            sql.and(&format!("f.size >= {arg}"));
         }
         if let Some(to) = q.size_to {
             let arg = sql.arg(Bind::Int(to.min(i64::MAX as u64) as i64));
-            sql.and(&format!("v.size <= {arg}"));
+            sql.and(&format!("f.size <= {arg}"));
         }
         if let Some(range) = q.date {
             let column = match range.field {
@@ -125,7 +126,7 @@ impl Db {
         let column = match q.order {
             OrderField::CreatedAt => "f.created_at",
             OrderField::UpdatedAt => "f.updated_at",
-            OrderField::Size => "v.size",
+            OrderField::Size => "f.size",
             OrderField::Name => "lower(f.name)",
         };
         let direction = if q.ascending { "asc" } else { "desc" };

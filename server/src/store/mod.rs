@@ -18,6 +18,7 @@ use sqlx::{
 use crate::error::{Error, Result};
 
 pub mod accounts;
+pub mod crm;
 pub mod files;
 pub mod listing;
 pub mod secrets;

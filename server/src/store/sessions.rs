@@ -11,7 +11,7 @@
 use sqlx::{FromRow, Row};
 
 use super::{accounts::AccountId, Db};
-use crate::error::Result;
+use crate::{domain::file_name::extension_of, error::Result};
 
 /// Session states as stored. Expiry is not stored until the sweeper runs:
 /// an `uploading` session past `expires_at` is expired.
@@ -278,19 +278,18 @@ impl Db {
                 }
                 file_id
             }
-            None => {
-                sqlx::query_scalar(
-                    "insert into files (uuid, account_id, name, created_at, updated_at, created_by, updated_by) \
-                     values ($1, $2, $3, $4, $4, $5, $5) returning id",
-                )
-                .bind(done.file_uuid)
-                .bind(session.account_id)
-                .bind(&session.file_name)
-                .bind(part.now)
-                .bind(session.created_by)
-                .fetch_one(&mut *tx)
-                .await?
-            }
+            None => sqlx::query_scalar(
+                "insert into files (uuid, account_id, name, extension, created_at, updated_at, \
+                     created_by, updated_by) values ($1, $2, $3, $6, $4, $4, $5, $5) returning id",
+            )
+            .bind(done.file_uuid)
+            .bind(session.account_id)
+            .bind(&session.file_name)
+            .bind(part.now)
+            .bind(session.created_by)
+            .bind(extension_of(&session.file_name))
+            .fetch_one(&mut *tx)
+            .await?,
         };
         let version_id: i64 = sqlx::query_scalar(
             "insert into file_versions (uuid, file_id, account_id, name, size, mime_type, sha256, \
@@ -311,12 +310,14 @@ impl Db {
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query(
-            "update files set active_version_id = $1, updated_at = $2, updated_by = $3 where id = $4",
+            "update files set active_version_id = $1, size = $5, updated_at = $2, updated_by = $3 \
+             where id = $4",
         )
         .bind(version_id)
         .bind(part.now)
         .bind(session.created_by)
         .bind(file_id)
+        .bind(session.file_size)
         .execute(&mut *tx)
         .await?;
         sqlx::query(

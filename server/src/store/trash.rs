@@ -18,6 +18,19 @@ pub struct Usage {
     pub file_count: u64,
 }
 
+/// What a restore did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Restore {
+    /// The files' ids, all of them out of the trash.
+    Restored(Vec<i64>),
+    /// Nothing moved: the account has no such file (never uploaded, or
+    /// purged).
+    Unknown(String),
+    /// Nothing moved: the files' `size` bytes would take the account,
+    /// which keeps `used`, over its quota.
+    OverQuota { used: u64, size: u64, quota: u64 },
+}
+
 /// Bytes of every version of the account's files outside the trash: what
 /// the quota counts, here and inside the completion transaction.
 pub(super) async fn used_bytes<'e>(
@@ -78,17 +91,28 @@ impl Db {
     }
 
     /// Takes the account's files with these uuids out of the trash, or
-    /// none of them: `Err(uuid)` names the first uuid the account has no
-    /// file for (never uploaded, or purged). Returns the files' ids.
-    /// Files trashed at or before `cutoff` are due for the purge and
-    /// count as gone.
+    /// none of them. Files trashed at or before `cutoff` are due for the
+    /// purge and count as gone. With a quota, the restored files must fit
+    /// in it beside the account's other files; the check runs under the
+    /// account's row lock, like an upload's completion.
     pub async fn restore_files(
         &self,
         account: AccountId,
         uuids: &[String],
         cutoff: i64,
-    ) -> Result<std::result::Result<Vec<i64>, String>> {
+        quota: Option<u64>,
+    ) -> Result<Restore> {
         let mut tx = self.pool().begin().await?;
+        let used_before = match quota {
+            Some(_) => {
+                sqlx::query("update accounts set id = id where id = $1")
+                    .bind(account.0)
+                    .execute(&mut *tx)
+                    .await?;
+                used_bytes(&mut *tx, account.0).await?
+            }
+            None => 0,
+        };
         let mut ids = Vec::with_capacity(uuids.len());
         for uuid in uuids {
             let id: Option<i64> = sqlx::query_scalar(
@@ -105,12 +129,23 @@ impl Db {
                 Some(id) => ids.push(id),
                 None => {
                     tx.rollback().await?;
-                    return Ok(Err(uuid.clone()));
+                    return Ok(Restore::Unknown(uuid.clone()));
                 }
             }
         }
+        if let Some(quota) = quota {
+            let used_after = used_bytes(&mut *tx, account.0).await?;
+            if used_after > quota && used_after > used_before {
+                tx.rollback().await?;
+                return Ok(Restore::OverQuota {
+                    used: used_before,
+                    size: used_after - used_before,
+                    quota,
+                });
+            }
+        }
         tx.commit().await?;
-        Ok(Ok(ids))
+        Ok(Restore::Restored(ids))
     }
 
     /// Files trashed at or before `cutoff`, due for the purge.

@@ -1,0 +1,265 @@
+//! The CRM side under `/api/v4`, in Kommo's shapes: entities with custom
+//! fields (`entities`), notes (`notes`) and the files attached to entities
+//! (`media`). Everything needs the `crm` scope and sees only the caller's
+//! account. Every file a request puts to use goes through
+//! `domain::trash::usable`; a bad one fails the whole request with Kommo's
+//! `validation-errors` and nothing is written.
+
+use std::collections::HashMap;
+
+use axum::{
+    extract::{FromRequestParts, Path, Query},
+    http::request::Parts,
+    Router,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{auth::Auth, files::Href, problem::FILE_TRASHED_CODE};
+use crate::{
+    domain::{
+        crm::{EntityType, FieldError, FieldInput, FileRef, ValueInput},
+        trash::{usable, Unusable},
+        Scope,
+    },
+    error::{Error, Result},
+    state::AppState,
+    store::{
+        accounts::AccountId,
+        crm::{EntityRecord, StoredField, StoredValue},
+        files::{FileRecord, VersionRecord},
+    },
+};
+
+pub mod entities;
+pub mod media;
+pub mod notes;
+
+/// A caller holding the `crm` scope; 401/403 before anything else runs.
+#[derive(Clone, Copy, Debug)]
+pub struct CrmAuth(pub Auth);
+
+impl FromRequestParts<AppState> for CrmAuth {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let auth = Auth::from_request_parts(parts, state).await?;
+        auth.require(Scope::Crm)?;
+        Ok(CrmAuth(auth))
+    }
+}
+
+/// The entity type a route serves, read from its path (`/api/v4/{type}/...`):
+/// each type has its own static routes, so no path can be mistaken for
+/// another.
+#[derive(Clone, Copy, Debug)]
+pub struct Kind(pub EntityType);
+
+impl<S: Send + Sync> FromRequestParts<S> for Kind {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
+        parts
+            .uri
+            .path()
+            .strip_prefix("/api/v4/")
+            .and_then(|rest| rest.split('/').next())
+            .and_then(EntityType::parse)
+            .map(Kind)
+            .ok_or(Error::NotFound("entity type"))
+    }
+}
+
+/// The entity a route's `{id}` names, of the route's type, in the
+/// caller's account (which needs `crm`); 404 for an unknown, foreign or
+/// malformed id.
+pub struct Target {
+    pub auth: Auth,
+    pub kind: EntityType,
+    pub entity: EntityRecord,
+}
+
+impl FromRequestParts<AppState> for Target {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let CrmAuth(auth) = CrmAuth::from_request_parts(parts, state).await?;
+        let Kind(kind) = Kind::from_request_parts(parts, state).await?;
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| Error::NotFound(kind.singular()))?;
+        let entity = entity_of(state, auth.account, kind, &id).await?;
+        Ok(Target { auth, kind, entity })
+    }
+}
+
+/// A page of rows fetched with one extra: `None` when empty (the list
+/// answers 204), else the page and whether more follow.
+pub fn page_of<T>(mut rows: Vec<T>, limit: i64) -> Option<(Vec<T>, bool)> {
+    if rows.is_empty() {
+        return None;
+    }
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    Some((rows, more))
+}
+
+/// Query parameters of the CRM lists, parsed by hand so a bad value is a
+/// problem answer naming it.
+#[derive(Deserialize, Default)]
+#[serde(transparent)]
+pub struct ListParams(HashMap<String, String>);
+
+/// Most items one page of a CRM list holds.
+pub const MAX_LIMIT: i64 = 250;
+pub const DEFAULT_LIMIT: i64 = 50;
+
+impl ListParams {
+    fn number(&self, key: &str) -> Result<Option<i64>> {
+        match self.0.get(key).map(|v| v.trim()) {
+            None | Some("") => Ok(None),
+            Some(v) => {
+                v.parse::<i64>().ok().filter(|n| *n >= 1).map(Some).ok_or_else(|| {
+                    Error::validation(format!("{key} must be a whole number from 1"))
+                })
+            }
+        }
+    }
+
+    /// `limit`, 1 to `MAX_LIMIT`, default `DEFAULT_LIMIT`.
+    pub fn limit(&self) -> Result<i64> {
+        match self.number("limit")? {
+            None => Ok(DEFAULT_LIMIT),
+            Some(n) if n <= MAX_LIMIT => Ok(n),
+            Some(_) => Err(Error::validation(format!("limit must be from 1 to {MAX_LIMIT}"))),
+        }
+    }
+
+    /// `page`, from 1.
+    pub fn page(&self) -> Result<i64> {
+        Ok(self.number("page")?.unwrap_or(1))
+    }
+
+    pub fn before_id(&self) -> Result<Option<i64>> {
+        self.number("before_id")
+    }
+}
+
+pub type Params = Query<ListParams>;
+
+/// The caller's entity of this type; 404 for an unknown, foreign or
+/// malformed id.
+async fn entity_of(
+    state: &AppState,
+    account: AccountId,
+    kind: EntityType,
+    id: &str,
+) -> Result<EntityRecord> {
+    let not_found = Error::NotFound(kind.singular());
+    let id: i64 = id.parse().map_err(|_| not_found)?;
+    state.db.entity(account, kind, id).await?.ok_or(Error::NotFound(kind.singular()))
+}
+
+/// A file reference resolved against the caller's account: the file
+/// must be usable, and a `version_uuid`, when sent, one of its versions.
+/// A problem is added to `errors` (at the reference's path) instead.
+pub async fn resolve_file(
+    state: &AppState,
+    account: AccountId,
+    reference: &FileRef,
+    errors: &mut Vec<FieldError>,
+) -> Result<Option<(FileRecord, Option<VersionRecord>)>> {
+    let found = state.db.file_by_uuid(account, &reference.file_uuid).await?;
+    let file = match usable(found.as_ref()) {
+        Ok(file) => file.clone(),
+        Err(Unusable::Unknown) => {
+            errors.push(FieldError::new(
+                "NotFound",
+                &reference.path,
+                format!("there is no file {}", reference.file_uuid),
+            ));
+            return Ok(None);
+        }
+        Err(Unusable::Trashed) => {
+            errors.push(FieldError::new(
+                FILE_TRASHED_CODE,
+                &reference.path,
+                format!("file {} is in the trash; restore it first", reference.file_uuid),
+            ));
+            return Ok(None);
+        }
+    };
+    let version = match &reference.version_uuid {
+        None => None,
+        Some(uuid) => match state.db.version_by_uuid(file.id, uuid).await? {
+            Some(version) => Some(version),
+            None => {
+                errors.push(FieldError::new(
+                    "NotFound",
+                    reference.path.replace("file_uuid", "version_uuid"),
+                    format!("file {} has no version {uuid}", reference.file_uuid),
+                ));
+                return Ok(None);
+            }
+        },
+    };
+    Ok(Some((file, version)))
+}
+
+/// Parsed field values with their files resolved, ready to store.
+pub async fn resolve_fields(
+    state: &AppState,
+    account: AccountId,
+    fields: Vec<FieldInput>,
+    errors: &mut Vec<FieldError>,
+) -> Result<Vec<StoredField>> {
+    let mut stored = Vec::with_capacity(fields.len());
+    for field in fields {
+        let mut values = Vec::with_capacity(field.values.len());
+        for value in field.values {
+            match value {
+                ValueInput::Text(text) => values.push(StoredValue::Text(text)),
+                ValueInput::File(reference) => {
+                    if let Some((file, version)) =
+                        resolve_file(state, account, &reference, errors).await?
+                    {
+                        values.push(StoredValue::File {
+                            file_id: file.id,
+                            version_id: version.map(|v| v.id),
+                            file_name: reference.file_name,
+                        });
+                    }
+                }
+            }
+        }
+        stored.push(StoredField { field_id: field.field_id, values });
+    }
+    Ok(stored)
+}
+
+/// `{"file_uuid"}` as PUT and DELETE of entity files send it.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct FileUuid {
+    pub file_uuid: String,
+}
+
+/// HAL `self` (and `next`) links of a CRM list.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct ListLinks {
+    #[serde(rename = "self")]
+    pub self_: Href,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<Href>,
+}
+
+pub fn router() -> Router<AppState> {
+    let mut router = Router::new().merge(media::file_links_router());
+    for kind in EntityType::ALL {
+        let base = format!("/api/v4/{}", kind.as_str());
+        router = router
+            .merge(entities::router(&base))
+            .merge(notes::router(&base))
+            .merge(media::router(&base));
+    }
+    router
+}

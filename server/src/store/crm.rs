@@ -1,0 +1,507 @@
+//! The CRM side: entities, custom fields and their values, notes, and the
+//! files attached to entities (the Media tab). Callers resolve and check
+//! every file first (`domain::trash::usable`); each write here is one
+//! transaction, so a batch lands whole or not at all.
+
+use super::{accounts::AccountId, Db};
+use crate::{
+    domain::crm::{EntityType, FieldType, FieldTypes},
+    error::Result,
+};
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct EntityRecord {
+    pub id: i64,
+    pub account_id: i64,
+    pub entity_type: String,
+    pub name: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub created_by: Option<i64>,
+    pub updated_by: Option<i64>,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct FieldRecord {
+    pub id: i64,
+    pub entity_type: String,
+    pub name: String,
+    pub field_type: String,
+}
+
+/// One stored value of a field, with its file as it is now.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ValueRecord {
+    pub entity_id: i64,
+    pub field_id: i64,
+    pub field_name: String,
+    pub field_type: String,
+    pub text_value: Option<String>,
+    pub file_uuid: Option<String>,
+    /// The pinned version, or else the file's active one.
+    pub version_uuid: Option<String>,
+    /// The name sent with the value, or else the version's.
+    pub file_name: Option<String>,
+    pub file_size: Option<i64>,
+    pub trashed_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct NoteRecord {
+    pub id: i64,
+    pub entity_id: i64,
+    pub note_type: String,
+    pub text_value: Option<String>,
+    pub file_uuid: Option<String>,
+    pub version_uuid: Option<String>,
+    /// The name the note was given.
+    pub file_name: Option<String>,
+    /// The version's own name.
+    pub original_name: Option<String>,
+    pub trashed_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub created_by: Option<i64>,
+}
+
+/// One file in an entity's Media tab.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct MediaRecord {
+    pub id: i64,
+    pub file_uuid: String,
+    pub trashed_at: Option<i64>,
+}
+
+/// An entity a file is attached to.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct LinkedEntity {
+    pub id: i64,
+    pub name: String,
+    pub entity_type: String,
+}
+
+/// A value to store, its file already resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoredValue {
+    Text(String),
+    File { file_id: i64, version_id: Option<i64>, file_name: Option<String> },
+}
+
+/// A field's new values; they replace the old ones.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredField {
+    pub field_id: i64,
+    pub values: Vec<StoredValue>,
+}
+
+/// A note to store, its file (if any) already resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NewNote {
+    Common { text: String, created_at: i64 },
+    Attachment { file_id: i64, version_id: i64, file_name: String, created_at: i64 },
+}
+
+const ENTITY_COLUMNS: &str =
+    "id, account_id, entity_type, name, created_at, updated_at, created_by, updated_by";
+
+async fn write_fields(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    entity_id: i64,
+    fields: &[StoredField],
+) -> Result<()> {
+    for field in fields {
+        sqlx::query("delete from field_values where entity_id = $1 and field_id = $2")
+            .bind(entity_id)
+            .bind(field.field_id)
+            .execute(&mut **tx)
+            .await?;
+        for (position, value) in field.values.iter().enumerate() {
+            let (text, file_id, version_id, file_name) = match value {
+                StoredValue::Text(t) => (Some(t.as_str()), None, None, None),
+                StoredValue::File { file_id, version_id, file_name } => {
+                    (None, Some(*file_id), *version_id, file_name.as_deref())
+                }
+            };
+            sqlx::query(
+                "insert into field_values (entity_id, field_id, position, text_value, file_id, \
+                 version_id, file_name) values ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(entity_id)
+            .bind(field.field_id)
+            .bind(position as i64)
+            .bind(text)
+            .bind(file_id)
+            .bind(version_id)
+            .bind(file_name)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+impl Db {
+    /// The account's custom fields of one entity type, in creation order.
+    pub async fn custom_fields(
+        &self,
+        account: AccountId,
+        kind: EntityType,
+    ) -> Result<Vec<FieldRecord>> {
+        Ok(sqlx::query_as(
+            "select id, entity_type, name, field_type from custom_fields \
+             where account_id = $1 and entity_type = $2 order by id",
+        )
+        .bind(account.0)
+        .bind(kind.as_str())
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// The same, as the id-to-type map value parsing needs.
+    pub async fn custom_field_types(
+        &self,
+        account: AccountId,
+        kind: EntityType,
+    ) -> Result<FieldTypes> {
+        Ok(self
+            .custom_fields(account, kind)
+            .await?
+            .into_iter()
+            .filter_map(|f| FieldType::parse(&f.field_type).map(|t| (f.id, t)))
+            .collect())
+    }
+
+    pub async fn create_custom_fields(
+        &self,
+        account: AccountId,
+        kind: EntityType,
+        fields: &[(String, FieldType)],
+        now: i64,
+    ) -> Result<Vec<i64>> {
+        let mut tx = self.pool().begin().await?;
+        let mut ids = Vec::with_capacity(fields.len());
+        for (name, field_type) in fields {
+            let id: i64 = sqlx::query_scalar(
+                "insert into custom_fields (account_id, entity_type, name, field_type, created_at) \
+                 values ($1, $2, $3, $4, $5) returning id",
+            )
+            .bind(account.0)
+            .bind(kind.as_str())
+            .bind(name)
+            .bind(field_type.as_str())
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// Creates a batch of entities with their field values; returns their
+    /// ids in order.
+    pub async fn create_entities(
+        &self,
+        account: AccountId,
+        kind: EntityType,
+        entities: &[(String, Vec<StoredField>)],
+        by: i64,
+        now: i64,
+    ) -> Result<Vec<i64>> {
+        let mut tx = self.pool().begin().await?;
+        let mut ids = Vec::with_capacity(entities.len());
+        for (name, fields) in entities {
+            let id: i64 = sqlx::query_scalar(
+                "insert into entities (account_id, entity_type, name, created_at, updated_at, \
+                 created_by, updated_by) values ($1, $2, $3, $4, $4, $5, $5) returning id",
+            )
+            .bind(account.0)
+            .bind(kind.as_str())
+            .bind(name)
+            .bind(now)
+            .bind(by)
+            .fetch_one(&mut *tx)
+            .await?;
+            write_fields(&mut tx, id, fields).await?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// The account's entity of this type and id.
+    pub async fn entity(
+        &self,
+        account: AccountId,
+        kind: EntityType,
+        id: i64,
+    ) -> Result<Option<EntityRecord>> {
+        let sql = format!(
+            "select {ENTITY_COLUMNS} from entities \
+             where account_id = $1 and entity_type = $2 and id = $3"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(account.0)
+            .bind(kind.as_str())
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// A page of the account's entities of one type, in id order, plus
+    /// one more when there is a next page.
+    pub async fn entities(
+        &self,
+        account: AccountId,
+        kind: EntityType,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<EntityRecord>> {
+        let sql = format!(
+            "select {ENTITY_COLUMNS} from entities where account_id = $1 and entity_type = $2 \
+             order by id limit $3 offset $4"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(account.0)
+            .bind(kind.as_str())
+            .bind(limit + 1)
+            .bind(offset)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// Renames an entity and/or replaces some of its fields' values.
+    pub async fn update_entity(
+        &self,
+        entity_id: i64,
+        name: Option<&str>,
+        fields: &[StoredField],
+        by: i64,
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "update entities set name = coalesce($1, name), updated_at = $2, updated_by = $3 \
+             where id = $4",
+        )
+        .bind(name)
+        .bind(now)
+        .bind(by)
+        .bind(entity_id)
+        .execute(&mut *tx)
+        .await?;
+        write_fields(&mut tx, entity_id, fields).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The field values of these entities, by entity, field and position.
+    pub async fn field_values(&self, entity_ids: &[i64]) -> Result<Vec<ValueRecord>> {
+        if entity_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let args: Vec<String> = (1..=entity_ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "select fv.entity_id, fv.field_id, cf.name as field_name, cf.field_type, fv.text_value, \
+               f.uuid as file_uuid, coalesce(pv.uuid, av.uuid) as version_uuid, \
+               coalesce(fv.file_name, pv.name, av.name) as file_name, \
+               cast(coalesce(pv.size, av.size) as bigint) as file_size, f.deleted_at as trashed_at \
+             from field_values fv \
+             join custom_fields cf on cf.id = fv.field_id \
+             left join files f on f.id = fv.file_id \
+             left join file_versions pv on pv.id = fv.version_id \
+             left join file_versions av on av.id = f.active_version_id \
+             where fv.entity_id in ({}) order by fv.entity_id, fv.field_id, fv.position",
+            args.join(", ")
+        );
+        let mut query = sqlx::query_as(&sql);
+        for id in entity_ids {
+            query = query.bind(*id);
+        }
+        Ok(query.fetch_all(self.pool()).await?)
+    }
+
+    /// Adds notes to an entity; an attachment note also attaches its file
+    /// (the Media tab). Returns the notes' ids in order.
+    pub async fn add_notes(
+        &self,
+        account: AccountId,
+        entity_id: i64,
+        notes: &[NewNote],
+        by: i64,
+        now: i64,
+    ) -> Result<Vec<i64>> {
+        let mut tx = self.pool().begin().await?;
+        let mut ids = Vec::with_capacity(notes.len());
+        for note in notes {
+            let (kind, text, file_id, version_id, file_name, created_at) = match note {
+                NewNote::Common { text, created_at } => {
+                    ("common", Some(text.as_str()), None, None, None, *created_at)
+                }
+                NewNote::Attachment { file_id, version_id, file_name, created_at } => (
+                    "attachment",
+                    None,
+                    Some(*file_id),
+                    Some(*version_id),
+                    Some(file_name.as_str()),
+                    *created_at,
+                ),
+            };
+            let id: i64 = sqlx::query_scalar(
+                "insert into notes (account_id, entity_id, note_type, text_value, file_id, \
+                 version_id, file_name, created_at, updated_at, created_by) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning id",
+            )
+            .bind(account.0)
+            .bind(entity_id)
+            .bind(kind)
+            .bind(text)
+            .bind(file_id)
+            .bind(version_id)
+            .bind(file_name)
+            .bind(created_at)
+            .bind(now)
+            .bind(by)
+            .fetch_one(&mut *tx)
+            .await?;
+            if let Some(file_id) = file_id {
+                attach(&mut tx, account, entity_id, file_id, by, now).await?;
+            }
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// An entity's notes, oldest first, plus one more when there is a next
+    /// page; or only the notes with these ids.
+    pub async fn notes(
+        &self,
+        entity_id: i64,
+        only: Option<&[i64]>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<NoteRecord>> {
+        let mut sql = "select n.id, n.entity_id, n.note_type, n.text_value, f.uuid as file_uuid, \
+               v.uuid as version_uuid, n.file_name, v.name as original_name, \
+               f.deleted_at as trashed_at, n.created_at, n.updated_at, n.created_by \
+             from notes n left join files f on f.id = n.file_id \
+             left join file_versions v on v.id = n.version_id where n.entity_id = $1"
+            .to_owned();
+        let only = only.unwrap_or_default();
+        if !only.is_empty() {
+            let args: Vec<String> = (0..only.len()).map(|i| format!("${}", i + 4)).collect();
+            sql.push_str(&format!(" and n.id in ({})", args.join(", ")));
+        }
+        sql.push_str(" order by n.created_at, n.id limit $2 offset $3");
+        let mut query = sqlx::query_as(&sql).bind(entity_id).bind(limit + 1).bind(offset);
+        for id in only {
+            query = query.bind(*id);
+        }
+        Ok(query.fetch_all(self.pool()).await?)
+    }
+
+    /// Attaches files to an entity; files already attached stay as they
+    /// were.
+    pub async fn attach_files(
+        &self,
+        account: AccountId,
+        entity_id: i64,
+        file_ids: &[i64],
+        by: i64,
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        for file_id in file_ids {
+            attach(&mut tx, account, entity_id, *file_id, by, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Detaches files from an entity; files not attached are ignored.
+    pub async fn detach_files(&self, entity_id: i64, file_ids: &[i64]) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        for file_id in file_ids {
+            sqlx::query("delete from entity_files where entity_id = $1 and file_id = $2")
+                .bind(entity_id)
+                .bind(*file_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// An entity's Media tab, newest link first, from below `before_id`,
+    /// plus one more when there is a next page.
+    pub async fn media(
+        &self,
+        entity_id: i64,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<MediaRecord>> {
+        Ok(sqlx::query_as(
+            "select l.id, f.uuid as file_uuid, f.deleted_at as trashed_at \
+             from entity_files l join files f on f.id = l.file_id \
+             where l.entity_id = $1 and l.id < $2 order by l.id desc limit $3",
+        )
+        .bind(entity_id)
+        .bind(before_id.unwrap_or(i64::MAX))
+        .bind(limit + 1)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// The entity's Media entries for these files (those attached).
+    pub async fn media_links(&self, entity_id: i64, file_ids: &[i64]) -> Result<Vec<MediaRecord>> {
+        if file_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let args: Vec<String> = (0..file_ids.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "select l.id, f.uuid as file_uuid, f.deleted_at as trashed_at \
+             from entity_files l join files f on f.id = l.file_id \
+             where l.entity_id = $1 and l.file_id in ({}) order by l.id",
+            args.join(", ")
+        );
+        let mut query = sqlx::query_as(&sql).bind(entity_id);
+        for id in file_ids {
+            query = query.bind(*id);
+        }
+        Ok(query.fetch_all(self.pool()).await?)
+    }
+
+    /// The entities a file is attached to, in link order.
+    pub async fn file_links(&self, file_id: i64) -> Result<Vec<LinkedEntity>> {
+        Ok(sqlx::query_as(
+            "select e.id, e.name, e.entity_type from entity_files l \
+             join entities e on e.id = l.entity_id where l.file_id = $1 order by l.id",
+        )
+        .bind(file_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+}
+
+async fn attach(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    account: AccountId,
+    entity_id: i64,
+    file_id: i64,
+    by: i64,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "insert into entity_files (account_id, entity_id, file_id, created_at, created_by) \
+         values ($1, $2, $3, $4, $5) on conflict (entity_id, file_id) do nothing",
+    )
+    .bind(account.0)
+    .bind(entity_id)
+    .bind(file_id)
+    .bind(now)
+    .bind(by)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
