@@ -88,13 +88,23 @@ pub fn sweep_period(session_ttl: Duration) -> Duration {
 }
 
 /// Runs `sweep` forever in the background.
+/// How often the sweeper refreshes the query planner's statistics.
+const STATISTICS_PERIOD: Duration = Duration::from_secs(600);
+
 pub fn spawn_sweeper(state: AppState) -> tokio::task::JoinHandle<()> {
     let period = sweep_period(state.settings.session_ttl.min(state.settings.trash_ttl));
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(period);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut statistics_refreshed = tokio::time::Instant::now();
         loop {
             ticker.tick().await;
+            if statistics_refreshed.elapsed() >= STATISTICS_PERIOD {
+                statistics_refreshed = tokio::time::Instant::now();
+                if let Err(e) = state.db.refresh_statistics().await {
+                    tracing::warn!(error = %e, "refreshing the planner's statistics failed");
+                }
+            }
             match sweep(&state).await {
                 Ok(s) if s != Sweep::default() => tracing::info!(
                     sessions_expired = s.sessions_expired,
