@@ -489,6 +489,25 @@ async fn whole_file_digest_is_enforced_on_the_last_part(ctx: Ctx) {
     ctx.open(json!({"file_name": "a.bin", "file_size": 1, "sha256": "xyz"}))
         .await
         .problem(400, "validation");
+
+    // A client that hashes as it sends announces the file's digest with
+    // the last part instead (Repr-Digest).
+    let session = ctx.open_ok("b.bin", bytes.len()).await;
+    let url = session["upload_url"].as_str().unwrap();
+    let next = ctx.put(url, &bytes[..1024]).await.json()["next_url"].as_str().unwrap().to_owned();
+    let last = |repr: &str| {
+        Request::post(path_of(&next))
+            .header("repr-digest", repr)
+            .body(Body::from(bytes[1024..].to_vec()))
+            .unwrap()
+    };
+    let other_file = content_digest(&wrong);
+    send(&ctx.router, last(&other_file)).await.problem(460, "checksum-mismatch");
+    send(&ctx.router, last("sha-256=:nope:")).await.problem(400, "validation");
+    assert_eq!(send(&ctx.router, get(&path_of(url))).await.json()["next_part"], 2);
+    let done = send(&ctx.router, last(&content_digest(&bytes))).await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    assert_eq!(done.json()["sha256"], sha256_hex(&bytes));
     ctx.cleanup().await;
 }
 

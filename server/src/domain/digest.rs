@@ -68,12 +68,12 @@ pub fn content_digest_sha256(header: &str) -> Result<Option<[u8; 32]>, String> {
             .trim()
             .strip_prefix(':')
             .and_then(|v| v.strip_suffix(':'))
-            .ok_or("Content-Digest sha-256 value must be :base64:")?;
+            .ok_or("the sha-256 value must be :base64:")?;
         let bytes =
-            STANDARD.decode(inner).map_err(|_| "Content-Digest sha-256 value is not base64")?;
+            STANDARD.decode(inner).map_err(|_| "the sha-256 value is not base64")?;
         return <[u8; 32]>::try_from(bytes.as_slice())
             .map(Some)
-            .map_err(|_| "Content-Digest sha-256 value is not 32 bytes".into());
+            .map_err(|_| "the sha-256 value is not 32 bytes".into());
     }
     Ok(None)
 }

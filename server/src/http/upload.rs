@@ -118,13 +118,8 @@ pub async fn put_part(
 ) -> Result<Response> {
     let (session_id, part) =
         state.signing.verify_part_token(&token).ok_or(Error::NotFound("upload session"))?;
-    let announced = headers
-        .get("content-digest")
-        .map(|v| v.to_str().map_err(|_| "Content-Digest is not text".to_owned()))
-        .transpose()
-        .and_then(|h| h.map(content_digest_sha256).transpose())
-        .map_err(Error::Validation)?
-        .flatten();
+    let announced = digest_header(&headers, "content-digest")?;
+    let whole_file_announced = digest_header(&headers, "repr-digest")?;
     // Bounded memory: at most `upload_buffer` bytes of bodies at once.
     let _memory = state.part_slots.acquire().await.expect("the semaphore is never closed");
     // The body is received while the session is looked up, and hashed as
@@ -136,7 +131,14 @@ pub async fn put_part(
     if bytes.len() as u64 != expected_len {
         return Err(Error::PartSize { part, expected: expected_len, got: bytes.len() as u64 });
     }
-    let incoming = Incoming { state: &state, token: &token, session: &session, part, announced };
+    let incoming = Incoming {
+        state: &state,
+        token: &token,
+        session: &session,
+        part,
+        announced,
+        whole_file_announced,
+    };
     let hashed = incoming.checked(digests)?;
     let placed = if state.blobs.part_layout() == PartLayout::SessionBlob {
         // Replays too: the slot waits for a write in flight and knows
@@ -267,6 +269,16 @@ async fn receive_part(
     Ok(Received { session, arrival, bytes: buffer.freeze(), digests: hasher.finish() })
 }
 
+/// The SHA-256 a digest header (`Content-Digest` or `Repr-Digest`, RFC
+/// 9530) announces; 400 when it is malformed.
+fn digest_header(headers: &HeaderMap, name: &str) -> Result<Option<[u8; 32]>> {
+    let Some(value) = headers.get(name) else {
+        return Ok(None);
+    };
+    let text = value.to_str().map_err(|_| Error::validation(format!("{name} is not text")))?;
+    content_digest_sha256(text).map_err(|e| Error::validation(format!("{name}: {e}")))
+}
+
 /// A part's digests once they passed the Content-Digest check.
 struct Hashed {
     digest_state: Vec<u8>,
@@ -282,6 +294,9 @@ struct Incoming<'a> {
     session: &'a SessionRecord,
     part: PartNumber,
     announced: Option<[u8; 32]>,
+    /// The whole file's SHA-256 from `Repr-Digest` (beyond Kommo): a
+    /// client that hashes as it sends knows it only at the last part.
+    whole_file_announced: Option<[u8; 32]>,
 }
 
 impl Incoming<'_> {
@@ -300,9 +315,14 @@ impl Incoming<'_> {
     }
 
     /// For the last part, the file's SHA-256 must be the one announced
-    /// when the session opened (460; the session stays open).
+    /// when the session opened, and the one the last part's `Repr-Digest`
+    /// announces (460; the session stays open).
     fn check_whole_file(&self, hashed: &Hashed) -> Result<()> {
-        if let (Some(hex), Some(expected)) = (&hashed.whole_file, &self.session.expected_sha256) {
+        let Some(hex) = &hashed.whole_file else {
+            return Ok(());
+        };
+        let announced = self.whole_file_announced.map(hex::encode);
+        for expected in [self.session.expected_sha256.as_ref(), announced.as_ref()].into_iter().flatten() {
             if expected != hex {
                 return Err(Error::ChecksumMismatch(format!(
                     "the file's SHA-256 is {hex}, not the announced {expected}; \
