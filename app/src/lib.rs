@@ -10,8 +10,11 @@ use leptos_router::{
 };
 
 mod home;
+pub mod upload;
+mod uploader;
 
 pub use home::HomePage;
+pub use uploader::Uploader;
 
 /// The HTML document around every page, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {

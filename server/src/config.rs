@@ -26,7 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -115,6 +115,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SATCHEL_UPLOAD_BUFFER", default_value_t = 8 * 1024 * 1024)]
     pub upload_buffer: u64,
 
+    /// Serve `/embed-demo`, which hands a short-lived `files` token to
+    /// whoever opens it, even when not listening on a loopback address
+    /// (on loopback it is always served). Never on a public deployment.
+    #[arg(long, env = "SATCHEL_DEMO")]
+    pub demo: bool,
+
     /// Directory with the built pages' assets (`pkg/`), as cargo-leptos lays it out.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
@@ -138,6 +144,11 @@ impl ServeArgs {
     pub fn storage_url(&self) -> String {
         non_empty(&self.storage_url)
             .unwrap_or_else(|| format!("file://{}/blobs", self.state.data_dir.display()))
+    }
+
+    /// `/embed-demo` is served on a loopback address, or with `--demo`.
+    pub fn embed_demo(&self) -> bool {
+        self.demo || self.listen.ip().is_loopback()
     }
 
     pub fn public_url(&self) -> String {
@@ -190,6 +201,7 @@ mod tests {
         assert_eq!(serve.trash_ttl, Duration::from_secs(30 * 86400));
         assert_eq!(serve.link_ttl, Duration::from_secs(3600));
         assert_eq!(serve.public_url(), "http://127.0.0.1:3000");
+        assert!(serve.embed_demo(), "loopback serves the embed demo");
         // The test command exports DATABASE_URL for the PostgreSQL tests.
         if std::env::var_os("DATABASE_URL").is_none() {
             assert_eq!(serve.state.database_url(), "sqlite://./data/satchel.db");
@@ -200,6 +212,11 @@ mod tests {
     #[test]
     fn serve_subcommand_takes_the_same_flags() {
         let cli = parse(&["serve", "--listen", "0.0.0.0:8080", "--trash-ttl", "2s"]).unwrap();
+        let Command::Serve(public) = &cli.command.as_ref().unwrap() else { panic!("serve") };
+        assert!(!public.embed_demo(), "no demo token page on a public address");
+        let demo = parse(&["serve", "--listen", "0.0.0.0:8080", "--demo"]).unwrap();
+        let Command::Serve(demo) = &demo.command.as_ref().unwrap() else { panic!("serve") };
+        assert!(demo.embed_demo());
         let Some(Command::Serve(serve)) = cli.command else { panic!("expected serve") };
         assert_eq!(serve.listen.port(), 8080);
         assert_eq!(serve.trash_ttl, Duration::from_secs(2));

@@ -22,7 +22,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
         None => satchel::run::serve(cli.serve).await,
-        Some(Command::Serve(args)) => satchel::run::serve(args).await,
+        Some(Command::Serve(args)) => satchel::run::serve(*args).await,
         Some(Command::Token(TokenCommand::Create(args))) => {
             satchel::run::token_create(args).await.map(|token| println!("{token}"))
         }

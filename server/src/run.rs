@@ -27,6 +27,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         request_timeout: args.request_timeout,
         upload_buffer: args.upload_buffer,
         cors_origins: args.cors_origins.clone(),
+        embed_demo: args.embed_demo(),
     };
     let signing = db.signing_key().await?;
     let leptos = leptos_options(&args.site_root, args.listen);

@@ -27,6 +27,8 @@ pub struct Settings {
     pub upload_buffer: u64,
     /// Browser origins allowed to call the API; empty means none.
     pub cors_origins: Vec<String>,
+    /// Serve `/embed-demo` (loopback address or `--demo`).
+    pub embed_demo: bool,
 }
 
 impl Default for Settings {
@@ -42,6 +44,7 @@ impl Default for Settings {
             request_timeout: Duration::from_secs(60),
             upload_buffer: 8 * 1024 * 1024,
             cors_origins: Vec::new(),
+            embed_demo: true,
         }
     }
 }

@@ -69,8 +69,7 @@ pub fn content_digest_sha256(header: &str) -> Result<Option<[u8; 32]>, String> {
             .strip_prefix(':')
             .and_then(|v| v.strip_suffix(':'))
             .ok_or("the sha-256 value must be :base64:")?;
-        let bytes =
-            STANDARD.decode(inner).map_err(|_| "the sha-256 value is not base64")?;
+        let bytes = STANDARD.decode(inner).map_err(|_| "the sha-256 value is not base64")?;
         return <[u8; 32]>::try_from(bytes.as_slice())
             .map(Some)
             .map_err(|_| "the sha-256 value is not 32 bytes".into());

@@ -22,6 +22,7 @@ use crate::state::AppState;
 pub mod auth;
 pub mod crm;
 pub mod download;
+pub mod embed;
 pub mod files;
 pub mod health;
 pub mod json;
@@ -48,6 +49,7 @@ pub fn app(state: AppState) -> Router {
         .merge(files::router())
         .merge(trash::router())
         .merge(crm::router())
+        .merge(embed::router())
         .route("/v1.0/{*rest}", any(problem::no_such_endpoint))
         .route("/api/v4/{*rest}", any(problem::no_such_endpoint))
         .layer(RequestBodyLimitLayer::new(JSON_BODY_LIMIT))

@@ -322,7 +322,9 @@ impl Incoming<'_> {
             return Ok(());
         };
         let announced = self.whole_file_announced.map(hex::encode);
-        for expected in [self.session.expected_sha256.as_ref(), announced.as_ref()].into_iter().flatten() {
+        for expected in
+            [self.session.expected_sha256.as_ref(), announced.as_ref()].into_iter().flatten()
+        {
             if expected != hex {
                 return Err(Error::ChecksumMismatch(format!(
                     "the file's SHA-256 is {hex}, not the announced {expected}; \

@@ -1,0 +1,228 @@
+import { test, expect, Page, Request } from '@playwright/test';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import AxeBuilder from '@axe-core/playwright';
+import { createToken } from './support';
+
+const MB = 1_000_000;
+const PART = 524_288;
+
+/** A file of random bytes on disk, and its SHA-256. */
+function makeFile(name: string, size: number): { path: string; sha256: string; size: number } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'satchel-e2e-'));
+  const file = path.join(dir, name);
+  const bytes = randomBytes(size);
+  writeFileSync(file, bytes);
+  return { path: file, sha256: createHash('sha256').update(bytes).digest('hex'), size };
+}
+
+/** Opens the embed demo and waits for the widget. */
+async function openWidget(page: Page, query = '', choose = 'Choose files'): Promise<void> {
+  await page.goto(`/embed-demo${query}`);
+  await expect(page.locator('body')).toHaveAttribute('data-widget', 'ready');
+  await expect(page.getByRole('button', { name: choose })).toBeVisible();
+}
+
+async function pick(page: Page, files: string[]): Promise<void> {
+  await page.locator('#uploader input[type=file]').setInputFiles(files);
+}
+
+type WidgetEvent = { type: string; detail: any };
+const events = (page: Page): Promise<WidgetEvent[]> => page.evaluate(() => (window as any).satchelEvents);
+
+/** The file objects of the completed uploads so far. */
+async function completed(page: Page): Promise<any[]> {
+  return (await events(page)).filter((e) => e.type === 'satchel:upload-complete').map((e) => e.detail);
+}
+
+async function waitForCompletions(page: Page, count: number, timeout = 120_000): Promise<any[]> {
+  await expect.poll(async () => (await completed(page)).length, { timeout }).toBe(count);
+  return completed(page);
+}
+
+/** The file as the API reports it, read with an operator's token. */
+async function apiFile(page: Page, uuid: string): Promise<any> {
+  const token = createToken('files');
+  const answer = await page.request.get(`/v1.0/files/${uuid}`, { headers: { Authorization: `Bearer ${token}` } });
+  expect(answer.status()).toBe(200);
+  return answer.json();
+}
+
+/** Part POSTs the page sends, counted by part URL. */
+function countParts(page: Page): Map<string, number> {
+  const sent = new Map<string, number>();
+  page.on('request', (r: Request) => {
+    if (r.method() === 'POST' && new URL(r.url()).pathname.startsWith('/upload/')) {
+      const key = new URL(r.url()).pathname;
+      sent.set(key, (sent.get(key) ?? 0) + 1);
+    }
+  });
+  return sent;
+}
+
+test('a 25 MB file uploads through the embedded widget and arrives byte for byte', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const file = makeFile('big.bin', 25 * MB);
+  await openWidget(page);
+  await pick(page, [file.path]);
+  const [done] = await waitForCompletions(page, 1);
+  expect(done.size).toBe(file.size);
+  expect(done.sha256).toBe(file.sha256);
+  const stored = await apiFile(page, done.uuid);
+  expect(stored.sha256).toBe(file.sha256);
+  expect(stored.size).toBe(file.size);
+  // Progress events came per part and reached 100 %.
+  const progress = (await events(page)).filter((e) => e.type === 'satchel:upload-progress');
+  expect(progress.length).toBeGreaterThan(40);
+  const bar = page.getByRole('progressbar', { name: /Upload progress of big\.bin/ });
+  await expect(bar).toHaveAttribute('aria-valuenow', '100');
+  await expect(page.locator('li.upload')).toHaveAttribute('data-status', 'done');
+  await expect(page.getByRole('status')).toContainText('Uploaded: big.bin');
+  expect(errors).toEqual([]);
+  await page.screenshot({ path: 'test-results/widget-25mb.png', fullPage: true });
+});
+
+test('uploads complete intact when a fifth of the part requests are aborted', async ({ page }) => {
+  let aborted = 0;
+  let seen = 0;
+  await page.route('**/upload/**', async (route) => {
+    if (route.request().method() === 'POST') {
+      seen += 1;
+      if (Math.random() < 0.2) {
+        aborted += 1;
+        return route.abort('connectionreset');
+      }
+    }
+    return route.continue();
+  });
+  const files = [makeFile('one.bin', 6 * MB), makeFile('two.bin', 5 * MB + 123)];
+  await openWidget(page);
+  await pick(page, files.map((f) => f.path));
+  const done = await waitForCompletions(page, 2, 180_000);
+  for (const f of files) {
+    const match = done.find((d) => d.size === f.size);
+    expect(match?.sha256).toBe(f.sha256);
+    expect((await apiFile(page, match.uuid)).sha256).toBe(f.sha256);
+  }
+  expect(aborted).toBeGreaterThan(0);
+  expect(seen).toBeGreaterThan(aborted);
+});
+
+test('going offline mid-upload resumes by itself and re-sends at most one part', async ({ page, context }) => {
+  const sent = countParts(page);
+  // Slow the parts a little so the switch lands mid-upload.
+  await page.route('**/upload/**', async (route) => {
+    if (route.request().method() === 'POST') await new Promise((r) => setTimeout(r, 40));
+    return route.continue().catch(() => {});
+  });
+  const file = makeFile('offline.bin', 12 * MB);
+  await openWidget(page);
+  await pick(page, [file.path]);
+  const row = page.locator('li.upload');
+  await expect.poll(async () => Number(await page.getByRole('progressbar', { name: /offline\.bin/ }).getAttribute('aria-valuenow'))).toBeGreaterThan(10);
+  await context.setOffline(true);
+  await expect(row).toHaveAttribute('data-status', 'offline', { timeout: 15_000 });
+  await page.waitForTimeout(1500);
+  await context.setOffline(false);
+  const [done] = await waitForCompletions(page, 1);
+  expect(done.sha256).toBe(file.sha256);
+  const parts = Math.ceil(file.size / PART);
+  const total = [...sent.values()].reduce((a, b) => a + b, 0);
+  // Every part once, plus at most the one that was on the wire.
+  expect(total).toBeGreaterThanOrEqual(parts);
+  expect(total - parts).toBeLessThanOrEqual(1);
+});
+
+test('after a reload, picking the same file continues from the server offset', async ({ page }) => {
+  const file = makeFile('reload.bin', 10 * MB);
+  let before = 0;
+  let blocking = true;
+  await page.route('**/upload/**', async (route) => {
+    // Before the reload: let ten parts through, then fail the rest.
+    if (route.request().method() === 'POST' && blocking && ++before > 10) return route.abort();
+    return route.continue();
+  });
+  await openWidget(page);
+  await pick(page, [file.path]);
+  await expect.poll(() => before, { timeout: 30_000 }).toBeGreaterThan(10);
+  await expect(page.getByRole('progressbar', { name: /reload\.bin/ })).toHaveAttribute('aria-valuenow', '52');
+  await page.reload();
+  blocking = false;
+  await expect(page.locator('body')).toHaveAttribute('data-widget', 'ready');
+  const after = countParts(page);
+  await pick(page, [file.path]);
+  const [done] = await waitForCompletions(page, 1);
+  expect(done.sha256).toBe(file.sha256);
+  // Ten parts were stored before the reload; only the rest was sent after it.
+  const parts = Math.ceil(file.size / PART);
+  const sent = [...after.values()].reduce((a, b) => a + b, 0);
+  expect(sent).toBe(parts - 10);
+});
+
+test('pause, resume and cancel; cancel frees the session', async ({ page }) => {
+  await page.route('**/upload/**', async (route) => {
+    if (route.request().method() === 'POST') await new Promise((r) => setTimeout(r, 60));
+    return route.continue().catch(() => {});
+  });
+  const sessions: string[] = [];
+  page.on('response', async (r) => {
+    if (r.url().endsWith('/v1.0/sessions') && r.request().method() === 'POST') {
+      sessions.push((await r.json()).upload_url);
+    }
+  });
+  const file = makeFile('pause.bin', 8 * MB);
+  await openWidget(page);
+  await pick(page, [file.path]);
+  const row = page.locator('li.upload');
+  const bar = page.getByRole('progressbar', { name: /pause\.bin/ });
+  await expect.poll(async () => Number(await bar.getAttribute('aria-valuenow'))).toBeGreaterThan(5);
+  await row.getByRole('button', { name: 'Pause' }).click();
+  await expect(row).toHaveAttribute('data-status', 'paused');
+  const paused = Number(await bar.getAttribute('aria-valuenow'));
+  await page.waitForTimeout(1000);
+  expect(Number(await bar.getAttribute('aria-valuenow'))).toBe(paused);
+  await row.getByRole('button', { name: 'Resume' }).click();
+  await expect.poll(async () => Number(await bar.getAttribute('aria-valuenow'))).toBeGreaterThan(paused);
+  await row.getByRole('button', { name: 'Cancel' }).click();
+  await expect(row).toHaveAttribute('data-status', 'cancelled');
+  expect(sessions.length).toBe(1);
+  const resume = await page.request.get(sessions[0]);
+  // The session is gone: cancelled, its parts freed.
+  expect(resume.status()).toBe(404);
+  expect((await resume.json()).type).toBe('not-found');
+  expect(await completed(page)).toEqual([]);
+});
+
+test('three files at once, events reach the host page, keyboard only, and no serious axe violations', async ({ page }) => {
+  const files = [makeFile('a.txt', 300_000), makeFile('b.pdf', 1 * MB), makeFile('c.png', 2 * MB + 7)];
+  await openWidget(page, '?concurrency=3');
+  // Keyboard alone: tab to "Choose files", press Enter, pick in the chooser.
+  const chooser = page.waitForEvent('filechooser');
+  await page.keyboard.press('Tab');
+  let guard = 0;
+  while (!(await page.getByRole('button', { name: 'Choose files' }).evaluate((b) => b === document.activeElement))) {
+    await page.keyboard.press('Tab');
+    if (++guard > 10) throw new Error('Choose files is not reachable with Tab');
+  }
+  await page.keyboard.press('Enter');
+  await (await chooser).setFiles(files.map((f) => f.path));
+  const done = await waitForCompletions(page, 3);
+  expect(done.map((d) => d.sha256).sort()).toEqual(files.map((f) => f.sha256).sort());
+  const types = new Set((await events(page)).map((e) => e.type));
+  expect(types).toContain('satchel:upload-progress');
+  expect(types).toContain('satchel:upload-complete');
+  await expect(page.locator('#events li')).toHaveCount(3);
+  await expect(page.getByRole('progressbar', { name: 'All uploads' })).toHaveAttribute('aria-valuenow', '100');
+  const scan = await new AxeBuilder({ page }).analyze();
+  const serious = scan.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect(serious.map((v) => `${v.id}: ${v.help}`)).toEqual([]);
+  await page.screenshot({ path: 'test-results/widget-three-files.png', fullPage: true });
+});
+
+test('the widget speaks Brazilian Portuguese when asked', async ({ page }) => {
+  await openWidget(page, '?lang=pt-BR', 'Escolher arquivos');
+  await expect(page.getByText('Solte os arquivos aqui')).toBeVisible();
+});
