@@ -23,7 +23,7 @@ use std::{cell::RefCell, collections::HashMap, rc::Rc};
 
 use base64::{engine::general_purpose::STANDARD, Engine as _};
 use gloo_timers::future::TimeoutFuture;
-use js_sys::{Date, Math, Uint8Array};
+use js_sys::{Date, Math};
 use leptos::{prelude::*, task::spawn_local};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -38,6 +38,8 @@ use super::{
 
 /// How many times one part is sent again after a checksum mismatch.
 const MAX_RESENDS: u32 = 5;
+/// Least time between two progress updates of one upload.
+const PROGRESS_EVERY_MS: f64 = 100.0;
 /// How often a paused or offline upload looks again.
 const POLL_MS: u32 = 200;
 
@@ -375,6 +377,7 @@ impl Engine {
         let mut resends = 0;
         // Failures in a row, for the backoff.
         let mut failures = 0;
+        let mut shown_at = 0.0;
         let mut prepared: Option<Prepared> = None;
         loop {
             // Where the server is; catch the running digest up with it.
@@ -436,16 +439,19 @@ impl Engine {
                     "POST",
                     &next_url,
                     None,
-                    Some(Body::Bytes(&part.bytes)),
+                    Some(Body::Blob(part.slice.as_ref())),
                     signal.as_ref(),
                     &headers,
                 );
                 // While the part travels: carry the digest on and read the
                 // next part.
                 if !last {
+                    // The next part's read starts first, so the disk works
+                    // while the digest is carried on.
+                    let reading = parts.range(n + 1).map(|(s, e)| Prepared::start(file, s, e));
                     whole_after.update(&part.bytes);
-                    if let Some((s, e)) = parts.range(n + 1) {
-                        prepared = Prepared::read(file, s, e).await.ok();
+                    if let Some(reading) = reading {
+                        prepared = reading.finish().await.ok();
                     }
                 }
                 let answer = finish_request(sending).await;
@@ -458,8 +464,16 @@ impl Engine {
                         failures = 0;
                         n += 1;
                         next_url = text(&json, "next_url")?;
+                        // The list and the host page hear of progress at
+                        // most ten times a second: redrawing for every
+                        // part would take the time the upload needs.
+                        let now = Date::now();
+                        if now - shown_at < PROGRESS_EVERY_MS {
+                            continue;
+                        }
+                        shown_at = now;
                         item.done.set(end);
-                        meter.record(Date::now(), end);
+                        meter.record(now, end);
                         item.speed.set(meter.speed());
                         item.eta.set(meter.eta_secs(size - end));
                         self.emit(
@@ -552,6 +566,11 @@ impl Engine {
 /// A part read from the file, with its SHA-256.
 struct Prepared {
     start: u64,
+    /// The part's slice of the file: the request body. The browser sends
+    /// it straight from the file, with no copy through the page; if the
+    /// file changed since it was hashed, the server's Content-Digest
+    /// check refuses it (460) and the part is read again.
+    slice: gloo_file::Blob,
     bytes: Vec<u8>,
     /// Base64, as `Content-Digest` wants it.
     digest: String,
@@ -559,19 +578,46 @@ struct Prepared {
 
 impl Prepared {
     async fn read(file: &web_sys::File, start: u64, end: u64) -> Outcome<Prepared> {
-        let bytes = read(file, start, end).await?;
+        Prepared::start(file, start, end).finish().await
+    }
+
+    /// Starts reading the part; the browser reads while the page works.
+    fn start(file: &web_sys::File, start: u64, end: u64) -> Reading {
+        let slice = gloo_file::Blob::from(file.clone()).slice(start, end);
+        let buffer = JsFuture::from(AsRef::<web_sys::Blob>::as_ref(&slice).array_buffer());
+        Reading { start, len: end - start, slice, buffer }
+    }
+}
+
+/// A part whose bytes are on their way from the file.
+struct Reading {
+    start: u64,
+    len: u64,
+    slice: gloo_file::Blob,
+    buffer: JsFuture,
+}
+
+impl Reading {
+    async fn finish(self) -> Outcome<Prepared> {
+        let bytes = bytes_of(self.buffer.await, self.len)?;
         let digest = STANDARD.encode(Sha256::digest(&bytes));
-        Ok(Prepared { start, bytes, digest })
+        Ok(Prepared { start: self.start, slice: self.slice, bytes, digest })
     }
 }
 
 /// Bytes `[start, end)` of the file; only this slice is read.
 async fn read(file: &web_sys::File, start: u64, end: u64) -> Outcome<Vec<u8>> {
-    let slice = gloo_file::Blob::from(file.clone()).slice(start, end);
-    let bytes = gloo_file::futures::read_as_bytes(&slice)
-        .await
-        .map_err(|_| Stop::Failed("the file could not be read; was it moved or changed?".into()))?;
-    if bytes.len() as u64 != end - start {
+    let reading = Prepared::start(file, start, end);
+    bytes_of(reading.buffer.await, end - start)
+}
+
+/// The bytes of a finished read, which must be `len` long.
+fn bytes_of(read: Result<JsValue, JsValue>, len: u64) -> Outcome<Vec<u8>> {
+    let buffer = read.map_err(|_| {
+        Stop::Failed("the file could not be read; was it moved or changed?".into())
+    })?;
+    let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
+    if bytes.len() as u64 != len {
         return Err(Stop::Failed("the file changed while it was being uploaded".into()));
     }
     Ok(bytes)
@@ -579,7 +625,7 @@ async fn read(file: &web_sys::File, start: u64, end: u64) -> Outcome<Vec<u8>> {
 
 enum Body<'a> {
     Json(&'a Value),
-    Bytes(&'a [u8]),
+    Blob(&'a web_sys::Blob),
 }
 
 /// Status, JSON body (null when there is none) and `Retry-After` in ms.
@@ -608,9 +654,9 @@ fn start_request(
             let _ = headers.set("content-type", "application/json");
             init.set_body(&JsValue::from_str(&value.to_string()));
         }
-        Some(Body::Bytes(bytes)) => {
+        Some(Body::Blob(blob)) => {
             let _ = headers.set("content-type", "application/octet-stream");
-            init.set_body(&Uint8Array::from(bytes));
+            init.set_body(blob);
         }
         None => {}
     }
