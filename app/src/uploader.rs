@@ -116,8 +116,27 @@ pub fn Uploader(options: UploaderOptions) -> impl IntoView {
         let live: Vec<&Item> =
             list.iter().filter(|i| i.status.get() != Status::Cancelled).collect();
         let size: u64 = live.iter().map(|i| i.size).sum();
-        let done: u64 = live.iter().map(|i| i.done.get()).sum();
+        let done: u64 = live
+            .iter()
+            .map(|i| if i.status.get() == Status::Done { i.size } else { i.done.get() })
+            .sum();
         (done, size, live.iter().all(|i| i.status.get() == Status::Done))
+    };
+    // All uploads together: bytes, speed and time left.
+    let overall_text = move || {
+        let (done, size, _) = overall();
+        let speed: f64 = items.get().iter().filter_map(|i| i.speed.get()).sum();
+        let mut text = format!("{} / {}", human_bytes(done), human_bytes(size));
+        if speed > 0.0 {
+            let left = size.saturating_sub(done) as f64 / speed;
+            text.push_str(&format!(
+                " · {}/s · {} {}",
+                human_bytes(speed as u64),
+                human_duration(left),
+                strings.get().left
+            ));
+        }
+        text
     };
 
     let row = move |item: Item| {
@@ -130,7 +149,12 @@ pub fn Uploader(options: UploaderOptions) -> impl IntoView {
             <li class="upload" data-status=move || status().as_str()>
                 <div class="upload-head">
                     <span class="upload-name">{name}</span>
-                    <span class="upload-size">{human_bytes(item.size)}</span>
+                    <span class="upload-size">
+                        {move || {
+                            let done = if status() == Status::Done { item.size } else { item.done.get() };
+                            format!("{} / {}", human_bytes(done), human_bytes(item.size))
+                        }}
+                    </span>
                 </div>
                 <div
                     class="bar"
@@ -238,6 +262,7 @@ pub fn Uploader(options: UploaderOptions) -> impl IntoView {
                         }
                     ></div>
                 </div>
+                <p class="overall-text">{overall_text}</p>
             </Show>
             <ul class="uploads" aria-label=move || strings.get().files_label>
                 <For each=move || items.get() key=|item| item.id children=row />

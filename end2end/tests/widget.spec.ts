@@ -229,3 +229,45 @@ test('the widget speaks Brazilian Portuguese when asked', async ({ page }) => {
   await openWidget(page, '?lang=pt-BR', 'Escolher arquivos');
   await expect(page.getByText('Solte os arquivos aqui')).toBeVisible();
 });
+
+test('with a crm token the widget attaches, adds a note or sets a field after the upload', async ({ page }) => {
+  const crm = createToken('files,crm');
+  const headers = { Authorization: `Bearer ${crm}` };
+  const made = await page.request.post('/api/v4/leads', { headers, data: [{ name: 'Widget lead' }] });
+  const lead = (await made.json())._embedded.leads[0].id;
+  const defined = await page.request.post('/api/v4/leads/custom_fields', { headers, data: [{ name: 'Contract', type: 'file' }] });
+  const field = (await defined.json())._embedded.custom_fields[0].id;
+  // A CRM page of its own, on Satchel's origin for the test, with one
+  // widget per mode and the page's own crm token.
+  await page.route('**/crm-host', (route) => route.fulfill({
+    contentType: 'text/html',
+    body: `<!DOCTYPE html><html lang="en"><head><title>CRM host</title></head><body><main>
+      <div id="attach"></div><div id="note"></div><div id="field"></div></main>
+      <script type="module">
+        import init, { mount } from '/pkg/satchel.js';
+        await init({ module_or_path: '/pkg/satchel.wasm' });
+        window.done = {};
+        for (const mode of ['attach', 'note', 'field']) {
+          const element = document.getElementById(mode);
+          element.addEventListener('satchel:upload-complete', (e) => { window.done[mode] = e.detail.uuid; });
+          mount(element, { token: ${JSON.stringify(crm)}, mode, entity: { type: 'leads', id: ${lead} }, field_id: ${field} });
+        }
+        document.body.dataset.widget = 'ready';
+      </script></body></html>`,
+  }));
+  await page.goto('/crm-host');
+  await expect(page.locator('body')).toHaveAttribute('data-widget', 'ready');
+  for (const mode of ['attach', 'note', 'field']) {
+    await page.locator(`#${mode} input[type=file]`).setInputFiles(makeFile(`${mode}.txt`, 1000 + mode.length).path);
+  }
+  await expect.poll(() => page.evaluate(() => Object.keys((window as any).done).length)).toBe(3);
+  const done = await page.evaluate(() => (window as any).done);
+  const media = await (await page.request.get(`/api/v4/leads/${lead}/files`, { headers })).json();
+  const inMedia = media._embedded.files.map((f: any) => f.file_uuid).sort();
+  expect(inMedia).toEqual([done.attach, done.note].sort());
+  const notes = await (await page.request.get(`/api/v4/leads/${lead}/notes`, { headers })).json();
+  expect(notes._embedded.notes.map((n: any) => n.params.file_uuid)).toEqual([done.note]);
+  expect(notes._embedded.notes[0].params.file_name).toBe('note.txt');
+  const entity = await (await page.request.get(`/api/v4/leads/${lead}`, { headers })).json();
+  expect(entity.custom_fields_values[0].values[0].value.file_uuid).toBe(done.field);
+});

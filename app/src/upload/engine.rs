@@ -184,12 +184,15 @@ impl Engine {
         item.status.set(Status::Uploading);
         match self.upload(item, &file).await {
             Ok(uploaded) => {
+                // The CRM step first, so a host hearing of the file finds
+                // it where it was meant to go.
+                let follow_up = self.follow_up(&uploaded).await;
                 item.done.set(item.size);
                 item.speed.set(None);
                 item.eta.set(None);
                 item.status.set(Status::Done);
                 self.emit("satchel:upload-complete", &uploaded);
-                if let Err(message) = self.follow_up(&uploaded).await {
+                if let Err(message) = follow_up {
                     item.error.set(Some(message.clone()));
                     self.emit(
                         "satchel:upload-error",
@@ -613,9 +616,8 @@ async fn read(file: &web_sys::File, start: u64, end: u64) -> Outcome<Vec<u8>> {
 
 /// The bytes of a finished read, which must be `len` long.
 fn bytes_of(read: Result<JsValue, JsValue>, len: u64) -> Outcome<Vec<u8>> {
-    let buffer = read.map_err(|_| {
-        Stop::Failed("the file could not be read; was it moved or changed?".into())
-    })?;
+    let buffer = read
+        .map_err(|_| Stop::Failed("the file could not be read; was it moved or changed?".into()))?;
     let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
     if bytes.len() as u64 != len {
         return Err(Stop::Failed("the file changed while it was being uploaded".into()));
