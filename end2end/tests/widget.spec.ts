@@ -1,6 +1,6 @@
 import { test, expect, Page, Request } from '@playwright/test';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
@@ -9,9 +9,13 @@ import { createToken } from './support';
 const MB = 1_000_000;
 const PART = 524_288;
 
+const made: string[] = [];
+test.afterAll(() => made.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
 /** A file of random bytes on disk, and its SHA-256. */
 function makeFile(name: string, size: number): { path: string; sha256: string; size: number } {
   const dir = mkdtempSync(path.join(tmpdir(), 'satchel-e2e-'));
+  made.push(dir);
   const file = path.join(dir, name);
   const bytes = randomBytes(size);
   writeFileSync(file, bytes);
