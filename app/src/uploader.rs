@@ -68,6 +68,8 @@ pub fn Uploader(options: UploaderOptions) -> impl IntoView {
         for item in items.get() {
             let status = item.status.get();
             if !matches!(status, Status::Done | Status::Failed) {
+                // Going again: its next ending is news again.
+                announced.update_value(|seen| seen.retain(|(id, _)| *id != item.id));
                 continue;
             }
             let fresh = announced.with_value(|seen| !seen.contains(&(item.id, status)));

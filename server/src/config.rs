@@ -5,7 +5,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::domain::Scopes;
+use crate::{domain::Scopes, state::EmbedDemo};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -146,15 +146,30 @@ impl ServeArgs {
             .unwrap_or_else(|| format!("file://{}/blobs", self.state.data_dir.display()))
     }
 
-    /// `/embed-demo` is served on a loopback address, or with `--demo`.
-    pub fn embed_demo(&self) -> bool {
-        self.demo || self.listen.ip().is_loopback()
+    /// `/embed-demo` is served with `--demo`, or to loopback requests
+    /// when both the listen address and the public URL are loopback ones
+    /// (a proxy in front would make the public URL another).
+    pub fn embed_demo(&self) -> EmbedDemo {
+        if self.demo {
+            EmbedDemo::Always
+        } else if self.listen.ip().is_loopback() && is_loopback_url(&self.public_url()) {
+            EmbedDemo::Loopback
+        } else {
+            EmbedDemo::Off
+        }
     }
 
     pub fn public_url(&self) -> String {
         let url = non_empty(&self.public_url).unwrap_or_else(|| format!("http://{}", self.listen));
         url.trim_end_matches('/').to_owned()
     }
+}
+
+/// Whether a URL's host is a loopback name or address.
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    crate::http::embed::is_loopback_host(authority)
 }
 
 /// An environment variable set to "" means "use the default".
@@ -201,7 +216,7 @@ mod tests {
         assert_eq!(serve.trash_ttl, Duration::from_secs(30 * 86400));
         assert_eq!(serve.link_ttl, Duration::from_secs(3600));
         assert_eq!(serve.public_url(), "http://127.0.0.1:3000");
-        assert!(serve.embed_demo(), "loopback serves the embed demo");
+        assert_eq!(serve.embed_demo(), EmbedDemo::Loopback, "loopback serves the embed demo");
         // The test command exports DATABASE_URL for the PostgreSQL tests.
         if std::env::var_os("DATABASE_URL").is_none() {
             assert_eq!(serve.state.database_url(), "sqlite://./data/satchel.db");
@@ -213,10 +228,12 @@ mod tests {
     fn serve_subcommand_takes_the_same_flags() {
         let cli = parse(&["serve", "--listen", "0.0.0.0:8080", "--trash-ttl", "2s"]).unwrap();
         let Command::Serve(public) = &cli.command.as_ref().unwrap() else { panic!("serve") };
-        assert!(!public.embed_demo(), "no demo token page on a public address");
+        assert_eq!(public.embed_demo(), EmbedDemo::Off, "no demo token page on a public address");
+        let proxied = parse(&["--public-url", "https://files.example.com"]).unwrap();
+        assert_eq!(proxied.serve.embed_demo(), EmbedDemo::Off, "not behind a proxy either");
         let demo = parse(&["serve", "--listen", "0.0.0.0:8080", "--demo"]).unwrap();
         let Command::Serve(demo) = &demo.command.as_ref().unwrap() else { panic!("serve") };
-        assert!(demo.embed_demo());
+        assert_eq!(demo.embed_demo(), EmbedDemo::Always);
         let Some(Command::Serve(serve)) = cli.command else { panic!("expected serve") };
         assert_eq!(serve.listen.port(), 8080);
         assert_eq!(serve.trash_ttl, Duration::from_secs(2));

@@ -18,6 +18,8 @@ pub struct Sweep {
     pub sessions_expired: u64,
     pub parts_freed: u64,
     pub files_purged: u64,
+    /// Expired tokens (widget and demo tokens) deleted.
+    pub tokens_removed: u64,
 }
 
 /// Expires overdue sessions and frees the parts of expired and cancelled
@@ -56,7 +58,8 @@ pub async fn sweep(state: &AppState) -> Result<Sweep> {
             files_purged += 1;
         }
     }
-    Ok(Sweep { sessions_expired, parts_freed, files_purged })
+    let tokens_removed = state.db.remove_expired_tokens(now_unix()).await?;
+    Ok(Sweep { sessions_expired, parts_freed, files_purged, tokens_removed })
 }
 
 /// Files trashed at or before this moment are due for the purge.
@@ -110,6 +113,7 @@ pub fn spawn_sweeper(state: AppState) -> tokio::task::JoinHandle<()> {
                     sessions_expired = s.sessions_expired,
                     parts_freed = s.parts_freed,
                     files_purged = s.files_purged,
+                    tokens_removed = s.tokens_removed,
                     "swept upload sessions and the trash"
                 ),
                 Ok(_) => {}

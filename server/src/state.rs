@@ -27,8 +27,22 @@ pub struct Settings {
     pub upload_buffer: u64,
     /// Browser origins allowed to call the API; empty means none.
     pub cors_origins: Vec<String>,
-    /// Serve `/embed-demo` (loopback address or `--demo`).
-    pub embed_demo: bool,
+    /// Whether `/embed-demo` is served.
+    pub embed_demo: EmbedDemo,
+}
+
+/// When `/embed-demo`, which hands a `files` token to whoever opens it,
+/// is served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmbedDemo {
+    Off,
+    /// Only to requests addressed to a loopback host (`127.0.0.1`,
+    /// `localhost`, `[::1]`): Satchel listens on loopback and its public
+    /// URL is a loopback one, so it is not behind a proxy. The Host check
+    /// also keeps DNS rebinding out.
+    Loopback,
+    /// `--demo`: to anyone.
+    Always,
 }
 
 impl Default for Settings {
@@ -44,7 +58,7 @@ impl Default for Settings {
             request_timeout: Duration::from_secs(60),
             upload_buffer: 8 * 1024 * 1024,
             cors_origins: Vec::new(),
-            embed_demo: true,
+            embed_demo: EmbedDemo::Loopback,
         }
     }
 }

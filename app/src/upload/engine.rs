@@ -38,6 +38,9 @@ use super::{
 
 /// How many times one part is sent again after a checksum mismatch.
 const MAX_RESENDS: u32 = 5;
+/// Failures in a row (not counting time offline) before an upload stops
+/// and waits for the user's Retry.
+const MAX_FAILURES: u32 = 12;
 /// Least time between two progress updates of one upload.
 const PROGRESS_EVERY_MS: f64 = 100.0;
 /// How often a paused or offline upload looks again.
@@ -61,6 +64,8 @@ pub struct Engine {
     files: RefCell<HashMap<u32, web_sys::File>>,
     running: RefCell<Vec<u32>>,
     aborts: RefCell<HashMap<u32, AbortController>>,
+    /// localStorage keys of the uploads running now.
+    claimed: RefCell<std::collections::HashSet<String>>,
     next_id: RefCell<u32>,
     backoff: Backoff,
 }
@@ -74,6 +79,7 @@ impl Engine {
             files: RefCell::new(HashMap::new()),
             running: RefCell::new(Vec::new()),
             aborts: RefCell::new(HashMap::new()),
+            claimed: RefCell::new(std::collections::HashSet::new()),
             next_id: RefCell::new(1),
             backoff: Backoff::default(),
         })
@@ -303,12 +309,12 @@ impl Engine {
                     return Ok((saved.clone(), saved.upload_url));
                 }
                 Ok((status, _, retry_after)) if classify(status) == Failure::Retry => {
-                    attempt += 1;
+                    attempt = give_up_after(attempt)?;
                     self.wait_before_retry(item, attempt, retry_after).await;
                 }
                 Ok((_, json, _)) => return Err(Stop::Failed(problem(&json))),
                 Err(_) => {
-                    attempt += 1;
+                    attempt = give_up_after(attempt)?;
                     self.wait_before_retry(item, attempt, None).await;
                 }
             }
@@ -329,7 +335,7 @@ impl Engine {
                 Ok((200, json, _)) => return Ok(json),
                 Ok((status, json, retry_after)) => match classify(status) {
                     Failure::Retry => {
-                        attempt += 1;
+                        attempt = give_up_after(attempt)?;
                         self.wait_before_retry(item, attempt, retry_after).await;
                     }
                     _ => {
@@ -338,7 +344,7 @@ impl Engine {
                     }
                 },
                 Err(_) => {
-                    attempt += 1;
+                    attempt = give_up_after(attempt)?;
                     self.wait_before_retry(item, attempt, None).await;
                 }
             }
@@ -346,25 +352,115 @@ impl Engine {
     }
 
     async fn upload(self: &Rc<Self>, item: Item, file: &web_sys::File) -> Outcome<Value> {
-        let key = self.key(file);
-        let size = file.size() as u64;
-        // A session remembered from before a reload, if it still runs.
-        let mut resumed = None;
-        if let Some(saved) = load(&key) {
-            match request("GET", &saved.upload_url, None, None, None).await {
-                Ok((200, json, _))
-                    if json["status"] == "uploading" && json["file_size"] == size =>
+        // The same file twice in one widget: only the first remembers its
+        // session, so the two never share one.
+        let mut key = self.key(file);
+        if !self.claimed.borrow_mut().insert(key.clone()) {
+            key = String::new();
+        }
+        let outcome = self.upload_as(item, file, &key).await;
+        self.claimed.borrow_mut().remove(&key);
+        outcome
+    }
+
+    /// The session remembered for this file, if it still runs and belongs
+    /// to this widget's account; `Ok(Err(file))` when it had completed.
+    async fn remembered(
+        &self,
+        item: Item,
+        size: u64,
+        key: &str,
+    ) -> Outcome<Option<(Saved, Value)>> {
+        let Some(saved) = load(key) else { return Ok(None) };
+        let position = match self.where_are_we(item, &saved.upload_url, key).await {
+            Ok(position) => position,
+            // Gone or expired: start afresh.
+            Err(Stop::Failed(_)) => return Ok(None),
+            Err(stop) => return Err(stop),
+        };
+        let ours = position["file_size"] == size && self.owns(item, &position, key).await?;
+        if !ours {
+            forget(key);
+            return Ok(None);
+        }
+        Ok(Some((saved, position)))
+    }
+
+    /// Whether a session is one of this widget's account's: another user
+    /// of the same browser must not continue it.
+    async fn owns(&self, item: Item, position: &Value, key: &str) -> Outcome<bool> {
+        if position["status"] == "completed" {
+            // Only its own account's token could have opened it; the file
+            // is checked against the bytes below.
+            return Ok(true);
+        }
+        let mut attempt = 0;
+        loop {
+            self.checkpoint(item, None, key).await?;
+            let url = self.url("/v1.0/sessions");
+            match request("GET", &url, Some(&self.options.token), None, None).await {
+                Ok((200, json, _)) => {
+                    let sessions =
+                        json["_embedded"]["sessions"].as_array().cloned().unwrap_or_default();
+                    return Ok(sessions.iter().any(|s| s["session_id"] == position["session_id"]));
+                }
+                Ok((204, _, _)) => return Ok(false),
+                Ok((status, _, retry_after))
+                    if classify(status) == Failure::Retry && attempt < MAX_FAILURES =>
                 {
-                    resumed = Some((saved, json));
+                    attempt = give_up_after(attempt)?;
+                    self.wait_before_retry(item, attempt, retry_after).await;
                 }
-                Ok((200, json, _)) if json["status"] == "completed" => {
-                    forget(&key);
-                    return Ok(json["file"].clone());
+                Err(_) if attempt < MAX_FAILURES => {
+                    attempt = give_up_after(attempt)?;
+                    self.wait_before_retry(item, attempt, None).await;
                 }
-                _ => forget(&key),
+                _ => return Ok(false),
             }
         }
-        let (saved, mut position) = match resumed {
+    }
+
+    /// The whole file's SHA-256, read from the file.
+    async fn digest_of(
+        &self,
+        item: Item,
+        file: &web_sys::File,
+        part_size: u64,
+        key: &str,
+    ) -> Outcome<String> {
+        let size = file.size() as u64;
+        let mut whole = Sha256::new();
+        let mut at = 0;
+        item.status.set(Status::Hashing);
+        while at < size {
+            self.checkpoint(item, None, key).await?;
+            let end = (at + part_size).min(size);
+            whole.update(&read(file, at, end).await?);
+            at = end;
+            item.done.set(at);
+        }
+        Ok(hex(&whole.finalize()))
+    }
+
+    async fn upload_as(
+        self: &Rc<Self>,
+        item: Item,
+        file: &web_sys::File,
+        key: &str,
+    ) -> Outcome<Value> {
+        let size = file.size() as u64;
+        let key = key.to_owned();
+        let (saved, mut position) = match self.remembered(item, size, &key).await? {
+            Some((saved, position)) if position["status"] == "completed" => {
+                // It finished before the reload; make sure it is this file.
+                forget(&key);
+                let ours = self.digest_of(item, file, saved.part_size, &key).await?;
+                if position["file"]["sha256"].as_str() == Some(ours.as_str()) {
+                    return Ok(position["file"].clone());
+                }
+                let (saved, url) = self.open(item, file, &key).await?;
+                (saved, json!({"received": 0, "next_part": 1, "next_url": url}))
+            }
             Some(found) => found,
             None => {
                 let (saved, url) = self.open(item, file, &key).await?;
@@ -488,6 +584,7 @@ impl Engine {
                     Ok((200, json, _)) => {
                         let ours = hex(&whole_after.finalize());
                         if json["sha256"].as_str() != Some(ours.as_str()) {
+                            forget(&key);
                             return Err(Stop::Failed(format!(
                                 "the server reports SHA-256 {} for a file whose SHA-256 is {ours}",
                                 json["sha256"]
@@ -497,7 +594,9 @@ impl Engine {
                         return Ok(json);
                     }
                     Ok((status, json, retry_after)) => match classify(status) {
-                        Failure::Resend if resends < MAX_RESENDS => {
+                        // The same last part cannot fix a whole-file
+                        // mismatch more than once (the file changed).
+                        Failure::Resend if resends < if last { 1 } else { MAX_RESENDS } => {
                             resends += 1;
                         }
                         Failure::Retry | Failure::Resync => {
@@ -514,7 +613,14 @@ impl Engine {
                 }
             };
             if let Some(retry_after) = failure {
-                failures += 1;
+                if online() {
+                    failures += 1;
+                }
+                if failures > MAX_FAILURES {
+                    return Err(Stop::Failed(
+                        "the server keeps failing; the upload can go on with Retry".into(),
+                    ));
+                }
                 if item.control.get_untracked() == Control::Run {
                     self.wait_before_retry(item, failures, retry_after).await;
                 }
@@ -723,6 +829,17 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The next attempt's number, or a failure once too many attempts in a
+/// row failed while the browser was online.
+fn give_up_after(attempt: u32) -> Outcome<u32> {
+    if attempt >= MAX_FAILURES && online() {
+        return Err(Stop::Failed(
+            "the server keeps failing; the upload can go on with Retry".into(),
+        ));
+    }
+    Ok(attempt + 1)
+}
+
 fn online() -> bool {
     web_sys::window().map(|w| w.navigator().on_line()).unwrap_or(true)
 }
@@ -732,6 +849,9 @@ fn storage() -> Option<web_sys::Storage> {
 }
 
 fn load(key: &str) -> Option<Saved> {
+    if key.is_empty() {
+        return None;
+    }
     let text = storage()?.get_item(key).ok().flatten()?;
     let saved = Saved::decode(&text, (Date::now() / 1000.0) as i64);
     if saved.is_none() {
@@ -741,12 +861,18 @@ fn load(key: &str) -> Option<Saved> {
 }
 
 fn store(key: &str, saved: &Saved) {
+    if key.is_empty() {
+        return;
+    }
     if let Some(s) = storage() {
         let _ = s.set_item(key, &saved.encode());
     }
 }
 
 fn forget(key: &str) {
+    if key.is_empty() {
+        return;
+    }
     if let Some(s) = storage() {
         let _ = s.remove_item(key);
     }

@@ -64,6 +64,8 @@ pub fn content_digest_sha256(header: &str) -> Result<Option<[u8; 32]>, String> {
         if !algorithm.trim().eq_ignore_ascii_case("sha-256") {
             continue;
         }
+        // Parameters after the value (`;...`) carry nothing we need.
+        let value = value.split(';').next().unwrap_or(value);
         let inner = value
             .trim()
             .strip_prefix(':')

@@ -2,12 +2,13 @@
 //! wasm bundle with a script tag and mounts the upload widget, standing
 //! for a CRM page whose backend called `issue_token`. It hands out a
 //! one-hour `files` token of the `default` account to whoever opens it,
-//! so it is served only on a loopback address or with `--demo`, and is
-//! 404 otherwise.
+//! so it is served only with `--demo`, or to requests addressed to a
+//! loopback host when Satchel listens on loopback with a loopback public
+//! URL (`state::EmbedDemo`); it is 404 otherwise.
 
 use axum::{
     extract::State,
-    http::header,
+    http::{header, HeaderMap},
     response::{Html, IntoResponse, Response},
     routing::get,
     Router,
@@ -17,15 +18,21 @@ use super::tokens::WIDGET_TOKEN_TTL_SECS;
 use crate::{
     domain::{Scope, Scopes},
     error::{Error, Result},
-    state::AppState,
+    state::{AppState, EmbedDemo},
     store::now_unix,
 };
 
 const PAGE: &str = include_str!("assets/embed-demo.html");
 
 /// The page, with a fresh token in its configuration block.
-pub async fn embed_demo(State(state): State<AppState>) -> Result<Response> {
-    if !state.settings.embed_demo {
+pub async fn embed_demo(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let served = match state.settings.embed_demo {
+        EmbedDemo::Always => true,
+        EmbedDemo::Loopback => is_loopback_host(host),
+        EmbedDemo::Off => false,
+    };
+    if !served {
         return Err(Error::NotFound("page"));
     }
     let account = state.db.ensure_account("default").await?;
@@ -39,6 +46,54 @@ pub async fn embed_demo(State(state): State<AppState>) -> Result<Response> {
     Ok(([(header::CACHE_CONTROL, "no-store")], Html(page)).into_response())
 }
 
+/// Whether a Host header (or URL authority) names this machine:
+/// `localhost`, `127.0.0.0/8` or `[::1]`, with any port.
+pub fn is_loopback_host(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                h
+            } else {
+                authority
+            }
+        }),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 pub fn router() -> Router<AppState> {
     Router::new().route("/embed-demo", get(embed_demo))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn only_this_machine_is_loopback() {
+        for yes in [
+            "127.0.0.1",
+            "127.0.0.1:3000",
+            "localhost",
+            "LOCALHOST:80",
+            "[::1]:3000",
+            "[::1]",
+            "127.1.2.3",
+        ] {
+            assert!(is_loopback_host(yes), "{yes}");
+        }
+        for no in [
+            "",
+            "files.example.com",
+            "files.example.com:3000",
+            "10.0.0.1:3000",
+            "localhost.evil.com",
+            "[2001:db8::1]:80",
+            "0.0.0.0:3000",
+        ] {
+            assert!(!is_loopback_host(no), "{no}");
+        }
+    }
 }

@@ -119,7 +119,8 @@ pub async fn put_part(
     let (session_id, part) =
         state.signing.verify_part_token(&token).ok_or(Error::NotFound("upload session"))?;
     let announced = digest_header(&headers, "content-digest")?;
-    let whole_file_announced = digest_header(&headers, "repr-digest")?;
+    // Read only for the last part, where it counts.
+    let whole_file_header = headers.get("repr-digest").map(|v| v.to_str().unwrap_or("\u{fffd}"));
     // Bounded memory: at most `upload_buffer` bytes of bodies at once.
     let _memory = state.part_slots.acquire().await.expect("the semaphore is never closed");
     // The body is received while the session is looked up, and hashed as
@@ -137,7 +138,7 @@ pub async fn put_part(
         session: &session,
         part,
         announced,
-        whole_file_announced,
+        whole_file_header,
     };
     let hashed = incoming.checked(digests)?;
     let placed = if state.blobs.part_layout() == PartLayout::SessionBlob {
@@ -294,9 +295,9 @@ struct Incoming<'a> {
     session: &'a SessionRecord,
     part: PartNumber,
     announced: Option<[u8; 32]>,
-    /// The whole file's SHA-256 from `Repr-Digest` (beyond Kommo): a
-    /// client that hashes as it sends knows it only at the last part.
-    whole_file_announced: Option<[u8; 32]>,
+    /// `Repr-Digest` (beyond Kommo): the whole file's SHA-256, which a
+    /// client that hashes as it sends knows only at the last part.
+    whole_file_header: Option<&'a str>,
 }
 
 impl Incoming<'_> {
@@ -321,7 +322,13 @@ impl Incoming<'_> {
         let Some(hex) = &hashed.whole_file else {
             return Ok(());
         };
-        let announced = self.whole_file_announced.map(hex::encode);
+        let announced = self
+            .whole_file_header
+            .map(content_digest_sha256)
+            .transpose()
+            .map_err(|e| Error::validation(format!("repr-digest: {e}")))?
+            .flatten()
+            .map(hex::encode);
         for expected in
             [self.session.expected_sha256.as_ref(), announced.as_ref()].into_iter().flatten()
         {

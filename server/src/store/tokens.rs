@@ -42,6 +42,16 @@ impl Db {
         Ok(secret)
     }
 
+    /// Deletes tokens that expired before `now` (they are refused
+    /// already); returns how many.
+    pub async fn remove_expired_tokens(&self, now: i64) -> Result<u64> {
+        Ok(sqlx::query("delete from api_tokens where expires_at is not null and expires_at <= $1")
+            .bind(now)
+            .execute(self.pool())
+            .await?
+            .rows_affected())
+    }
+
     /// The grant of a presented token, or `None` when it is unknown or
     /// expired.
     pub async fn find_grant(&self, presented: &str) -> Result<Option<Grant>> {
@@ -94,6 +104,12 @@ mod tests {
                 .await
                 .unwrap();
         assert_eq!(t.db.find_grant(live.expose()).await.unwrap().unwrap().account, other);
+        // The sweep deletes the expired one only; tokens without expiry stay.
+        let forever = t.db.create_token(acme, Scope::Files.into(), None, None).await.unwrap();
+        assert_eq!(t.db.remove_expired_tokens(now_unix()).await.unwrap(), 1);
+        assert!(t.db.find_grant(live.expose()).await.unwrap().is_some());
+        assert!(t.db.find_grant(forever.expose()).await.unwrap().is_some());
+        assert_eq!(t.db.remove_expired_tokens(now_unix()).await.unwrap(), 0);
         t.cleanup().await;
     }
 
