@@ -30,6 +30,9 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Print a one-time link that signs a browser in to Satchel's pages
+    /// (valid 15 minutes), alone on one line.
+    LoginLink(LoginLinkArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,6 +143,31 @@ pub struct TokenCreateArgs {
     pub state: StateArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct LoginLinkArgs {
+    /// Account to sign in to; created if new.
+    #[arg(long, default_value = "default")]
+    pub account: String,
+
+    /// Origin the link points at; default `http://<listen>`.
+    #[arg(long, env = "SATCHEL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// The address `satchel serve` listens on.
+    #[arg(long, env = "SATCHEL_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+impl LoginLinkArgs {
+    pub fn public_url(&self) -> String {
+        let url = non_empty(&self.public_url).unwrap_or_else(|| format!("http://{}", self.listen));
+        url.trim_end_matches('/').to_owned()
+    }
+}
+
 impl ServeArgs {
     pub fn storage_url(&self) -> String {
         non_empty(&self.storage_url)
@@ -237,6 +265,19 @@ mod tests {
         let Some(Command::Serve(serve)) = cli.command else { panic!("expected serve") };
         assert_eq!(serve.listen.port(), 8080);
         assert_eq!(serve.trash_ttl, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn login_link_points_at_the_public_url() {
+        let cli = parse(&["login-link", "--account", "acme"]).unwrap();
+        let Some(Command::LoginLink(args)) = cli.command else { panic!("login-link") };
+        assert_eq!(args.account, "acme");
+        if std::env::var_os("SATCHEL_PUBLIC_URL").is_none() {
+            assert_eq!(args.public_url(), "http://127.0.0.1:3000");
+        }
+        let cli = parse(&["login-link", "--public-url", "https://files.example.com/"]).unwrap();
+        let Some(Command::LoginLink(args)) = cli.command else { panic!("login-link") };
+        assert_eq!(args.public_url(), "https://files.example.com");
     }
 
     #[test]

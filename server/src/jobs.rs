@@ -18,7 +18,8 @@ pub struct Sweep {
     pub sessions_expired: u64,
     pub parts_freed: u64,
     pub files_purged: u64,
-    /// Expired tokens (widget and demo tokens) deleted.
+    /// Expired tokens (widget and demo tokens), sign-in links and browser
+    /// sessions deleted.
     pub tokens_removed: u64,
 }
 
@@ -58,7 +59,8 @@ pub async fn sweep(state: &AppState) -> Result<Sweep> {
             files_purged += 1;
         }
     }
-    let tokens_removed = state.db.remove_expired_tokens(now_unix()).await?;
+    let tokens_removed = state.db.remove_expired_tokens(now_unix()).await?
+        + state.db.remove_expired_sign_ins(now_unix()).await?;
     Ok(Sweep { sessions_expired, parts_freed, files_purged, tokens_removed })
 }
 

@@ -2,11 +2,11 @@
 
 use crate::{
     blob,
-    config::{ServeArgs, TokenCreateArgs},
+    config::{LoginLinkArgs, ServeArgs, StateArgs, TokenCreateArgs},
     error::{Error, Result},
     http,
     state::{leptos_options, AppState, Settings},
-    store::{redact, Db},
+    store::{accounts::AccountId, redact, Db},
 };
 
 /// Opens the data directory, database and blob store, then serves until
@@ -29,9 +29,18 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         cors_origins: args.cors_origins.clone(),
         embed_demo: args.embed_demo(),
     };
+    let first_start = db.has_no_accounts().await?;
     let signing = db.signing_key().await?;
     let leptos = leptos_options(&args.site_root, args.listen);
     let state = AppState::new(db.clone(), blobs.clone(), settings, signing, leptos);
+    if first_start {
+        // Like a notebook server's token link: the way into the pages.
+        let account = db.ensure_account("default").await?;
+        let link = state.login_link(account).await?;
+        println!(
+            "Sign in to Satchel's pages: {link}\n(valid 15 minutes, once; `satchel login-link` makes another)"
+        );
+    }
     let sweeper = crate::jobs::spawn_sweeper(state.clone());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -51,19 +60,35 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
 
 /// Creates a token (and its account if new) and returns its secret.
 pub async fn token_create(args: TokenCreateArgs) -> Result<String> {
-    let account = args.account.trim();
-    if account.is_empty() || account.len() > 255 {
-        return Err(Error::Config("an account name is 1 to 255 characters".into()));
-    }
-    let database_url = args.state.database_url();
-    if database_url.starts_with("sqlite:") {
-        ensure_data_dir(&args.state.data_dir)?;
-    }
-    let db = Db::connect(&database_url).await?;
-    let account = db.ensure_account(account).await?;
+    let (db, account) = open_account(&args.state, &args.account).await?;
     let secret = db.create_token(account, args.scopes, None, None).await?;
     db.close().await;
     Ok(secret.expose().to_owned())
+}
+
+/// A one-time sign-in link for the account (created if new).
+pub async fn login_link(args: LoginLinkArgs) -> Result<String> {
+    let (db, account) = open_account(&args.state, &args.account).await?;
+    let expires_at = crate::store::now_unix() + http::login::LINK_TTL_SECS;
+    let secret = db.create_login_link(account, expires_at).await?;
+    db.close().await;
+    Ok(format!("{}/login/{}", args.public_url(), secret.expose()))
+}
+
+/// The database, and the named account in it (created if new), for the
+/// administrative commands.
+async fn open_account(state: &StateArgs, name: &str) -> Result<(Db, AccountId)> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 255 {
+        return Err(Error::Config("an account name is 1 to 255 characters".into()));
+    }
+    let database_url = state.database_url();
+    if database_url.starts_with("sqlite:") {
+        ensure_data_dir(&state.data_dir)?;
+    }
+    let db = Db::connect(&database_url).await?;
+    let account = db.ensure_account(name).await?;
+    Ok((db, account))
 }
 
 fn ensure_data_dir(dir: &std::path::Path) -> Result<()> {

@@ -162,10 +162,16 @@ fn serve_answers_on_its_socket_and_stops_on_sigterm() {
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(dir.path().join("data"))
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // The first start on an empty database prints a sign-in link.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    let prefix = format!("Sign in to Satchel's pages: http://127.0.0.1:{port}/login/sat_");
+    assert!(first.starts_with(&prefix), "{first}");
     let deadline = Instant::now() + Duration::from_secs(20);
     let answer = loop {
         match http_get(port, "/healthz") {
@@ -178,6 +184,22 @@ fn serve_answers_on_its_socket_and_stops_on_sigterm() {
     assert!(answer.contains(r#""database":"sqlite""#));
     assert!(dir.path().join("data/satchel.db").is_file(), "sqlite created in the data dir");
     assert!(dir.path().join("data/blobs").is_dir(), "blob dir created");
+    let link_path = &first.trim()[first.find("/login/").unwrap()..];
+    let signed_in = http_get(port, link_path).unwrap();
+    assert!(signed_in.starts_with("HTTP/1.1 303"), "{signed_in}");
+    assert!(signed_in.contains("set-cookie: satchel_session=sat_"), "{signed_in}");
+    assert!(http_get(port, link_path).unwrap().starts_with("HTTP/1.1 410"), "once only");
+    // `login-link` makes another, alone on one line.
+    let out = run(satchel()
+        .args(["login-link", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(dir.path().join("data")));
+    assert!(out.status.success(), "{:?}", stderr_lines(&out));
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(printed.lines().count(), 1, "{printed}");
+    let link = printed.trim();
+    assert!(link.starts_with(&format!("http://127.0.0.1:{port}/login/sat_")), "{link}");
+    let fresh = http_get(port, &link[link.find("/login/").unwrap()..]).unwrap();
+    assert!(fresh.starts_with("HTTP/1.1 303"), "{fresh}");
 
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());

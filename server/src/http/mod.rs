@@ -26,6 +26,7 @@ pub mod embed;
 pub mod files;
 pub mod health;
 pub mod json;
+pub mod login;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;
@@ -71,6 +72,7 @@ pub fn app(state: AppState) -> Router {
 
     Router::new()
         .merge(api)
+        .merge(login::router())
         .merge(pages)
         .layer(CompressionLayer::new())
         .merge(bytes)

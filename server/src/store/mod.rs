@@ -25,6 +25,7 @@ pub mod secrets;
 pub mod sessions;
 pub mod tokens;
 pub mod trash;
+pub mod web;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

@@ -1,0 +1,170 @@
+//! Signing in to the pages: one-time sign-in links and browser sessions.
+//! Only hashes of their secrets are stored, as for API tokens.
+
+use super::{accounts::AccountId, Db};
+use crate::{
+    domain::{TokenHash, TokenSecret},
+    error::Result,
+};
+
+/// A signed-in browser.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebSession {
+    pub account: AccountId,
+    pub account_name: String,
+    /// What the pages' state-changing requests must send back.
+    pub csrf: String,
+    pub expires_at: i64,
+}
+
+impl Db {
+    /// A fresh one-time sign-in secret for the account, valid until
+    /// `expires_at`.
+    pub async fn create_login_link(
+        &self,
+        account: AccountId,
+        expires_at: i64,
+    ) -> Result<TokenSecret> {
+        let secret = TokenSecret::generate();
+        sqlx::query(
+            "insert into login_links (token_hash, account_id, expires_at) values ($1, $2, $3)",
+        )
+        .bind(secret.hash().as_str())
+        .bind(account.0)
+        .bind(expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(secret)
+    }
+
+    /// Uses a sign-in secret: the account, once, while it is valid.
+    pub async fn use_login_link(&self, presented: &str, now: i64) -> Result<Option<AccountId>> {
+        let account: Option<i64> = sqlx::query_scalar(
+            "update login_links set used_at = $2 \
+             where token_hash = $1 and used_at is null and expires_at > $2 returning account_id",
+        )
+        .bind(TokenHash::of(presented).as_str())
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(account.map(AccountId))
+    }
+
+    /// Opens a browser session; returns the cookie's secret.
+    pub async fn create_web_session(
+        &self,
+        account: AccountId,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<TokenSecret> {
+        let secret = TokenSecret::generate();
+        let csrf = TokenSecret::generate();
+        sqlx::query(
+            "insert into web_sessions (token_hash, account_id, csrf_token, created_at, expires_at) \
+             values ($1, $2, $3, $4, $5)",
+        )
+        .bind(secret.hash().as_str())
+        .bind(account.0)
+        .bind(csrf.expose())
+        .bind(now)
+        .bind(expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(secret)
+    }
+
+    /// The session a cookie's secret names, while it is valid.
+    pub async fn web_session(&self, presented: &str, now: i64) -> Result<Option<WebSession>> {
+        let row: Option<(i64, String, String, i64)> = sqlx::query_as(
+            "select s.account_id, a.name, s.csrf_token, s.expires_at from web_sessions s \
+             join accounts a on a.id = s.account_id where s.token_hash = $1 and s.expires_at > $2",
+        )
+        .bind(TokenHash::of(presented).as_str())
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|(account, account_name, csrf, expires_at)| WebSession {
+            account: AccountId(account),
+            account_name,
+            csrf,
+            expires_at,
+        }))
+    }
+
+    pub async fn end_web_session(&self, presented: &str) -> Result<()> {
+        sqlx::query("delete from web_sessions where token_hash = $1")
+            .bind(TokenHash::of(presented).as_str())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes expired sessions and sign-in links; returns how many.
+    pub async fn remove_expired_sign_ins(&self, now: i64) -> Result<u64> {
+        let sessions = sqlx::query("delete from web_sessions where expires_at <= $1")
+            .bind(now)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        let links = sqlx::query("delete from login_links where expires_at <= $1")
+            .bind(now)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        Ok(sessions + links)
+    }
+
+    /// True when no account exists yet (a first start).
+    pub async fn has_no_accounts(&self) -> Result<bool> {
+        let any: Option<i64> = sqlx::query_scalar("select id from accounts limit 1")
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(any.is_none())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{Backend, TestDb};
+
+    async fn links_work_once_and_sessions_until_they_expire(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        assert!(t.db.has_no_accounts().await.unwrap());
+        let acme = t.db.ensure_account("acme").await.unwrap();
+        assert!(!t.db.has_no_accounts().await.unwrap());
+        let link = t.db.create_login_link(acme, 1_000).await.unwrap();
+        assert_eq!(t.db.use_login_link("sat_forged", 10).await.unwrap(), None);
+        assert_eq!(t.db.use_login_link(link.expose(), 10).await.unwrap(), Some(acme));
+        assert_eq!(t.db.use_login_link(link.expose(), 11).await.unwrap(), None, "used once");
+        let late = t.db.create_login_link(acme, 1_000).await.unwrap();
+        assert_eq!(t.db.use_login_link(late.expose(), 1_000).await.unwrap(), None, "expired");
+
+        let cookie = t.db.create_web_session(acme, 10, 500).await.unwrap();
+        let session = t.db.web_session(cookie.expose(), 20).await.unwrap().unwrap();
+        assert_eq!((session.account, session.account_name.as_str()), (acme, "acme"));
+        assert!(session.csrf.len() > 40);
+        assert_eq!(t.db.web_session(cookie.expose(), 500).await.unwrap(), None, "expired");
+        let stored: String = sqlx::query_scalar("select token_hash from web_sessions")
+            .fetch_one(t.db.pool())
+            .await
+            .unwrap();
+        assert_ne!(stored, cookie.expose(), "only the hash is kept");
+        t.db.end_web_session(cookie.expose()).await.unwrap();
+        assert_eq!(t.db.web_session(cookie.expose(), 20).await.unwrap(), None, "signed out");
+
+        let _ = t.db.create_web_session(acme, 10, 500).await.unwrap();
+        // Two links (one used, one never) and one session, all expired by 2000.
+        assert_eq!(t.db.remove_expired_sign_ins(2_000).await.unwrap(), 3);
+        t.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_links_work_once_and_sessions_until_they_expire() {
+        links_work_once_and_sessions_until_they_expire(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_links_work_once_and_sessions_until_they_expire() {
+        links_work_once_and_sessions_until_they_expire(Backend::Postgres).await;
+    }
+}
