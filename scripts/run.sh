@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds Satchel (release) and serves it on the embedded default, SQLite
-# and local disk under ./data, at http://127.0.0.1:3000. Extra arguments
-# go to `satchel serve`.
+# and local disk under ./data, at http://127.0.0.1:3000. On an empty
+# database it first adds the demo data (`satchel demo-seed`). Extra
+# arguments go to `satchel serve` (and `demo-seed`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
@@ -9,5 +10,8 @@ source scripts/tools.sh
 ensure_build_tools
 say "building (release)"
 cargo leptos build --release
+# An empty database gets the demo data, so there is something to see;
+# one that holds data is left alone.
+target/release/satchel demo-seed "$@"
 say "serving on ${SATCHEL_LISTEN:-127.0.0.1:3000}"
 exec target/release/satchel serve "$@"

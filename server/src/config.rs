@@ -33,6 +33,20 @@ pub enum Command {
     /// Print a one-time link that signs a browser in to Satchel's pages
     /// (valid 15 minutes), alone on one line.
     LoginLink(LoginLinkArgs),
+    /// Fill an empty account with a lead, a contact and a company with
+    /// files, fields and notes; an account with data is left alone.
+    DemoSeed(Box<DemoSeedArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoSeedArgs {
+    /// Account to fill; created if new.
+    #[arg(long, default_value = "default")]
+    pub account: String,
+
+    /// Where the data goes: the same flags as `serve`.
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
 #[derive(Debug, Subcommand)]

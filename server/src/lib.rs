@@ -5,7 +5,7 @@
 //! - `store`: metadata in SQLite or PostgreSQL.
 //! - `blob`: bytes on local disk or S3; `in_place`: parts written in place.
 //! - `http`: the routers, auth and error answers.
-//! - `run`: what each command does.
+//! - `run`: what each command does; `seed`: the demo data.
 
 pub mod blob;
 pub mod config;
@@ -16,6 +16,7 @@ pub mod in_place;
 pub mod jobs;
 pub mod previews;
 pub mod run;
+pub mod seed;
 pub mod state;
 pub mod store;
 #[doc(hidden)]

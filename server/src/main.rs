@@ -26,6 +26,9 @@ async fn run(cli: Cli) -> ExitCode {
         Some(Command::Token(TokenCommand::Create(args))) => {
             satchel::run::token_create(args).await.map(|token| println!("{token}"))
         }
+        Some(Command::DemoSeed(args)) => {
+            satchel::run::demo_seed(*args).await.map(|said| println!("{said}"))
+        }
         Some(Command::LoginLink(args)) => {
             satchel::run::login_link(args).await.map(|link| println!("{link}"))
         }

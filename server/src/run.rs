@@ -2,7 +2,7 @@
 
 use crate::{
     blob,
-    config::{LoginLinkArgs, ServeArgs, StateArgs, TokenCreateArgs},
+    config::{DemoSeedArgs, LoginLinkArgs, ServeArgs, StateArgs, TokenCreateArgs},
     error::{Error, Result},
     http,
     state::{leptos_options, AppState, Settings},
@@ -12,9 +12,39 @@ use crate::{
 /// Opens the data directory, database and blob store, then serves until
 /// SIGINT or SIGTERM.
 pub async fn serve(args: ServeArgs) -> Result<()> {
+    let state = open_state(&args).await?;
+    let db = state.db.clone();
+    if db.claim_first_start().await? {
+        // The first start: like a notebook server's token link, the way
+        // into the pages.
+        let account = db.ensure_account("default").await?;
+        let link = state.login_link(account).await?;
+        println!(
+            "Sign in to Satchel's pages: {link}\n(valid 15 minutes, once; `satchel login-link` makes another)"
+        );
+    }
+    let sweeper = crate::jobs::spawn_sweeper(state.clone());
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", args.listen)))?;
+    tracing::info!(
+        listen = %args.listen,
+        public_url = %state.settings.public_url,
+        database = %redact(&args.state.database_url()),
+        storage = %state.blobs.describe(),
+        "satchel is serving"
+    );
+    http::serve::serve(listener, http::app(state), shutdown_signal()).await;
+    sweeper.abort();
+    db.close().await;
+    Ok(())
+}
+
+/// The data directory, database and blob store `serve` (and
+/// `demo-seed`) work on.
+async fn open_state(args: &ServeArgs) -> Result<AppState> {
     ensure_data_dir(&args.state.data_dir)?;
-    let database_url = args.state.database_url();
-    let db = Db::connect(&database_url).await?;
+    let db = Db::connect(&args.state.database_url()).await?;
     let blobs = blob::open(&args.storage_url()).await?;
     let settings = Settings {
         public_url: args.public_url(),
@@ -29,33 +59,25 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         cors_origins: args.cors_origins.clone(),
         embed_demo: args.embed_demo(),
     };
-    let first_start = db.has_no_accounts().await?;
     let signing = db.signing_key().await?;
     let leptos = leptos_options(&args.site_root, args.listen);
-    let state = AppState::new(db.clone(), blobs.clone(), settings, signing, leptos);
-    if first_start {
-        // Like a notebook server's token link: the way into the pages.
-        let account = db.ensure_account("default").await?;
-        let link = state.login_link(account).await?;
-        println!(
-            "Sign in to Satchel's pages: {link}\n(valid 15 minutes, once; `satchel login-link` makes another)"
-        );
-    }
-    let sweeper = crate::jobs::spawn_sweeper(state.clone());
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", args.listen)))?;
-    tracing::info!(
-        listen = %args.listen,
-        public_url = %state.settings.public_url,
-        database = %redact(&database_url),
-        storage = %blobs.describe(),
-        "satchel is serving"
-    );
-    http::serve::serve(listener, http::app(state), shutdown_signal()).await;
-    sweeper.abort();
-    db.close().await;
-    Ok(())
+    Ok(AppState::new(db, blobs, settings, signing, leptos))
+}
+
+/// Fills an empty account with demo data; says what it did.
+pub async fn demo_seed(args: DemoSeedArgs) -> Result<String> {
+    let name = args.account.trim();
+    let state = open_state(&args.serve).await?;
+    let account = state.db.ensure_account(name).await?;
+    let outcome = crate::seed::demo_seed(&state, account).await;
+    state.db.close().await;
+    Ok(match outcome? {
+        Some(s) => format!(
+            "Seeded account {name}: {} entities, {} files, {} notes",
+            s.entities, s.files, s.notes
+        ),
+        None => format!("Account {name} already holds data; nothing was seeded"),
+    })
 }
 
 /// Creates a token (and its account if new) and returns its secret.

@@ -200,6 +200,11 @@ fn serve_answers_on_its_socket_and_stops_on_sigterm() {
     assert!(link.starts_with(&format!("http://127.0.0.1:{port}/login/sat_")), "{link}");
     let fresh = http_get(port, &link[link.find("/login/").unwrap()..]).unwrap();
     assert!(fresh.starts_with("HTTP/1.1 303"), "{fresh}");
+    // `demo-seed` needs the blob directory, which the running server
+    // holds: it says so in one line.
+    let busy = run(satchel().args(["demo-seed", "--data-dir"]).arg(dir.path().join("data")));
+    assert!(!busy.status.success());
+    assert_eq!(stderr_lines(&busy).len(), 1, "{:?}", stderr_lines(&busy));
 
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
@@ -212,4 +217,13 @@ fn serve_answers_on_its_socket_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "{exit:?}");
+
+    // Stopped: demo-seed fills the default account once.
+    let seeded = run(satchel().args(["demo-seed", "--data-dir"]).arg(dir.path().join("data")));
+    assert!(seeded.status.success(), "{:?}", stderr_lines(&seeded));
+    let said = String::from_utf8(seeded.stdout).unwrap();
+    assert_eq!(said.trim(), "Seeded account default: 3 entities, 6 files, 6 notes");
+    let again = run(satchel().args(["demo-seed", "--data-dir"]).arg(dir.path().join("data")));
+    let said = String::from_utf8(again.stdout).unwrap();
+    assert_eq!(said.trim(), "Account default already holds data; nothing was seeded");
 }

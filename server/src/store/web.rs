@@ -114,7 +114,20 @@ impl Db {
         Ok(sessions + links)
     }
 
-    /// True when no account exists yet (a first start).
+    /// True exactly once per database, for the first start of any node:
+    /// the one that prints the first sign-in link.
+    pub async fn claim_first_start(&self) -> Result<bool> {
+        let claimed = sqlx::query(
+            "insert into server_secrets (name, value) values ('first-start', 'done') \
+             on conflict (name) do nothing",
+        )
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(claimed == 1)
+    }
+
+    /// True when no account exists yet.
     pub async fn has_no_accounts(&self) -> Result<bool> {
         let any: Option<i64> = sqlx::query_scalar("select id from accounts limit 1")
             .fetch_optional(self.pool())
@@ -152,6 +165,8 @@ mod tests {
         t.db.end_web_session(cookie.expose()).await.unwrap();
         assert_eq!(t.db.web_session(cookie.expose(), 20).await.unwrap(), None, "signed out");
 
+        assert!(t.db.claim_first_start().await.unwrap());
+        assert!(!t.db.claim_first_start().await.unwrap(), "once per database");
         let _ = t.db.create_web_session(acme, 10, 500).await.unwrap();
         // Two links (one used, one never) and one session, all expired by 2000.
         assert_eq!(t.db.remove_expired_sign_ins(2_000).await.unwrap(), 3);
