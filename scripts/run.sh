@@ -13,5 +13,5 @@ cargo leptos build --release
 # An empty database gets the demo data, so there is something to see;
 # one that holds data is left alone.
 target/release/satchel demo-seed "$@"
-say "serving on ${SATCHEL_LISTEN:-127.0.0.1:3000}"
+say "serving (the address is in the log line below)"
 exec target/release/satchel serve "$@"

@@ -680,6 +680,55 @@ async fn a_widget_token_uploads_but_cannot_reach_the_crm(backend: Backend) {
     ctx.app.cleanup().await;
 }
 
+/// The write itself re-checks the files it uses, inside its transaction:
+/// a file trashed after the request's checks is still refused, and
+/// nothing is written.
+async fn a_file_trashed_after_the_checks_is_refused_by_the_write(backend: Backend) {
+    use satchel::store::crm::{NewNote, StoredField, StoredValue};
+    let ctx = Ctx::new(backend, Settings::default()).await;
+    let field = ctx.field("leads", "Doc", "file").await;
+    let lead = ctx.create("leads", json!([{"name": "L"}])).await[0]["id"].as_i64().unwrap();
+    let file = ctx.upload("late.pdf", 40).await;
+    let db = &ctx.app.state.db;
+    let account = db.ensure_account("acme").await.unwrap();
+    let record = db.file_by_uuid(account, &uuid_of(&file)).await.unwrap().unwrap();
+    ctx.ok("DELETE", "/v1.0/files", Some(json!([{"uuid": uuid_of(&file)}])), 204).await;
+    let before = (
+        ctx.count("entity_files").await,
+        ctx.count("notes").await,
+        ctx.count("field_values").await,
+    );
+    fn trashed<T>(r: satchel::Result<T>) -> bool {
+        matches!(r, Err(satchel::Error::FileTrashed))
+    }
+    assert!(trashed(db.attach_files(account, lead, &[record.id], 1, 0).await));
+    let note = NewNote::Attachment {
+        file_id: record.id,
+        version_id: record.version_id,
+        file_name: "late.pdf".into(),
+        created_at: 0,
+    };
+    assert!(trashed(db.add_notes(account, lead, &[note], 1, 0).await));
+    let value = StoredField {
+        field_id: field,
+        values: vec![StoredValue::File { file_id: record.id, version_id: None, file_name: None }],
+    };
+    assert!(trashed(
+        db.update_entity(lead, Some("renamed"), std::slice::from_ref(&value), 1, 0).await
+    ));
+    let kind = satchel::domain::crm::EntityType::Leads;
+    assert!(trashed(db.create_entities(account, kind, &[("x".into(), vec![value])], 1, 0).await));
+    let after = (
+        ctx.count("entity_files").await,
+        ctx.count("notes").await,
+        ctx.count("field_values").await,
+    );
+    assert_eq!(before, after, "nothing written");
+    let lead_now = ctx.ok("GET", &format!("/api/v4/leads/{lead}"), None, 200).await;
+    assert_eq!(lead_now["name"], "L", "the rename went with the refused write");
+    ctx.app.cleanup().await;
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -699,4 +748,5 @@ on_both!(
     the_media_tab_holds_attached_and_note_files_only,
     trash_marks_uses_deleted_restore_brings_them_back_purge_removes_them,
     a_widget_token_uploads_but_cannot_reach_the_crm,
+    a_file_trashed_after_the_checks_is_refused_by_the_write,
 );

@@ -3,10 +3,10 @@
 //! every file first (`domain::trash::usable`); each write here is one
 //! transaction, so a batch lands whole or not at all.
 
-use super::{accounts::AccountId, Db};
+use super::{accounts::AccountId, Db, DbKind};
 use crate::{
     domain::crm::{EntityType, FieldType, FieldTypes},
-    error::Result,
+    error::{Error, Result},
 };
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -99,6 +99,42 @@ pub struct StoredField {
 pub enum NewNote {
     Common { text: String, created_at: i64 },
     Attachment { file_id: i64, version_id: i64, file_name: String, created_at: i64 },
+}
+
+/// Inside a write: the files it puts to use must still be outside the
+/// trash (`Error::FileTrashed` otherwise, and the write is dropped). The
+/// caller checked them before; this closes the gap to a trash that
+/// committed since. On PostgreSQL the rows are share-locked, so a trash
+/// waits until this write commits; SQLite runs one writer at a time.
+async fn still_usable(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    kind: DbKind,
+    file_ids: Vec<i64>,
+) -> Result<()> {
+    let sql = match kind {
+        DbKind::Postgres => "select deleted_at from files where id = $1 for share",
+        DbKind::Sqlite => "select deleted_at from files where id = $1",
+    };
+    for id in file_ids {
+        let deleted_at: Option<Option<i64>> =
+            sqlx::query_scalar(sql).bind(id).fetch_optional(&mut **tx).await?;
+        if !matches!(deleted_at, Some(None)) {
+            return Err(Error::FileTrashed);
+        }
+    }
+    Ok(())
+}
+
+/// The files a set of field values names.
+fn files_in(fields: &[StoredField]) -> Vec<i64> {
+    fields
+        .iter()
+        .flat_map(|f| &f.values)
+        .filter_map(|v| match v {
+            StoredValue::File { file_id, .. } => Some(*file_id),
+            StoredValue::Text(_) => None,
+        })
+        .collect()
 }
 
 const ENTITY_COLUMNS: &str =
@@ -209,6 +245,8 @@ impl Db {
         now: i64,
     ) -> Result<Vec<i64>> {
         let mut tx = self.pool().begin().await?;
+        let files: Vec<i64> = entities.iter().flat_map(|(_, f)| files_in(f)).collect();
+        still_usable(&mut tx, self.kind(), files).await?;
         let mut ids = Vec::with_capacity(entities.len());
         for (name, fields) in entities {
             let id: i64 = sqlx::query_scalar(
@@ -290,6 +328,7 @@ impl Db {
         .bind(entity_id)
         .execute(&mut *tx)
         .await?;
+        still_usable(&mut tx, self.kind(), files_in(fields)).await?;
         write_fields(&mut tx, entity_id, fields).await?;
         tx.commit().await?;
         Ok(())
@@ -332,6 +371,14 @@ impl Db {
         now: i64,
     ) -> Result<Vec<i64>> {
         let mut tx = self.pool().begin().await?;
+        let files: Vec<i64> = notes
+            .iter()
+            .filter_map(|n| match n {
+                NewNote::Attachment { file_id, .. } => Some(*file_id),
+                NewNote::Common { .. } => None,
+            })
+            .collect();
+        still_usable(&mut tx, self.kind(), files).await?;
         let mut ids = Vec::with_capacity(notes.len());
         for note in notes {
             let (kind, text, file_id, version_id, file_name, created_at) = match note {
@@ -412,6 +459,7 @@ impl Db {
         now: i64,
     ) -> Result<()> {
         let mut tx = self.pool().begin().await?;
+        still_usable(&mut tx, self.kind(), file_ids.to_vec()).await?;
         for file_id in file_ids {
             attach(&mut tx, account, entity_id, *file_id, by, now).await?;
         }

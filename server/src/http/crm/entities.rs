@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::{page_of, resolve_fields, CrmAuth, Kind, ListLinks, Params, Target};
+use super::{page_of, resolve_fields, trashed_meanwhile, CrmAuth, Kind, ListLinks, Params, Target};
 use crate::{
     domain::crm::{batch, parse_entity, parse_name, EntityType, FieldError, FieldType},
     error::{Error, Result},
@@ -180,7 +180,11 @@ pub async fn create(
     if !failed.is_empty() {
         return Err(Error::CrmValidation(failed));
     }
-    let ids = state.db.create_entities(auth.account, kind, &ready, auth.user, now_unix()).await?;
+    let ids = state
+        .db
+        .create_entities(auth.account, kind, &ready, auth.user, now_unix())
+        .await
+        .map_err(trashed_meanwhile)?;
     let mut records = Vec::with_capacity(ids.len());
     for id in ids {
         records
@@ -251,7 +255,11 @@ pub async fn patch(
     if !errors.is_empty() {
         return Err(Error::crm(errors));
     }
-    state.db.update_entity(entity.id, name.as_deref(), &fields, auth.user, now_unix()).await?;
+    state
+        .db
+        .update_entity(entity.id, name.as_deref(), &fields, auth.user, now_unix())
+        .await
+        .map_err(trashed_meanwhile)?;
     let entity = state
         .db
         .entity(auth.account, kind, entity.id)

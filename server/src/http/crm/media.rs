@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{page_of, resolve_file, CrmAuth, FileUuid, ListLinks, Params, Target};
+use super::{
+    page_of, resolve_file, trashed_meanwhile, CrmAuth, FileUuid, ListLinks, Params, Target,
+};
 use crate::{
     domain::crm::{batch, parse_file_ref, EntityType, FieldError, FileRef},
     error::{Error, Result},
@@ -155,7 +157,11 @@ pub async fn attach(
 ) -> Result<(StatusCode, Json<MediaList>)> {
     let files = named_files(&state, auth.account, &body, true).await?;
     let file_ids: Vec<i64> = files.iter().map(|(id, _)| *id).collect();
-    state.db.attach_files(auth.account, entity.id, &file_ids, auth.user, now_unix()).await?;
+    state
+        .db
+        .attach_files(auth.account, entity.id, &file_ids, auth.user, now_unix())
+        .await
+        .map_err(trashed_meanwhile)?;
     Ok((StatusCode::ACCEPTED, Json(entries(&state, entity.id, &files).await?)))
 }
 

@@ -237,6 +237,19 @@ pub async fn resolve_fields(
     Ok(stored)
 }
 
+/// A file that went to the trash between the checks and the write (the
+/// store refuses it): the same answer as for one trashed before.
+pub fn trashed_meanwhile(error: Error) -> Error {
+    match error {
+        Error::FileTrashed => Error::crm(vec![FieldError::new(
+            FILE_TRASHED_CODE,
+            "file_uuid",
+            "a file was moved to the trash meanwhile; nothing was written",
+        )]),
+        other => other,
+    }
+}
+
 /// `{"file_uuid"}` as PUT and DELETE of entity files send it.
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
 pub struct FileUuid {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::{page_of, resolve_file, ListLinks, Params, Target};
+use super::{page_of, resolve_file, trashed_meanwhile, ListLinks, Params, Target};
 use crate::{
     domain::crm::{batch, parse_note, NoteInput},
     error::{Error, Result},
@@ -147,7 +147,11 @@ pub async fn add(
     if !failed.is_empty() {
         return Err(Error::CrmValidation(failed));
     }
-    let ids = state.db.add_notes(auth.account, entity.id, &ready, auth.user, now).await?;
+    let ids = state
+        .db
+        .add_notes(auth.account, entity.id, &ready, auth.user, now)
+        .await
+        .map_err(trashed_meanwhile)?;
     let mut records = state.db.notes(entity.id, Some(&ids), 0, ids.len() as i64).await?;
     records.sort_by_key(|n| ids.iter().position(|id| *id == n.id));
     let notes = records
