@@ -6,10 +6,11 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    StaticSegment,
+    SsrMode, StaticSegment,
 };
 
 mod home;
+pub mod pages;
 pub mod upload;
 mod uploader;
 
@@ -40,14 +41,32 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let viewer: pages::ViewerResource = Resource::new(|| (), |_| pages::api::current_viewer());
+    provide_context(viewer);
 
     view! {
         <Stylesheet id="leptos" href="/pkg/satchel.css" />
         <Title text="Satchel" />
         <Router>
+            <pages::TopBar />
             <main>
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=StaticSegment("") view=HomePage />
+                    <Route
+                        ssr=SsrMode::Async
+                        path=StaticSegment("leads")
+                        view=|| view! { <pages::EntityListPage kind="leads" /> }
+                    />
+                    <Route
+                        ssr=SsrMode::Async
+                        path=StaticSegment("contacts")
+                        view=|| view! { <pages::EntityListPage kind="contacts" /> }
+                    />
+                    <Route
+                        ssr=SsrMode::Async
+                        path=StaticSegment("companies")
+                        view=|| view! { <pages::EntityListPage kind="companies" /> }
+                    />
                 </Routes>
             </main>
         </Router>

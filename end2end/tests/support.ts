@@ -14,3 +14,14 @@ export function createToken(scopes: string, account = 'default'): string {
   if (lines.length !== 1) throw new Error(`token create printed ${lines.length} lines`);
   return lines[0];
 }
+
+/** A one-time sign-in link, made the way an operator makes one: `satchel login-link`. */
+export function loginLink(baseURL: string): string {
+  const out = execFileSync(binary, [
+    'login-link', '--public-url', baseURL, '--data-dir', dataDir, '--database-url', databaseUrl,
+  ], {
+    env: { ...process.env, RUST_LOG: 'warn' },
+    encoding: 'utf8',
+  });
+  return out.trim();
+}

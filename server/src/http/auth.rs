@@ -54,6 +54,11 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        // The pages call the API in-process as a signed-in browser
+        // (`http::pages`); only such calls carry an `Auth` extension.
+        if let Some(auth) = parts.extensions.get::<Auth>() {
+            return Ok(*auth);
+        }
         authenticate(state, &parts.headers).await
     }
 }

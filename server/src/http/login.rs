@@ -87,7 +87,7 @@ impl FromRequestParts<AppState> for WebUser {
 }
 
 /// `scheme://host[:port]` of a URL, as browsers send it in `Origin`.
-fn origin_of(url: &str) -> &str {
+pub fn origin_of(url: &str) -> &str {
     match url.find("://") {
         Some(i) => url[i + 3..].find('/').map_or(url, |j| &url[..i + 3 + j]),
         None => url,

@@ -29,6 +29,7 @@ pub mod json;
 pub mod login;
 pub mod metrics;
 pub mod openapi;
+pub mod pages;
 pub mod problem;
 pub mod serve;
 pub mod sessions;
@@ -41,27 +42,22 @@ pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
 
 /// The whole application: API, pages and assets.
 pub fn app(state: AppState) -> Router {
-    let api = Router::new()
-        .merge(health::router())
-        .merge(metrics::router())
-        .merge(openapi::router())
-        .merge(tokens::router())
-        .merge(sessions::router())
-        .merge(files::router())
-        .merge(trash::router())
-        .merge(crm::router())
-        .merge(embed::router())
-        .route("/v1.0/{*rest}", any(problem::no_such_endpoint))
-        .route("/api/v4/{*rest}", any(problem::no_such_endpoint))
-        .layer(RequestBodyLimitLayer::new(JSON_BODY_LIMIT))
-        .layer(middleware::from_fn(problem::problems_only))
-        .layer(cors(&state.settings.cors_origins));
+    let api = api(&state);
+    // The pages call the API in-process, without its CORS and metrics.
+    let pages_backend = pages::backend(&state, api.clone().with_state(state.clone()));
+    let context = move || leptos::prelude::provide_context(pages_backend.clone());
 
     let leptos_options = state.leptos.clone();
     let routes = generate_route_list(app::App);
     let pages = Router::new()
-        .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell));
+        .leptos_routes_with_context(&state, routes, context.clone(), move || {
+            app::shell(leptos_options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            context,
+            app::shell,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), pages::same_origin));
 
     // Part bodies and downloads are bytes: no compression, and their size
     // limits are the upload handler's own (the part size).
@@ -83,6 +79,25 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The JSON API: `/v1.0`, `/api/v4`, docs, health and metrics.
+fn api(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .merge(health::router())
+        .merge(metrics::router())
+        .merge(openapi::router())
+        .merge(tokens::router())
+        .merge(sessions::router())
+        .merge(files::router())
+        .merge(trash::router())
+        .merge(crm::router())
+        .merge(embed::router())
+        .route("/v1.0/{*rest}", any(problem::no_such_endpoint))
+        .route("/api/v4/{*rest}", any(problem::no_such_endpoint))
+        .layer(RequestBodyLimitLayer::new(JSON_BODY_LIMIT))
+        .layer(middleware::from_fn(problem::problems_only))
+        .layer(cors(&state.settings.cors_origins))
 }
 
 /// CORS for the API: only the configured origins, with the bearer header.

@@ -1,0 +1,105 @@
+//! The server's side of the pages (`app::pages::api::backend`): who a
+//! session cookie signs in, and Satchel's own API called in-process as
+//! that browser's account. The call carries its `Auth` as a request
+//! extension, which only in-process requests can have.
+
+use std::sync::Arc;
+
+use app::pages::api::{
+    backend::{Backend, Pages, Pending},
+    Viewer,
+};
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::{header, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+    Router,
+};
+use serde_json::Value;
+use tower::ServiceExt;
+
+use super::{auth::Auth, login};
+use crate::{
+    domain::{Scope, Scopes},
+    state::AppState,
+    store::now_unix,
+};
+
+/// What a signed-in browser may do: everything its account may.
+fn page_scopes() -> Scopes {
+    [Scope::Files, Scope::FilesDelete, Scope::Crm].into_iter().collect()
+}
+
+/// The id pages act as in `created_by` (a browser session, not a token).
+pub const PAGE_USER: i64 = 0;
+
+struct PagesBackend {
+    state: AppState,
+    api: Router,
+}
+
+impl Backend for PagesBackend {
+    fn viewer(&self, headers: axum::http::HeaderMap) -> Pending<Option<Viewer>> {
+        let state = self.state.clone();
+        Box::pin(async move {
+            let secret = login::cookie_value(&headers, login::COOKIE)?;
+            let session = state.db.web_session(secret, now_unix()).await.ok()??;
+            Some(Viewer { account: session.account_name, csrf: session.csrf })
+        })
+    }
+
+    fn call(
+        &self,
+        headers: axum::http::HeaderMap,
+        method: &'static str,
+        uri: String,
+        body: Option<Value>,
+    ) -> Pending<std::result::Result<(u16, Value), String>> {
+        let (state, api) = (self.state.clone(), self.api.clone());
+        Box::pin(async move {
+            let secret = login::cookie_value(&headers, login::COOKIE).ok_or("sign in first")?;
+            let session = state
+                .db
+                .web_session(secret, now_unix())
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("sign in first")?;
+            let mut request = Request::builder()
+                .method(method)
+                .uri(uri)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+                .map_err(|e| e.to_string())?;
+            request.extensions_mut().insert(Auth {
+                account: session.account,
+                scopes: page_scopes(),
+                user: PAGE_USER,
+            });
+            let answer = api.oneshot(request).await.map_err(|e| e.to_string())?;
+            let status = answer.status().as_u16();
+            let bytes = axum::body::to_bytes(answer.into_body(), usize::MAX)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
+        })
+    }
+}
+
+/// The backend the pages' context carries.
+pub fn backend(state: &AppState, api: Router) -> Pages {
+    Pages(Arc::new(PagesBackend { state: state.clone(), api }))
+}
+
+/// The pages' state-changing requests must come from Satchel's own
+/// origin when the browser names one (with the CSRF token, this keeps
+/// other sites out even where SameSite cookies do not).
+pub async fn same_origin(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let origin = request.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok());
+    if !safe && origin.is_some_and(|o| o != login::origin_of(&state.settings.public_url)) {
+        return (StatusCode::FORBIDDEN, "this request comes from another site").into_response();
+    }
+    next.run(request).await
+}
