@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
 };
 
 mod home;
@@ -59,13 +59,28 @@ pub fn App() -> impl IntoView {
                     />
                     <Route
                         ssr=SsrMode::Async
+                        path=(StaticSegment("leads"), ParamSegment("id"))
+                        view=|| view! { <pages::EntityCardPage kind="leads" /> }
+                    />
+                    <Route
+                        ssr=SsrMode::Async
                         path=StaticSegment("contacts")
                         view=|| view! { <pages::EntityListPage kind="contacts" /> }
                     />
                     <Route
                         ssr=SsrMode::Async
+                        path=(StaticSegment("contacts"), ParamSegment("id"))
+                        view=|| view! { <pages::EntityCardPage kind="contacts" /> }
+                    />
+                    <Route
+                        ssr=SsrMode::Async
                         path=StaticSegment("companies")
                         view=|| view! { <pages::EntityListPage kind="companies" /> }
+                    />
+                    <Route
+                        ssr=SsrMode::Async
+                        path=(StaticSegment("companies"), ParamSegment("id"))
+                        view=|| view! { <pages::EntityCardPage kind="companies" /> }
                     />
                 </Routes>
             </main>

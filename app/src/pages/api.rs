@@ -15,6 +15,39 @@ pub struct Viewer {
     pub csrf: String,
 }
 
+pub use super::feed::{FeedItem, FileChip};
+
+/// A file field's value on a card: the file it shows and every version,
+/// newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldFile {
+    pub current: FileChip,
+    pub versions: Vec<FileChip>,
+}
+
+/// One custom field on a card.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldCard {
+    pub id: i64,
+    pub name: String,
+    /// `file` or `text`.
+    pub field_type: String,
+    pub text: Option<String>,
+    pub files: Vec<FieldFile>,
+}
+
+/// Everything an entity's card shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityCard {
+    pub kind: String,
+    pub id: i64,
+    pub name: String,
+    pub feed: Vec<FeedItem>,
+    /// The Media tab: attached files and note files, newest first.
+    pub media: Vec<FileChip>,
+    pub fields: Vec<FieldCard>,
+}
+
 /// One row of an entity list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntityRow {
@@ -92,6 +125,66 @@ mod on_server {
         Ok((status, json))
     }
 
+    /// A chip for a version (`GET /v1.0/files/{uuid}/versions/{version}`),
+    /// named `name` when the note or value gives one.
+    pub async fn chip(
+        file_uuid: &str,
+        version_uuid: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<Option<super::FileChip>, ServerFnError> {
+        let file =
+            match call_raw("GET", format!("/v1.0/files/{file_uuid}?with=deleted"), None).await? {
+                (200, json) => json,
+                _ => return Ok(None),
+            };
+        let version = match version_uuid {
+            Some(v) if v != file["version_uuid"] => {
+                match call_raw(
+                    "GET",
+                    format!("/v1.0/files/{file_uuid}/versions/{v}?with=deleted"),
+                    None,
+                )
+                .await?
+                {
+                    (200, json) => json,
+                    _ => return Ok(None),
+                }
+            }
+            _ => file.clone(),
+        };
+        Ok(Some(chip_of(&version, file_uuid, file["is_trashed"] == true, name)))
+    }
+
+    /// A chip from a file or version object.
+    pub fn chip_of(
+        json: &Value,
+        file_uuid: &str,
+        is_deleted: bool,
+        name: Option<&str>,
+    ) -> super::FileChip {
+        let version_uuid = json["version_uuid"].as_str().or_else(|| json["uuid"].as_str());
+        super::FileChip {
+            file_uuid: file_uuid.to_owned(),
+            version_uuid: version_uuid.unwrap_or_default().to_owned(),
+            name: name
+                .map(str::to_owned)
+                .unwrap_or_else(|| json["sanitized_name"].as_str().unwrap_or_default().to_owned()),
+            size: json["size"].as_i64().unwrap_or_default(),
+            kind: json["type"].as_str().unwrap_or("file").to_owned(),
+            download: json["_links"]["download"]["href"].as_str().unwrap_or_default().to_owned(),
+            is_deleted,
+        }
+    }
+
+    /// An API call whatever its status.
+    pub async fn call_raw(
+        method: &'static str,
+        uri: String,
+        body: Option<Value>,
+    ) -> Result<(u16, Value), ServerFnError> {
+        pages()?.0.call(headers().await?, method, uri, body).await.map_err(ServerFnError::new)
+    }
+
     /// Refuses a state-changing call without the session's CSRF token.
     pub async fn check_csrf(csrf: &str) -> Result<(), ServerFnError> {
         match viewer().await? {
@@ -138,4 +231,117 @@ pub async fn create_entity(csrf: String, kind: String, name: String) -> Result<i
     json["_embedded"][kind.as_str()][0]["id"]
         .as_i64()
         .ok_or_else(|| ServerFnError::new("the entity was not created"))
+}
+
+/// Everything an entity's card shows: fields with version histories, the
+/// feed and the Media tab.
+#[server(prefix = "/_pages")]
+pub async fn load_card(kind: String, id: i64) -> Result<EntityCard, ServerFnError> {
+    use on_server::{call, call_raw, chip, chip_of};
+    let entity = match call_raw("GET", format!("/api/v4/{kind}/{id}"), None).await? {
+        (200, json) => json,
+        (404, _) => return Err(ServerFnError::new("There is no such entity.")),
+        (_, json) => {
+            return Err(ServerFnError::new(
+                json["detail"].as_str().unwrap_or("unavailable").to_owned(),
+            ))
+        }
+    };
+    let (_, definitions) = call("GET", format!("/api/v4/{kind}/custom_fields"), None).await?;
+    let mut fields = Vec::new();
+    for definition in
+        definitions["_embedded"]["custom_fields"].as_array().cloned().unwrap_or_default()
+    {
+        let field_id = definition["id"].as_i64().unwrap_or_default();
+        let values = entity["custom_fields_values"]
+            .as_array()
+            .and_then(|all| all.iter().find(|f| f["field_id"] == field_id))
+            .and_then(|f| f["values"].as_array().cloned())
+            .unwrap_or_default();
+        let mut card = FieldCard {
+            id: field_id,
+            name: definition["name"].as_str().unwrap_or_default().to_owned(),
+            field_type: definition["type"].as_str().unwrap_or_default().to_owned(),
+            text: None,
+            files: Vec::new(),
+        };
+        for value in values {
+            let value = &value["value"];
+            if let Some(text) = value.as_str() {
+                card.text = Some(text.to_owned());
+                continue;
+            }
+            let Some(uuid) = value["file_uuid"].as_str() else { continue };
+            let deleted = value["is_deleted"] == true;
+            let (status, versions) =
+                call_raw("GET", format!("/v1.0/files/{uuid}/versions?with=deleted"), None).await?;
+            if status != 200 {
+                continue;
+            }
+            let versions: Vec<FileChip> = versions["_embedded"]["versions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|v| chip_of(v, uuid, deleted, None))
+                .collect();
+            let current = versions
+                .iter()
+                .find(|v| Some(v.version_uuid.as_str()) == value["version_uuid"].as_str())
+                .cloned()
+                .or_else(|| versions.first().cloned());
+            if let Some(mut current) = current {
+                if let Some(name) = value["file_name"].as_str() {
+                    current.name = name.to_owned();
+                }
+                card.files.push(FieldFile { current, versions });
+            }
+        }
+        fields.push(card);
+    }
+    let mut notes = Vec::new();
+    let (status, listed) =
+        call("GET", format!("/api/v4/{kind}/{id}/notes?limit=250"), None).await?;
+    if status == 200 {
+        for note in listed["_embedded"]["notes"].as_array().cloned().unwrap_or_default() {
+            let params = &note["params"];
+            let file = match params["file_uuid"].as_str() {
+                Some(uuid) => {
+                    chip(uuid, params["version_uuid"].as_str(), params["file_name"].as_str())
+                        .await?
+                        .map(|mut c| {
+                            c.is_deleted = params["is_deleted"] == true;
+                            c
+                        })
+                }
+                None => None,
+            };
+            notes.push(super::feed::Note {
+                id: note["id"].as_i64().unwrap_or_default(),
+                created_at: note["created_at"].as_i64().unwrap_or_default(),
+                text: params["text"].as_str().map(str::to_owned),
+                file,
+            });
+        }
+    }
+    let mut media = Vec::new();
+    let (status, listed) =
+        call("GET", format!("/api/v4/{kind}/{id}/files?limit=250"), None).await?;
+    if status == 200 {
+        for entry in listed["_embedded"]["files"].as_array().cloned().unwrap_or_default() {
+            if let Some(uuid) = entry["file_uuid"].as_str() {
+                if let Some(c) = chip(uuid, None, None).await? {
+                    media.push(c);
+                }
+            }
+        }
+    }
+    Ok(EntityCard {
+        kind,
+        id,
+        name: entity["name"].as_str().unwrap_or_default().to_owned(),
+        feed: super::feed::group(notes),
+        media,
+        fields,
+    })
 }

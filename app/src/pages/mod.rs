@@ -3,10 +3,14 @@
 //! reads with JavaScript off) and works fully once hydrated.
 
 use leptos::{form::ActionForm, prelude::*};
+use leptos_router::hooks::use_params_map;
+
+use crate::upload::plan::human_bytes;
 
 pub mod api;
+pub mod feed;
 
-use api::{CreateEntity, Viewer};
+use api::{CreateEntity, EntityCard, FieldCard, FileChip, Viewer};
 
 /// The entity types, with their page titles.
 pub const KINDS: [(&str, &str, &str); 3] = [
@@ -146,5 +150,151 @@ pub fn TopBar() -> impl IntoView {
                 })}
             </Suspense>
         </header>
+    }
+}
+
+/// A file as a chip: icon by type, name, size, download; a trashed file
+/// shows as deleted, without a link.
+#[component]
+pub fn Chip(chip: FileChip) -> impl IntoView {
+    let icon = feed::icon(&chip.kind);
+    let size = human_bytes(chip.size.max(0) as u64);
+    view! {
+        <span class="chip" data-deleted=chip.is_deleted.to_string()>
+            <span class="chip-icon" data-kind=chip.kind.clone() aria-hidden="true">{icon}</span>
+            {if chip.is_deleted {
+                view! {
+                    <span class="chip-name">{chip.name.clone()}</span>
+                    <span class="chip-deleted">"deleted"</span>
+                }
+                .into_any()
+            } else {
+                view! {
+                    <a class="chip-name" href=chip.download.clone() download=chip.name.clone()>
+                        {chip.name.clone()}
+                    </a>
+                }
+                .into_any()
+            }}
+            <span class="chip-size">{size}</span>
+        </span>
+    }
+}
+
+fn field_view(field: FieldCard) -> impl IntoView {
+    let body = if field.field_type == "text" {
+        view! { <p>{field.text.unwrap_or_else(|| "—".into())}</p> }.into_any()
+    } else if field.files.is_empty() {
+        view! { <p class="muted">"No file"</p> }.into_any()
+    } else {
+        field
+            .files
+            .into_iter()
+            .map(|file| {
+                let count = file.versions.len();
+                view! {
+                    <div class="field-file">
+                        <Chip chip=file.current />
+                        <details>
+                            <summary>{format!("Versions ({count})")}</summary>
+                            <ol class="versions">
+                                {file
+                                    .versions
+                                    .into_iter()
+                                    .map(|v| view! { <li><Chip chip=v /></li> })
+                                    .collect_view()}
+                            </ol>
+                        </details>
+                    </div>
+                }
+            })
+            .collect_view()
+            .into_any()
+    };
+    view! {
+        <div class="field">
+            <h3>{field.name}</h3>
+            {body}
+        </div>
+    }
+}
+
+fn card_view(card: EntityCard) -> impl IntoView {
+    let one = KINDS.iter().find(|k| k.0 == card.kind).map_or("entity", |k| k.2);
+    view! {
+        <section class="card">
+            <p class="muted">{one}</p>
+            <h1>{card.name}</h1>
+        </section>
+        <div class="card-grid">
+            <section class="card" aria-labelledby="feed-title">
+                <h2 id="feed-title">"Feed"</h2>
+                {if card.feed.is_empty() {
+                    view! { <p class="muted">"No notes yet."</p> }.into_any()
+                } else {
+                    view! {
+                        <ol class="feed">
+                            {card
+                                .feed
+                                .into_iter()
+                                .map(|item| view! {
+                                    <li class="feed-item">
+                                        <p class="muted"><time>{feed::when(item.created_at)}</time></p>
+                                        {item.text.map(|t| view! { <p>{t}</p> })}
+                                        {item.files.into_iter().map(|c| view! { <Chip chip=c /> }).collect_view()}
+                                    </li>
+                                })
+                                .collect_view()}
+                        </ol>
+                    }
+                    .into_any()
+                }}
+            </section>
+            <section class="card" aria-labelledby="media-title">
+                <h2 id="media-title">"Media"</h2>
+                {if card.media.is_empty() {
+                    view! { <p class="muted">"No files yet."</p> }.into_any()
+                } else {
+                    view! {
+                        <ul class="media">
+                            {card.media.into_iter().map(|c| view! { <li><Chip chip=c /></li> }).collect_view()}
+                        </ul>
+                    }
+                    .into_any()
+                }}
+            </section>
+            <section class="card" aria-labelledby="fields-title">
+                <h2 id="fields-title">"Fields"</h2>
+                {card.fields.into_iter().map(field_view).collect_view()}
+            </section>
+        </div>
+    }
+}
+
+/// `/{kind}/{id}`: an entity's card.
+#[component]
+pub fn EntityCardPage(kind: &'static str) -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").and_then(|id| id.parse::<i64>().ok());
+    let card = Resource::new(id, move |id| async move {
+        match id {
+            Some(id) => api::load_card(kind.to_owned(), id).await,
+            None => Err(ServerFnError::new("There is no such entity.")),
+        }
+    });
+    view! {
+        <RequireViewer signed_in=move |_| view! {
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match card.await {
+                        Ok(card) => card_view(card).into_any(),
+                        Err(e) => view! {
+                            <section class="card"><p role="alert">{e.to_string()}</p></section>
+                        }
+                        .into_any(),
+                    }
+                })}
+            </Suspense>
+        } />
     }
 }

@@ -1,0 +1,160 @@
+//! An entity's feed as Kommo shows it: notes oldest to newest, where a
+//! common note and an attachment note with the same `created_at` are one
+//! item (the comment with its file). Plain Rust, tested on the host.
+
+use serde::{Deserialize, Serialize};
+
+/// A file as a chip shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileChip {
+    pub file_uuid: String,
+    pub version_uuid: String,
+    /// The name the note or value gives it.
+    pub name: String,
+    pub size: i64,
+    /// `image`, `video`, `audio`, `document` or `file`.
+    pub kind: String,
+    pub download: String,
+    pub is_deleted: bool,
+}
+
+/// A note as the API reads it back, reduced to what the feed needs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub id: i64,
+    pub created_at: i64,
+    pub text: Option<String>,
+    pub file: Option<FileChip>,
+}
+
+/// One item of the feed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedItem {
+    pub created_at: i64,
+    pub text: Option<String>,
+    pub files: Vec<FileChip>,
+}
+
+/// Groups notes (oldest first, as the API lists them) into feed items:
+/// a text and the files of the same moment go together; two texts of the
+/// same moment stay apart.
+pub fn group(notes: Vec<Note>) -> Vec<FeedItem> {
+    let mut items: Vec<FeedItem> = Vec::new();
+    for note in notes {
+        let joins = items.last().is_some_and(|last| {
+            last.created_at == note.created_at && (last.text.is_none() || note.text.is_none())
+        });
+        if joins {
+            let last = items.last_mut().expect("checked");
+            if note.text.is_some() {
+                last.text = note.text;
+            }
+            last.files.extend(note.file);
+        } else {
+            items.push(FeedItem {
+                created_at: note.created_at,
+                text: note.text,
+                files: note.file.into_iter().collect(),
+            });
+        }
+    }
+    items
+}
+
+/// A short badge for a file type, so chips read at a glance (text, not
+/// an emoji: it renders with any font).
+pub fn icon(kind: &str) -> &'static str {
+    match kind {
+        "image" => "IMG",
+        "video" => "VID",
+        "audio" => "AUD",
+        "document" => "DOC",
+        _ => "FILE",
+    }
+}
+
+/// Unix seconds as `2026-11-27 09:40 UTC`.
+pub fn when(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", secs / 3600, secs % 3600 / 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chip(name: &str) -> FileChip {
+        FileChip {
+            file_uuid: name.into(),
+            version_uuid: format!("{name}-v"),
+            name: name.into(),
+            size: 1,
+            kind: "document".into(),
+            download: format!("/download/{name}"),
+            is_deleted: false,
+        }
+    }
+
+    fn text(id: i64, at: i64, t: &str) -> Note {
+        Note { id, created_at: at, text: Some(t.into()), file: None }
+    }
+
+    fn file(id: i64, at: i64, name: &str) -> Note {
+        Note { id, created_at: at, text: None, file: Some(chip(name)) }
+    }
+
+    #[test]
+    fn a_comment_and_a_file_of_the_same_moment_are_one_item() {
+        let feed =
+            group(vec![text(1, 10, "hello"), file(2, 20, "a.pdf"), text(3, 20, "see the file")]);
+        assert_eq!(feed.len(), 2);
+        assert_eq!(feed[1].text.as_deref(), Some("see the file"));
+        assert_eq!(feed[1].files, vec![chip("a.pdf")]);
+    }
+
+    #[test]
+    fn lone_files_and_separate_moments_stay_apart() {
+        let feed = group(vec![file(1, 10, "a.pdf"), file(2, 11, "b.pdf"), text(3, 12, "later")]);
+        assert_eq!(feed.len(), 3);
+        assert!(feed[0].text.is_none() && feed[0].files.len() == 1);
+    }
+
+    #[test]
+    fn two_comments_of_one_moment_are_two_items_and_files_join_the_comment() {
+        let feed = group(vec![
+            text(1, 5, "one"),
+            text(2, 5, "two"),
+            file(3, 5, "c.png"),
+            file(4, 5, "d.png"),
+        ]);
+        assert_eq!(feed.len(), 2);
+        assert_eq!(feed[1].text.as_deref(), Some("two"));
+        assert_eq!(feed[1].files.len(), 2);
+        assert!(group(vec![]).is_empty());
+    }
+
+    #[test]
+    fn times_read_as_utc_dates() {
+        assert_eq!(when(0), "1970-01-01 00:00 UTC");
+        assert_eq!(when(1_582_977_600), "2020-02-29 12:00 UTC");
+        assert_eq!(when(1_795_772_400), "2026-11-27 09:40 UTC");
+        assert_eq!(when(-60), "1969-12-31 23:59 UTC");
+    }
+
+    #[test]
+    fn every_type_has_an_icon() {
+        assert_ne!(icon("image"), icon("file"));
+        assert_eq!(icon("unknown"), icon("file"));
+    }
+}

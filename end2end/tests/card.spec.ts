@@ -1,0 +1,66 @@
+import { test, expect, APIRequestContext } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
+import { createToken, loginLink } from './support';
+
+/** Uploads `text` as a file (or a new version of `fileUuid`) through the API. */
+async function upload(request: APIRequestContext, token: string, name: string, text: string, fileUuid?: string) {
+  const opened = await request.post('/v1.0/sessions', {
+    headers: { Authorization: `Bearer ${token}` },
+    data: { file_name: name, file_size: Buffer.byteLength(text), ...(fileUuid ? { file_uuid: fileUuid } : {}) },
+  });
+  expect(opened.status()).toBe(200);
+  const part = await request.post((await opened.json()).upload_url, { data: Buffer.from(text) });
+  expect(part.status()).toBe(200);
+  return part.json();
+}
+
+test('an entity card shows the feed, the Media tab and file fields with their versions', async ({ page, request, baseURL }) => {
+  const token = createToken('files,files_delete,crm');
+  const headers = { Authorization: `Bearer ${token}` };
+  const contract = await upload(request, token, 'Contract.pdf', 'first draft');
+  await upload(request, token, 'Contract.pdf', 'signed version', contract.uuid);
+  const quote = await upload(request, token, 'Quote.pdf', 'quote');
+  const old = await upload(request, token, 'Old.txt', 'old');
+  const field = (await (await request.post('/api/v4/leads/custom_fields', { headers, data: [{ name: 'Contract', type: 'file' }] })).json())._embedded.custom_fields[0].id;
+  const made = await request.post('/api/v4/leads', {
+    headers,
+    data: [{ name: 'Card lead', custom_fields_values: [{ field_id: field, values: [{ value: { file_uuid: contract.uuid } }] }] }],
+  });
+  const lead = (await made.json())._embedded.leads[0].id;
+  await request.post(`/api/v4/leads/${lead}/notes`, {
+    headers,
+    data: [
+      { note_type: 'common', params: { text: 'Quote attached' }, created_at: 1_800_000_000 },
+      { note_type: 'attachment', params: { file_uuid: quote.uuid, file_name: 'Quote.pdf' }, created_at: 1_800_000_000 },
+      { note_type: 'attachment', params: { file_uuid: old.uuid, file_name: 'Old.txt' }, created_at: 1_800_000_100 },
+    ],
+  });
+  expect((await request.delete('/v1.0/files', { headers, data: [{ uuid: old.uuid }] })).status()).toBe(204);
+
+  await page.goto(loginLink(baseURL!));
+  await page.goto(`/leads/${lead}`);
+  await expect(page.getByRole('heading', { name: 'Card lead', level: 1 })).toBeVisible();
+  // The feed: the comment and its file are one item; the trashed file shows as deleted.
+  const feed = page.locator('.feed-item');
+  await expect(feed).toHaveCount(2);
+  await expect(feed.first()).toContainText('Quote attached');
+  await expect(feed.first().getByRole('link', { name: 'Quote.pdf' })).toBeVisible();
+  await expect(feed.nth(1)).toContainText('deleted');
+  // The Media tab holds the note files, not the field's.
+  const media = page.locator('.media li');
+  await expect(media).toHaveCount(2);
+  await expect(page.locator('.media')).not.toContainText('Contract.pdf');
+  // The field shows its file and both versions, newest first; the old one downloads.
+  const fieldFile = page.locator('.field-file');
+  await fieldFile.locator('summary').click();
+  await expect(fieldFile.locator('.versions li')).toHaveCount(2);
+  const oldLink = fieldFile.locator('.versions li').nth(1).getByRole('link');
+  const download = await request.get(await oldLink.getAttribute('href') as string);
+  expect(await download.text()).toBe('first draft');
+  const scan = await new AxeBuilder({ page }).analyze();
+  const serious = scan.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect(serious.map((v) => `${v.id}: ${v.help}`)).toEqual([]);
+  await page.screenshot({ path: 'test-results/pages-card.png', fullPage: true });
+  await page.setViewportSize({ width: 360, height: 800 });
+  await page.screenshot({ path: 'test-results/pages-card-phone.png', fullPage: true });
+});
