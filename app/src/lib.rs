@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! Satchel's pages and components. Everything here renders on the server
 //! (feature `ssr`) and hydrates in the browser (feature `hydrate`); no
 //! server-only code lives in this crate's components.

@@ -32,8 +32,13 @@ fn actions(status: Status) -> (bool, bool, bool, bool) {
     }
 }
 
+/// `on_complete` hears the uuid of each file that finished (after the
+/// DOM event), for a page that does its own follow-up.
 #[component]
-pub fn Uploader(options: UploaderOptions) -> impl IntoView {
+pub fn Uploader(
+    options: UploaderOptions,
+    #[prop(optional)] on_complete: Option<Callback<String>>,
+) -> impl IntoView {
     let items = RwSignal::new(Vec::<Item>::new());
     let language = options.language.clone();
     // The server renders English unless told otherwise; the browser's
@@ -45,9 +50,10 @@ pub fn Uploader(options: UploaderOptions) -> impl IntoView {
     let picker = NodeRef::<html::Input>::new();
 
     #[cfg(feature = "hydrate")]
-    let engine = StoredValue::new_local(crate::upload::engine::Engine::new(options, items));
+    let engine =
+        StoredValue::new_local(crate::upload::engine::Engine::new(options, items, on_complete));
     #[cfg(not(feature = "hydrate"))]
-    let _ = options;
+    let _ = (options, on_complete);
 
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {

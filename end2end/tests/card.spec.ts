@@ -1,5 +1,8 @@
 import { test, expect, APIRequestContext } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createToken, loginLink } from './support';
 
 /** Uploads `text` as a file (or a new version of `fileUuid`) through the API. */
@@ -37,6 +40,9 @@ test('an entity card shows the feed, the Media tab and file fields with their ve
   });
   expect((await request.delete('/v1.0/files', { headers, data: [{ uuid: old.uuid }] })).status()).toBe(204);
 
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') errors.push(m.text()); });
   await page.goto(loginLink(baseURL!));
   await page.goto(`/leads/${lead}`);
   await expect(page.getByRole('heading', { name: 'Card lead', level: 1 })).toBeVisible();
@@ -63,4 +69,18 @@ test('an entity card shows the feed, the Media tab and file fields with their ve
   await page.screenshot({ path: 'test-results/pages-card.png', fullPage: true });
   await page.setViewportSize({ width: 360, height: 800 });
   await page.screenshot({ path: 'test-results/pages-card-phone.png', fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
+
+  // Upload into the Media tab with the widget; then detach it again.
+  const dir = mkdtempSync(path.join(tmpdir(), 'satchel-card-'));
+  const file = path.join(dir, 'Brief.txt');
+  writeFileSync(file, 'the brief');
+  await page.locator('.upload-card input[type=file]').setInputFiles(file);
+  await expect(page.locator('.media')).toContainText('Brief.txt', { timeout: 20_000 });
+  await expect(media).toHaveCount(3);
+  await page.getByRole('button', { name: 'Detach Brief.txt' }).click();
+  await expect(media).toHaveCount(2);
+  await expect(page.locator('.media')).not.toContainText('Brief.txt');
+  rmSync(dir, { recursive: true, force: true });
+  expect(errors).toEqual([]);
 });

@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The browser entry points: `hydrate` takes over Satchel's own pages;
 //! `mount` puts the upload widget into any page (a CRM's, say).
 

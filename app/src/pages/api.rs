@@ -345,3 +345,40 @@ pub async fn load_card(kind: String, id: i64) -> Result<EntityCard, ServerFnErro
         fields,
     })
 }
+
+/// A one-hour `files` token for the upload widget on a page. It is
+/// fetched by the page's script when it needs it, never put in the HTML.
+#[server(prefix = "/_pages")]
+pub async fn widget_token(csrf: String) -> Result<String, ServerFnError> {
+    on_server::check_csrf(&csrf).await?;
+    let (_, json) = on_server::call("POST", "/api/v4/files/issue_token".into(), None).await?;
+    json["token"].as_str().map(str::to_owned).ok_or_else(|| ServerFnError::new("no token"))
+}
+
+/// Puts a file into an entity's Media tab.
+#[server(prefix = "/_pages")]
+pub async fn attach_file(
+    csrf: String,
+    kind: String,
+    id: i64,
+    file_uuid: String,
+) -> Result<(), ServerFnError> {
+    on_server::check_csrf(&csrf).await?;
+    let body = serde_json::json!([{ "file_uuid": file_uuid }]);
+    on_server::call("PUT", format!("/api/v4/{kind}/{id}/files"), Some(body)).await?;
+    Ok(())
+}
+
+/// Takes a file out of an entity's Media tab.
+#[server(prefix = "/_pages")]
+pub async fn detach_file(
+    csrf: String,
+    kind: String,
+    id: i64,
+    file_uuid: String,
+) -> Result<(), ServerFnError> {
+    on_server::check_csrf(&csrf).await?;
+    let body = serde_json::json!([{ "file_uuid": file_uuid }]);
+    on_server::call("DELETE", format!("/api/v4/{kind}/{id}/files"), Some(body)).await?;
+    Ok(())
+}

@@ -219,7 +219,17 @@ fn field_view(field: FieldCard) -> impl IntoView {
     }
 }
 
-fn card_view(card: EntityCard) -> impl IntoView {
+/// What the Media tab's buttons need.
+#[derive(Clone)]
+struct MediaActions {
+    kind: &'static str,
+    id: i64,
+    csrf: String,
+    /// Bumped after a change, so the card reloads.
+    changed: RwSignal<u32>,
+}
+
+fn card_view(card: EntityCard, actions: MediaActions) -> impl IntoView {
     let one = KINDS.iter().find(|k| k.0 == card.kind).map_or("entity", |k| k.2);
     view! {
         <section class="card">
@@ -257,7 +267,33 @@ fn card_view(card: EntityCard) -> impl IntoView {
                 } else {
                     view! {
                         <ul class="media">
-                            {card.media.into_iter().map(|c| view! { <li><Chip chip=c /></li> }).collect_view()}
+                            {card
+                                .media
+                                .into_iter()
+                                .map(|c| {
+                                    let actions = actions.clone();
+                                    let label = format!("Detach {}", c.name);
+                                    let uuid = c.file_uuid.clone();
+                                    let detach = move |_| {
+                                        let MediaActions { kind, id, csrf, changed } = actions.clone();
+                                        let uuid = uuid.clone();
+                                        leptos::task::spawn_local(async move {
+                                            if api::detach_file(csrf, kind.into(), id, uuid).await.is_ok() {
+                                                changed.update(|n| *n += 1);
+                                            }
+                                        });
+                                    };
+                                    view! {
+                                        <li>
+                                            <Chip chip=c />
+                                            " "
+                                            <button type="button" class="small" aria-label=label on:click=detach>
+                                                "Detach"
+                                            </button>
+                                        </li>
+                                    }
+                                })
+                                .collect_view()}
                         </ul>
                     }
                     .into_any()
@@ -271,30 +307,72 @@ fn card_view(card: EntityCard) -> impl IntoView {
     }
 }
 
+/// The widget in the Media tab: it uploads with a one-hour `files` token
+/// that the page's script fetches, and the page attaches each finished
+/// file to the entity. It needs JavaScript.
+#[component]
+fn MediaUpload(actions: MediaActions) -> impl IntoView {
+    let csrf = actions.csrf.clone();
+    let token = LocalResource::new(move || api::widget_token(csrf.clone()));
+    let attach = Callback::new(move |uuid: String| {
+        let MediaActions { kind, id, csrf, changed } = actions.clone();
+        leptos::task::spawn_local(async move {
+            if api::attach_file(csrf, kind.into(), id, uuid).await.is_ok() {
+                changed.update(|n| *n += 1);
+            }
+        });
+    });
+    // No Suspense: the server and the first render in the browser both
+    // show the hint; the widget replaces it once the token is there.
+    move || match token.get() {
+        Some(Ok(token)) => {
+            let options = crate::upload::UploaderOptions { token, ..Default::default() };
+            view! { <crate::Uploader options on_complete=attach /> }.into_any()
+        }
+        Some(Err(e)) => view! { <p role="alert">{e.to_string()}</p> }.into_any(),
+        None => view! { <p class="muted">"Uploading needs JavaScript."</p> }.into_any(),
+    }
+}
+
 /// `/{kind}/{id}`: an entity's card.
 #[component]
 pub fn EntityCardPage(kind: &'static str) -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|id| id.parse::<i64>().ok());
-    let card = Resource::new(id, move |id| async move {
-        match id {
-            Some(id) => api::load_card(kind.to_owned(), id).await,
-            None => Err(ServerFnError::new("There is no such entity.")),
-        }
-    });
+    let changed = RwSignal::new(0u32);
+    let card = Resource::new(
+        move || (id(), changed.get()),
+        move |(id, _)| async move {
+            match id {
+                Some(id) => api::load_card(kind.to_owned(), id).await,
+                None => Err(ServerFnError::new("There is no such entity.")),
+            }
+        },
+    );
     view! {
-        <RequireViewer signed_in=move |_| view! {
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match card.await {
-                        Ok(card) => card_view(card).into_any(),
-                        Err(e) => view! {
-                            <section class="card"><p role="alert">{e.to_string()}</p></section>
-                        }
-                        .into_any(),
-                    }
-                })}
-            </Suspense>
+        <RequireViewer signed_in=move |viewer: Viewer| {
+            let actions = MediaActions { kind, id: id().unwrap_or_default(), csrf: viewer.csrf, changed };
+            let for_card = actions.clone();
+            view! {
+                <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                    {move || {
+                        let actions = for_card.clone();
+                        Suspend::new(async move {
+                            match card.await {
+                                Ok(card) => card_view(card, actions).into_any(),
+                                Err(e) => view! {
+                                    <section class="card"><p role="alert">{e.to_string()}</p></section>
+                                }
+                                .into_any(),
+                            }
+                        })
+                    }}
+                </Suspense>
+                <section class="card upload-card" aria-labelledby="upload-title">
+                    <h2 id="upload-title">"Add files to Media"</h2>
+                    <MediaUpload actions />
+                </section>
+            }
         } />
     }
 }

@@ -68,10 +68,15 @@ pub struct Engine {
     claimed: RefCell<std::collections::HashSet<String>>,
     next_id: RefCell<u32>,
     backoff: Backoff,
+    on_complete: Option<Callback<String>>,
 }
 
 impl Engine {
-    pub fn new(options: UploaderOptions, items: RwSignal<Vec<Item>>) -> Rc<Engine> {
+    pub fn new(
+        options: UploaderOptions,
+        items: RwSignal<Vec<Item>>,
+        on_complete: Option<Callback<String>>,
+    ) -> Rc<Engine> {
         Rc::new(Engine {
             options,
             items,
@@ -82,6 +87,7 @@ impl Engine {
             claimed: RefCell::new(std::collections::HashSet::new()),
             next_id: RefCell::new(1),
             backoff: Backoff::default(),
+            on_complete,
         })
     }
 
@@ -198,6 +204,10 @@ impl Engine {
                 item.eta.set(None);
                 item.status.set(Status::Done);
                 self.emit("satchel:upload-complete", &uploaded);
+                if let (Some(callback), Some(uuid)) = (self.on_complete, uploaded["uuid"].as_str())
+                {
+                    callback.run(uuid.to_owned());
+                }
                 if let Err(message) = follow_up {
                     item.error.set(Some(message.clone()));
                     self.emit(
