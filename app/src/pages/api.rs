@@ -185,6 +185,21 @@ mod on_server {
         pages()?.0.call(headers().await?, method, uri, body).await.map_err(ServerFnError::new)
     }
 
+    /// Attaches (`PUT`) or detaches (`DELETE`) one file of an entity's
+    /// Media tab.
+    pub async fn media(
+        method: &'static str,
+        csrf: &str,
+        kind: &str,
+        id: i64,
+        file_uuid: String,
+    ) -> Result<(), ServerFnError> {
+        check_csrf(csrf).await?;
+        let body = serde_json::json!([{ "file_uuid": file_uuid }]);
+        call(method, format!("/api/v4/{kind}/{id}/files"), Some(body)).await?;
+        Ok(())
+    }
+
     /// Refuses a state-changing call without the session's CSRF token.
     pub async fn check_csrf(csrf: &str) -> Result<(), ServerFnError> {
         match viewer().await? {
@@ -363,10 +378,7 @@ pub async fn attach_file(
     id: i64,
     file_uuid: String,
 ) -> Result<(), ServerFnError> {
-    on_server::check_csrf(&csrf).await?;
-    let body = serde_json::json!([{ "file_uuid": file_uuid }]);
-    on_server::call("PUT", format!("/api/v4/{kind}/{id}/files"), Some(body)).await?;
-    Ok(())
+    on_server::media("PUT", &csrf, &kind, id, file_uuid).await
 }
 
 /// Takes a file out of an entity's Media tab.
@@ -377,8 +389,5 @@ pub async fn detach_file(
     id: i64,
     file_uuid: String,
 ) -> Result<(), ServerFnError> {
-    on_server::check_csrf(&csrf).await?;
-    let body = serde_json::json!([{ "file_uuid": file_uuid }]);
-    on_server::call("DELETE", format!("/api/v4/{kind}/{id}/files"), Some(body)).await?;
-    Ok(())
+    on_server::media("DELETE", &csrf, &kind, id, file_uuid).await
 }
