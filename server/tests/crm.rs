@@ -729,6 +729,42 @@ async fn a_file_trashed_after_the_checks_is_refused_by_the_write(backend: Backen
     ctx.app.cleanup().await;
 }
 
+/// Many CRM writes at once, each using files, all succeed: none is
+/// refused because another committed first ("database is locked").
+async fn concurrent_uses_of_files_all_land(backend: Backend) {
+    let ctx = Ctx::new(backend, Settings::default()).await;
+    let leads = ctx.create("leads", json!([{"name": "A"}, {"name": "B"}, {"name": "C"}])).await;
+    let mut files = Vec::new();
+    for i in 0..6 {
+        files.push(uuid_of(&ctx.upload(&format!("f{i}.txt"), 10 + i).await));
+    }
+    let mut requests = Vec::new();
+    for lead in &leads {
+        let id = lead["id"].as_i64().unwrap();
+        for file in &files {
+            requests.push((
+                "PUT",
+                format!("/api/v4/leads/{id}/files"),
+                json!([{"file_uuid": file}]),
+            ));
+            requests.push((
+                "POST",
+                format!("/api/v4/leads/{id}/notes"),
+                json!([{"note_type": "attachment", "params": {"file_uuid": file}}]),
+            ));
+        }
+    }
+    let calls =
+        requests.iter().map(|(method, uri, body)| ctx.call(method, uri, Some(body.clone())));
+    let answers = futures::future::join_all(calls).await;
+    for answer in &answers {
+        assert!(answer.status.is_success(), "{}: {}", answer.status, answer.text());
+    }
+    assert_eq!(ctx.count("entity_files").await, 18);
+    assert_eq!(ctx.count("notes").await, 18);
+    ctx.app.cleanup().await;
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -750,3 +786,13 @@ on_both!(
     a_widget_token_uploads_but_cannot_reach_the_crm,
     a_file_trashed_after_the_checks_is_refused_by_the_write,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_concurrent_uses_of_files_all_land() {
+    concurrent_uses_of_files_all_land(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_concurrent_uses_of_files_all_land() {
+    concurrent_uses_of_files_all_land(Backend::Postgres).await;
+}

@@ -104,21 +104,39 @@ pub enum NewNote {
 /// Inside a write: the files it puts to use must still be outside the
 /// trash (`Error::FileTrashed` otherwise, and the write is dropped). The
 /// caller checked them before; this closes the gap to a trash that
-/// committed since. On PostgreSQL the rows are share-locked, so a trash
-/// waits until this write commits; SQLite runs one writer at a time.
+/// committed since.
+/// - PostgreSQL: the rows are share-locked, so a trash waits until this
+///   write commits.
+/// - SQLite: the check is a no-op update, so the transaction holds the
+///   write lock from its first statement. A read first would pin a
+///   snapshot that another writer can outdate, and SQLite then refuses
+///   the write at once ("database is locked") instead of waiting.
 async fn still_usable(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     kind: DbKind,
     file_ids: Vec<i64>,
 ) -> Result<()> {
-    let sql = match kind {
-        DbKind::Postgres => "select deleted_at from files where id = $1 for share",
-        DbKind::Sqlite => "select deleted_at from files where id = $1",
-    };
     for id in file_ids {
-        let deleted_at: Option<Option<i64>> =
-            sqlx::query_scalar(sql).bind(id).fetch_optional(&mut **tx).await?;
-        if !matches!(deleted_at, Some(None)) {
+        let usable =
+            match kind {
+                DbKind::Postgres => {
+                    let deleted_at: Option<Option<i64>> =
+                        sqlx::query_scalar("select deleted_at from files where id = $1 for share")
+                            .bind(id)
+                            .fetch_optional(&mut **tx)
+                            .await?;
+                    matches!(deleted_at, Some(None))
+                }
+                DbKind::Sqlite => sqlx::query(
+                    "update files set deleted_at = deleted_at where id = $1 and deleted_at is null",
+                )
+                .bind(id)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected()
+                    == 1,
+            };
+        if !usable {
             return Err(Error::FileTrashed);
         }
     }

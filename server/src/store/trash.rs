@@ -58,33 +58,25 @@ impl Db {
         by: i64,
         now: i64,
     ) -> Result<std::result::Result<(), String>> {
+        // Each statement writes, so on SQLite the transaction holds the
+        // write lock from the start (see `crm::still_usable`).
         let mut tx = self.pool().begin().await?;
-        let mut ids = Vec::with_capacity(uuids.len());
         for uuid in uuids {
-            let id: Option<i64> =
-                sqlx::query_scalar("select id from files where account_id = $1 and uuid = $2")
-                    .bind(account.0)
-                    .bind(uuid)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            match id {
-                Some(id) => ids.push(id),
-                None => {
-                    tx.rollback().await?;
-                    return Ok(Err(uuid.clone()));
-                }
-            }
-        }
-        for id in ids {
-            sqlx::query(
-                "update files set deleted_at = $1, deleted_by = $2 \
-                 where id = $3 and deleted_at is null",
+            let id: Option<i64> = sqlx::query_scalar(
+                "update files set deleted_by = case when deleted_at is null then $3 else deleted_by end, \
+                 deleted_at = coalesce(deleted_at, $4) \
+                 where account_id = $1 and uuid = $2 returning id",
             )
-            .bind(now)
+            .bind(account.0)
+            .bind(uuid)
             .bind(by)
-            .bind(id)
-            .execute(&mut *tx)
+            .bind(now)
+            .fetch_optional(&mut *tx)
             .await?;
+            if id.is_none() {
+                tx.rollback().await?;
+                return Ok(Err(uuid.clone()));
+            }
         }
         tx.commit().await?;
         Ok(Ok(()))
