@@ -58,7 +58,7 @@ test('an entity card shows the feed, the Media tab and file fields with their ve
   await expect(page.locator('.media')).not.toContainText('Contract.pdf');
   // The field shows its file and both versions, newest first; the old one downloads.
   const fieldFile = page.locator('.field-file');
-  await fieldFile.locator('summary').click();
+  await fieldFile.getByText(/^Versions/).click();
   await expect(fieldFile.locator('.versions li')).toHaveCount(2);
   const oldLink = fieldFile.locator('.versions li').nth(1).getByRole('link');
   const download = await request.get(await oldLink.getAttribute('href') as string);
@@ -81,6 +81,14 @@ test('an entity card shows the feed, the Media tab and file fields with their ve
   await page.getByRole('button', { name: 'Detach Brief.txt' }).click();
   await expect(media).toHaveCount(2);
   await expect(page.locator('.media')).not.toContainText('Brief.txt');
+
+  // A new version of the field's file, uploaded in the field: three versions now.
+  const next = path.join(dir, 'Contract-v3.pdf');
+  writeFileSync(next, 'third version');
+  await page.locator('.new-version summary').click();
+  await page.locator('.new-version input[type=file]').setInputFiles(next);
+  await page.locator('.field-file').getByText(/^Versions/).click();
+  await expect(page.locator('.field-file .versions li')).toHaveCount(3, { timeout: 20_000 });
   rmSync(dir, { recursive: true, force: true });
   expect(errors).toEqual([]);
 });

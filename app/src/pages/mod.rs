@@ -181,7 +181,7 @@ pub fn Chip(chip: FileChip) -> impl IntoView {
     }
 }
 
-fn field_view(field: FieldCard) -> impl IntoView {
+fn field_view(field: FieldCard, actions: MediaActions) -> impl IntoView {
     let body = if field.field_type == "text" {
         view! { <p>{field.text.unwrap_or_else(|| "—".into())}</p> }.into_any()
     } else if field.files.is_empty() {
@@ -192,6 +192,28 @@ fn field_view(field: FieldCard) -> impl IntoView {
             .into_iter()
             .map(|file| {
                 let count = file.versions.len();
+                let file_uuid = file.current.file_uuid.clone();
+                let deleted = file.current.is_deleted;
+                let changed = actions.changed;
+                let token = actions.token;
+                let reload = Callback::new(move |_: String| changed.update(|n| *n += 1));
+                let new_version = move || {
+                    let token = token.get()?;
+                    let options = crate::upload::UploaderOptions {
+                        token,
+                        file_uuid: Some(file_uuid.clone()),
+                        concurrency: 1,
+                        ..Default::default()
+                    };
+                    (!deleted).then(|| {
+                        view! {
+                            <details class="new-version">
+                                <summary>"Upload a new version"</summary>
+                                <crate::Uploader options on_complete=reload />
+                            </details>
+                        }
+                    })
+                };
                 view! {
                     <div class="field-file">
                         <Chip chip=file.current />
@@ -205,6 +227,7 @@ fn field_view(field: FieldCard) -> impl IntoView {
                                     .collect_view()}
                             </ol>
                         </details>
+                        {new_version}
                     </div>
                 }
             })
@@ -227,6 +250,9 @@ struct MediaActions {
     csrf: String,
     /// Bumped after a change, so the card reloads.
     changed: RwSignal<u32>,
+    /// The widget's one-hour `files` token, once the page's script has
+    /// fetched it (a plain signal, so reading it suspends nothing).
+    token: RwSignal<Option<String>>,
 }
 
 fn card_view(card: EntityCard, actions: MediaActions) -> impl IntoView {
@@ -275,7 +301,8 @@ fn card_view(card: EntityCard, actions: MediaActions) -> impl IntoView {
                                     let label = format!("Detach {}", c.name);
                                     let uuid = c.file_uuid.clone();
                                     let detach = move |_| {
-                                        let MediaActions { kind, id, csrf, changed } = actions.clone();
+                                        let MediaActions { kind, id, csrf, changed, .. } =
+                                            actions.clone();
                                         let uuid = uuid.clone();
                                         leptos::task::spawn_local(async move {
                                             if api::detach_file(csrf, kind.into(), id, uuid).await.is_ok() {
@@ -301,7 +328,11 @@ fn card_view(card: EntityCard, actions: MediaActions) -> impl IntoView {
             </section>
             <section class="card" aria-labelledby="fields-title">
                 <h2 id="fields-title">"Fields"</h2>
-                {card.fields.into_iter().map(field_view).collect_view()}
+                {card
+                    .fields
+                    .into_iter()
+                    .map(|f| field_view(f, actions.clone()))
+                    .collect_view()}
             </section>
         </div>
     }
@@ -312,24 +343,22 @@ fn card_view(card: EntityCard, actions: MediaActions) -> impl IntoView {
 /// file to the entity. It needs JavaScript.
 #[component]
 fn MediaUpload(actions: MediaActions) -> impl IntoView {
-    let csrf = actions.csrf.clone();
-    let token = LocalResource::new(move || api::widget_token(csrf.clone()));
+    let token = actions.token;
     let attach = Callback::new(move |uuid: String| {
-        let MediaActions { kind, id, csrf, changed } = actions.clone();
+        let MediaActions { kind, id, csrf, changed, .. } = actions.clone();
         leptos::task::spawn_local(async move {
             if api::attach_file(csrf, kind.into(), id, uuid).await.is_ok() {
                 changed.update(|n| *n += 1);
             }
         });
     });
-    // No Suspense: the server and the first render in the browser both
-    // show the hint; the widget replaces it once the token is there.
+    // The server and the first render in the browser both show the hint;
+    // the widget replaces it once the token is there.
     move || match token.get() {
-        Some(Ok(token)) => {
+        Some(token) => {
             let options = crate::upload::UploaderOptions { token, ..Default::default() };
             view! { <crate::Uploader options on_complete=attach /> }.into_any()
         }
-        Some(Err(e)) => view! { <p role="alert">{e.to_string()}</p> }.into_any(),
         None => view! { <p class="muted">"Uploading needs JavaScript."</p> }.into_any(),
     }
 }
@@ -351,7 +380,18 @@ pub fn EntityCardPage(kind: &'static str) -> impl IntoView {
     );
     view! {
         <RequireViewer signed_in=move |viewer: Viewer| {
-            let actions = MediaActions { kind, id: id().unwrap_or_default(), csrf: viewer.csrf, changed };
+            // Fetched by the page's script, never put in the HTML; copied
+            // into a plain signal so no Suspense waits on it.
+            let token = RwSignal::new(None::<String>);
+            let csrf = viewer.csrf.clone();
+            let fetched = LocalResource::new(move || api::widget_token(csrf.clone()));
+            Effect::new(move |_| {
+                if let Some(Ok(t)) = fetched.get() {
+                    token.set(Some(t));
+                }
+            });
+            let actions =
+                MediaActions { kind, id: id().unwrap_or_default(), csrf: viewer.csrf, changed, token };
             let for_card = actions.clone();
             view! {
                 <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
