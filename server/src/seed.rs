@@ -60,6 +60,13 @@ impl Api {
         Ok(json)
     }
 
+    /// Defines a custom field; its id.
+    async fn field(&self, kind: &str, name: &str, field_type: &str) -> Result<i64> {
+        let body = json!([{"name": name, "type": field_type}]);
+        let made = self.call("POST", &format!("/api/v4/{kind}/custom_fields"), body).await?;
+        Ok(made["_embedded"]["custom_fields"][0]["id"].as_i64().unwrap_or_default())
+    }
+
     /// Uploads `bytes` as a new file, or as a new version of `file_uuid`.
     async fn upload(&self, name: &str, bytes: &[u8], file_uuid: Option<&str>) -> Result<Value> {
         let mut open = json!({"file_name": name, "file_size": bytes.len()});
@@ -159,17 +166,10 @@ pub async fn demo_seed(state: &AppState, account: AccountId) -> Result<Option<Se
     let api = Api { router: crate::http::app(state.clone()), token: token.expose().to_owned() };
 
     // Field definitions.
-    let fields = |name: &str, kind: &str| json!([{"name": name, "type": kind}]);
-    let contract =
-        api.call("POST", "/api/v4/leads/custom_fields", fields("Contract", "file")).await?;
-    let contract = contract["_embedded"]["custom_fields"][0]["id"].as_i64().unwrap_or_default();
-    let source = api.call("POST", "/api/v4/leads/custom_fields", fields("Source", "text")).await?;
-    let source = source["_embedded"]["custom_fields"][0]["id"].as_i64().unwrap_or_default();
-    let photo = api.call("POST", "/api/v4/contacts/custom_fields", fields("Photo", "file")).await?;
-    let photo = photo["_embedded"]["custom_fields"][0]["id"].as_i64().unwrap_or_default();
-    let logo_field =
-        api.call("POST", "/api/v4/companies/custom_fields", fields("Logo", "file")).await?;
-    let logo_field = logo_field["_embedded"]["custom_fields"][0]["id"].as_i64().unwrap_or_default();
+    let contract = api.field("leads", "Contract", "file").await?;
+    let source = api.field("leads", "Source", "text").await?;
+    let photo = api.field("contacts", "Photo", "file").await?;
+    let logo_field = api.field("companies", "Logo", "file").await?;
 
     // Files: a contract with two versions, and the rest.
     let contract_v1 =

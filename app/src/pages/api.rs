@@ -113,11 +113,7 @@ mod on_server {
         uri: String,
         body: Option<Value>,
     ) -> Result<(u16, Value), ServerFnError> {
-        let (status, json) = pages()?
-            .0
-            .call(headers().await?, method, uri, body)
-            .await
-            .map_err(ServerFnError::new)?;
+        let (status, json) = call_raw(method, uri, body).await?;
         if status >= 400 {
             let detail = json["detail"].as_str().unwrap_or("the request was refused");
             return Err(ServerFnError::new(detail.to_owned()));
