@@ -10,6 +10,14 @@ pub const HOME_LINKS: &[(&str, &str, &str)] = &[
     ("/metrics", "Metrics", "Prometheus request counts and latencies"),
 ];
 
+/// Satchel's own pages (signed in): (href, label, what it is).
+pub const PAGE_LINKS: &[(&str, &str, &str)] = &[
+    ("/leads", "Leads", "Cards with a feed, a Media tab and file fields"),
+    ("/contacts", "Contacts", "The same, for people"),
+    ("/companies", "Companies", "The same, for organisations"),
+    ("/files", "Files", "Every file: filters, trash and restore, usage"),
+];
+
 /// Satchel's landing page. The "ready" badge flips once the page has
 /// hydrated, which tells a person (and the browser tests) that the wasm
 /// bundle loaded and took over.
@@ -32,6 +40,16 @@ pub fn HomePage() -> impl IntoView {
             >
                 {move || if hydrated.get() { "Interactive" } else { "Loading…" }}
             </p>
+            <h2>"Pages"</h2>
+            <ul class="links">
+                {PAGE_LINKS
+                    .iter()
+                    .map(|(href, label, about)| view! {
+                        <li><a href=*href>{*label}</a> " — " <span>{*about}</span></li>
+                    })
+                    .collect_view()}
+            </ul>
+            <h2>"For integrations"</h2>
             <ul class="links">
                 {HOME_LINKS
                     .iter()
@@ -52,7 +70,7 @@ pub fn HomePage() -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use super::HOME_LINKS;
+    use super::{HOME_LINKS, PAGE_LINKS};
 
     #[test]
     fn home_links_point_to_absolute_paths_served_by_satchel() {
@@ -62,5 +80,12 @@ mod tests {
         let hrefs: Vec<_> = HOME_LINKS.iter().map(|l| l.0).collect();
         assert!(hrefs.contains(&"/api/docs"));
         assert!(hrefs.contains(&"/healthz"));
+        for (href, label, _) in PAGE_LINKS {
+            let route = href.trim_start_matches('/');
+            assert!(
+                route == "files" || crate::pages::KINDS.iter().any(|k| k.0 == route),
+                "{label} must be one of the app's routes"
+            );
+        }
     }
 }

@@ -55,6 +55,11 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=HomePage />
                     <Route
                         ssr=SsrMode::Async
+                        path=StaticSegment("files")
+                        view=pages::FilesManagerPage
+                    />
+                    <Route
+                        ssr=SsrMode::Async
                         path=StaticSegment("leads")
                         view=|| view! { <pages::EntityListPage kind="leads" /> }
                     />

@@ -1,21 +1,9 @@
-import { test, expect, APIRequestContext } from '@playwright/test';
+import { test, expect } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createToken, loginLink } from './support';
-
-/** Uploads `text` as a file (or a new version of `fileUuid`) through the API. */
-async function upload(request: APIRequestContext, token: string, name: string, text: string, fileUuid?: string) {
-  const opened = await request.post('/v1.0/sessions', {
-    headers: { Authorization: `Bearer ${token}` },
-    data: { file_name: name, file_size: Buffer.byteLength(text), ...(fileUuid ? { file_uuid: fileUuid } : {}) },
-  });
-  expect(opened.status()).toBe(200);
-  const part = await request.post((await opened.json()).upload_url, { data: Buffer.from(text) });
-  expect(part.status()).toBe(200);
-  return part.json();
-}
+import { createToken, loginLink, upload } from './support';
 
 test('an entity card shows the feed, the Media tab and file fields with their versions', async ({ page, request, baseURL }) => {
   const token = createToken('files,files_delete,crm');

@@ -171,6 +171,11 @@ pub struct LoginLinkArgs {
     #[arg(long, env = "SATCHEL_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
 
+    /// The session may read, upload and edit, but not move files to the
+    /// trash.
+    #[arg(long)]
+    pub no_delete: bool,
+
     #[command(flatten)]
     pub state: StateArgs,
 }

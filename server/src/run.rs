@@ -18,7 +18,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         // The first start: like a notebook server's token link, the way
         // into the pages.
         let account = db.ensure_account("default").await?;
-        let link = state.login_link(account).await?;
+        let link = state.login_link(account, true).await?;
         println!(
             "Sign in to Satchel's pages: {link}\n(valid 15 minutes, once; `satchel login-link` makes another)"
         );
@@ -92,7 +92,7 @@ pub async fn token_create(args: TokenCreateArgs) -> Result<String> {
 pub async fn login_link(args: LoginLinkArgs) -> Result<String> {
     let (db, account) = open_account(&args.state, &args.account).await?;
     let expires_at = crate::store::now_unix() + http::login::LINK_TTL_SECS;
-    let secret = db.create_login_link(account, expires_at).await?;
+    let secret = db.create_login_link(account, expires_at, !args.no_delete).await?;
     db.close().await;
     Ok(format!("{}/login/{}", args.public_url(), secret.expose()))
 }

@@ -33,11 +33,11 @@ async fn a_link_signs_in_once_and_sign_out_needs_the_csrf_token(backend: Backend
     let app = TestApp::new(backend).await;
     let router = app.router();
     let account = app.state.db.ensure_account("acme").await.unwrap();
-    let link = app.state.login_link(account).await.unwrap();
+    let link = app.state.login_link(account, true).await.unwrap();
     let path = &link[link.find("/login/").unwrap()..];
 
     let signed_in = send(&router, get(path, None)).await;
-    assert_eq!(signed_in.status, 303);
+    assert_eq!(signed_in.status, 303, "{}", signed_in.text());
     assert_eq!(signed_in.header("location"), Some("/"));
     assert_eq!(signed_in.header("referrer-policy"), Some("no-referrer"));
     let cookie = set_cookie(&signed_in);

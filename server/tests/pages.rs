@@ -2,17 +2,23 @@
 //! the session's CSRF token and from Satchel's own origin; and pages that
 //! read on the server, so they work without JavaScript.
 
-use app::pages::api::CreateEntity;
+use app::pages::{api::CreateEntity, catalogue::TrashFiles};
 use axum::{body::Body, http::Request};
 use leptos::server_fn::ServerFn;
 use satchel::testing::{Backend, TestApp};
-use support::send;
+use serde_json::json;
+use support::{path_of, pattern, send};
 
 mod support;
 
 async fn sign_in(app: &TestApp, router: &axum::Router) -> (String, String) {
+    sign_in_with(app, router, true).await
+}
+
+/// Signs a browser in to `acme`; `may_delete` as the link gives it.
+async fn sign_in_with(app: &TestApp, router: &axum::Router, may_delete: bool) -> (String, String) {
     let account = app.state.db.ensure_account("acme").await.unwrap();
-    let link = app.state.login_link(account).await.unwrap();
+    let link = app.state.login_link(account, may_delete).await.unwrap();
     let path = &link[link.find("/login/").unwrap()..];
     let answer = send(router, Request::get(path).body(Body::empty()).unwrap()).await;
     let cookie = answer.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
@@ -92,4 +98,79 @@ async fn outside_requests_cannot_pose_as_a_page() {
         Request::get("/api/v4/leads").header("cookie", &cookie).body(Body::empty()).unwrap();
     support::Answer::problem(&send(&router, with_cookie).await, 401, "unauthorized");
     app.cleanup().await;
+}
+
+/// A file in `acme`, uploaded through the API; its uuid.
+async fn upload(router: &axum::Router, token: &str, name: &str) -> String {
+    let body = json!({"file_name": name, "file_size": 10});
+    let opened =
+        send(router, support::with_token("POST", "/v1.0/sessions", token, Some(body))).await;
+    assert_eq!(opened.status, 200, "{}", opened.text());
+    let url = path_of(opened.json()["upload_url"].as_str().unwrap());
+    let part = Request::post(url).body(Body::from(pattern(10, 3))).unwrap();
+    let stored = send(router, part).await;
+    assert_eq!(stored.status, 200, "{}", stored.text());
+    stored.json()["uuid"].as_str().unwrap().to_owned()
+}
+
+fn trash(cookie: &str, csrf: &str, uuids: &str) -> Request<Body> {
+    Request::post(TrashFiles::PATH)
+        .header("cookie", cookie)
+        .header("origin", "http://127.0.0.1:3000")
+        .header("accept", "application/json")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(format!("csrf={csrf}&uuids={uuids}")))
+        .unwrap()
+}
+
+async fn files_page(router: &axum::Router, cookie: &str, query: &str) -> String {
+    let request = Request::get(format!("/files{query}")).header("cookie", cookie);
+    send(router, request.body(Body::empty()).unwrap()).await.text()
+}
+
+/// The Files manager renders on the server; a sign-in made with
+/// `--no-delete` sees trashing as unavailable and is refused it by the
+/// API, while a full one trashes, all or nothing.
+async fn the_files_manager_trashes_only_with_the_right(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let router = app.router();
+    let token = app.token("acme", "files").await;
+    let kept = upload(&router, &token, "Kept report.pdf").await;
+    upload(&router, &token, "Other.txt").await;
+
+    let (reader, reader_csrf) = sign_in_with(&app, &router, false).await;
+    let page = files_page(&router, &reader, "?term=report").await;
+    assert!(page.contains("Kept report.pdf") && !page.contains("Other.txt"), "{page}");
+    assert!(page.contains("Your sign-in may not delete files."), "{page}");
+    let refused = send(&router, trash(&reader, &reader_csrf, &kept)).await;
+    assert!(!refused.status.is_success(), "{}", refused.status);
+    assert!(refused.text().contains("files_delete"), "{}", refused.text());
+
+    let (editor, editor_csrf) = sign_in_with(&app, &router, true).await;
+    let page = files_page(&router, &editor, "").await;
+    assert!(!page.contains("may not delete"), "{page}");
+    // One unknown uuid: nothing moves.
+    let partly = send(&router, trash(&editor, &editor_csrf, &format!("{kept},no-such-file"))).await;
+    assert!(!partly.status.is_success());
+    assert!(files_page(&router, &editor, "").await.contains("Kept report.pdf"));
+    let done = send(&router, trash(&editor, &editor_csrf, &kept)).await;
+    assert!(done.status.is_success(), "{}: {}", done.status, done.text());
+    let active = files_page(&router, &editor, "").await;
+    assert!(!active.contains("Kept report.pdf") && active.contains("Other.txt"), "{active}");
+    let trashed = files_page(&router, &editor, "?trash=1").await;
+    assert!(trashed.contains("Kept report.pdf") && trashed.contains("in 30 days"), "{trashed}");
+    // The drawer of a trashed file says when it goes.
+    let drawer = files_page(&router, &editor, &format!("?trash=1&open={kept}")).await;
+    assert!(drawer.contains("In the trash; purged in 30 days"), "{drawer}");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_the_files_manager_trashes_only_with_the_right() {
+    the_files_manager_trashes_only_with_the_right(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_the_files_manager_trashes_only_with_the_right() {
+    the_files_manager_trashes_only_with_the_right(Backend::Postgres).await;
 }

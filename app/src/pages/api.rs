@@ -13,6 +13,8 @@ pub struct Viewer {
     pub account: String,
     /// Sent back with every state-changing call.
     pub csrf: String,
+    /// Whether it may move files to the trash.
+    pub may_delete: bool,
 }
 
 pub use super::feed::{FeedItem, FileChip};
@@ -81,6 +83,9 @@ pub mod backend {
             uri: String,
             body: Option<Value>,
         ) -> Pending<Result<(u16, Value), String>>;
+
+        /// How long a trashed file stays before it is purged.
+        fn trash_ttl_secs(&self) -> i64;
     }
 
     /// The backend, as a Leptos context.
@@ -89,7 +94,7 @@ pub mod backend {
 }
 
 #[cfg(feature = "ssr")]
-mod on_server {
+pub(crate) mod on_server {
     use leptos::prelude::*;
     use serde_json::Value;
 
@@ -101,6 +106,17 @@ mod on_server {
 
     async fn headers() -> Result<http::HeaderMap, ServerFnError> {
         Ok(leptos_axum::extract::<http::HeaderMap>().await?)
+    }
+
+    pub fn trash_ttl_secs() -> Result<i64, ServerFnError> {
+        Ok(pages()?.0.trash_ttl_secs())
+    }
+
+    /// Unix seconds now.
+    pub fn now() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
     }
 
     pub async fn viewer() -> Result<Option<super::Viewer>, ServerFnError> {
@@ -179,21 +195,6 @@ mod on_server {
         body: Option<Value>,
     ) -> Result<(u16, Value), ServerFnError> {
         pages()?.0.call(headers().await?, method, uri, body).await.map_err(ServerFnError::new)
-    }
-
-    /// Attaches (`PUT`) or detaches (`DELETE`) one file of an entity's
-    /// Media tab.
-    pub async fn media(
-        method: &'static str,
-        csrf: &str,
-        kind: &str,
-        id: i64,
-        file_uuid: String,
-    ) -> Result<(), ServerFnError> {
-        check_csrf(csrf).await?;
-        let body = serde_json::json!([{ "file_uuid": file_uuid }]);
-        call(method, format!("/api/v4/{kind}/{id}/files"), Some(body)).await?;
-        Ok(())
     }
 
     /// Refuses a state-changing call without the session's CSRF token.
@@ -366,7 +367,9 @@ pub async fn widget_token(csrf: String) -> Result<String, ServerFnError> {
     json["token"].as_str().map(str::to_owned).ok_or_else(|| ServerFnError::new("no token"))
 }
 
-/// Puts a file into an entity's Media tab.
+/// Puts an uploaded file into an entity's feed, as an attachment note
+/// (named as the file is), which also puts it in the Media tab: what
+/// uploading in a CRM card does.
 #[server(prefix = "/_pages")]
 pub async fn attach_file(
     csrf: String,
@@ -374,7 +377,11 @@ pub async fn attach_file(
     id: i64,
     file_uuid: String,
 ) -> Result<(), ServerFnError> {
-    on_server::media("PUT", &csrf, &kind, id, file_uuid).await
+    on_server::check_csrf(&csrf).await?;
+    let body =
+        serde_json::json!([{ "note_type": "attachment", "params": { "file_uuid": file_uuid } }]);
+    on_server::call("POST", format!("/api/v4/{kind}/{id}/notes"), Some(body)).await?;
+    Ok(())
 }
 
 /// Takes a file out of an entity's Media tab.
@@ -385,5 +392,49 @@ pub async fn detach_file(
     id: i64,
     file_uuid: String,
 ) -> Result<(), ServerFnError> {
-    on_server::media("DELETE", &csrf, &kind, id, file_uuid).await
+    on_server::check_csrf(&csrf).await?;
+    let body = serde_json::json!([{ "file_uuid": file_uuid }]);
+    on_server::call("DELETE", format!("/api/v4/{kind}/{id}/files"), Some(body)).await?;
+    Ok(())
+}
+
+/// Sets a text field's value (empty clears it).
+#[server(prefix = "/_pages")]
+pub async fn set_text_field(
+    csrf: String,
+    kind: String,
+    id: i64,
+    field_id: i64,
+    text: String,
+) -> Result<(), ServerFnError> {
+    on_server::check_csrf(&csrf).await?;
+    let text = text.trim();
+    let values = if text.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::json!([{ "value": text }])
+    };
+    let body = serde_json::json!({
+        "custom_fields_values": [{ "field_id": field_id, "values": values }]
+    });
+    on_server::call("PATCH", format!("/api/v4/{kind}/{id}"), Some(body)).await?;
+    Ok(())
+}
+
+/// Adds a common note (a comment) to an entity's feed.
+#[server(prefix = "/_pages")]
+pub async fn add_note(
+    csrf: String,
+    kind: String,
+    id: i64,
+    text: String,
+) -> Result<(), ServerFnError> {
+    on_server::check_csrf(&csrf).await?;
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(ServerFnError::new("Write something first."));
+    }
+    let body = serde_json::json!([{ "note_type": "common", "params": { "text": text } }]);
+    on_server::call("POST", format!("/api/v4/{kind}/{id}/notes"), Some(body)).await?;
+    Ok(())
 }

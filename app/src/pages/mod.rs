@@ -8,9 +8,13 @@ use leptos_router::hooks::use_params_map;
 use crate::upload::plan::human_bytes;
 
 pub mod api;
+pub mod catalogue;
 pub mod feed;
+mod files;
 
-use api::{CreateEntity, EntityCard, FieldCard, FileChip, Viewer};
+pub use files::FilesManagerPage;
+
+use api::{AddNote, CreateEntity, EntityCard, FieldCard, FileChip, SetTextField, Viewer};
 
 /// The entity types, with their page titles.
 pub const KINDS: [(&str, &str, &str); 3] = [
@@ -18,6 +22,15 @@ pub const KINDS: [(&str, &str, &str); 3] = [
     ("contacts", "Contacts", "contact"),
     ("companies", "Companies", "company"),
 ];
+
+/// A server function's failure as a person reads it: the API's detail,
+/// without the transport's prefix.
+pub fn problem(error: &ServerFnError) -> String {
+    match error {
+        ServerFnError::ServerError(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
 
 /// The viewer, fetched once per page load.
 pub type ViewerResource = Resource<Result<Option<Viewer>, ServerFnError>>;
@@ -38,7 +51,7 @@ where
                     match viewer.await {
                         Ok(Some(v)) => signed_in(v).into_any(),
                         Ok(None) => view! { <SignInHint /> }.into_any(),
-                        Err(e) => view! { <p role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <p role="alert">{problem(&e)}</p> }.into_any(),
                     }
                 })
             }}
@@ -87,7 +100,7 @@ pub fn EntityListPage(kind: &'static str) -> impl IntoView {
                                 </ul>
                             }
                             .into_any(),
-                            Err(e) => view! { <p role="alert">{e.to_string()}</p> }.into_any(),
+                            Err(e) => view! { <p role="alert">{problem(&e)}</p> }.into_any(),
                         }
                     })}
                 </Suspense>
@@ -111,7 +124,7 @@ pub fn EntityListPage(kind: &'static str) -> impl IntoView {
                         .value()
                         .get()
                         .and_then(|r| r.err())
-                        .map(|e| view! { <p role="alert">{e.to_string()}</p> })
+                        .map(|e| view! { <p role="alert">{problem(&e)}</p> })
                 }}
             </section>
         }
@@ -133,6 +146,7 @@ pub fn TopBar() -> impl IntoView {
                     .iter()
                     .map(|(kind, title, _)| view! { <a href=format!("/{kind}")>{*title}</a> })
                     .collect_view()}
+                <a href="/files">"Files"</a>
             </nav>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
@@ -181,9 +195,41 @@ pub fn Chip(chip: FileChip) -> impl IntoView {
     }
 }
 
+/// The error of an action's last run, as an alert.
+fn action_error<A>(action: ServerAction<A>) -> impl IntoView
+where
+    A: leptos::server_fn::ServerFn<Output = (), Error = ServerFnError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+{
+    move || {
+        action
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| view! { <p role="alert" class="error">{problem(&e)}</p> })
+    }
+}
+
 fn field_view(field: FieldCard, actions: MediaActions) -> impl IntoView {
     let body = if field.field_type == "text" {
-        view! { <p>{field.text.unwrap_or_else(|| "—".into())}</p> }.into_any()
+        let MediaActions { kind, id, csrf, set_text, .. } = actions;
+        let label = format!("New value of {}", field.name);
+        view! {
+            <p class="field-text">{field.text.clone().unwrap_or_else(|| "—".into())}</p>
+            <ActionForm action=set_text attr:class="inline-form">
+                <input type="hidden" name="csrf" value=csrf />
+                <input type="hidden" name="kind" value=kind />
+                <input type="hidden" name="id" value=id.to_string() />
+                <input type="hidden" name="field_id" value=field.id.to_string() />
+                <input type="text" name="text" aria-label=label maxlength="4000"
+                    value=field.text.unwrap_or_default() />
+                <button type="submit" class="small">"Save"</button>
+            </ActionForm>
+        }
+        .into_any()
     } else if field.files.is_empty() {
         view! { <p class="muted">"No file"</p> }.into_any()
     } else {
@@ -242,7 +288,7 @@ fn field_view(field: FieldCard, actions: MediaActions) -> impl IntoView {
     }
 }
 
-/// What the Media tab's buttons need.
+/// What the card's forms and buttons need.
 #[derive(Clone)]
 struct MediaActions {
     kind: &'static str,
@@ -253,10 +299,28 @@ struct MediaActions {
     /// The widget's one-hour `files` token, once the page's script has
     /// fetched it (a plain signal, so reading it suspends nothing).
     token: RwSignal<Option<String>>,
+    set_text: ServerAction<SetTextField>,
+    add_note: ServerAction<AddNote>,
+}
+
+fn note_form(actions: &MediaActions) -> impl IntoView {
+    let MediaActions { add_note, csrf, kind, id, .. } = actions.clone();
+    view! {
+        <ActionForm action=add_note attr:class="note-form">
+            <input type="hidden" name="csrf" value=csrf />
+            <input type="hidden" name="kind" value=kind />
+            <input type="hidden" name="id" value=id.to_string() />
+            <label for="note-text">"Add a note"</label>
+            <textarea id="note-text" name="text" rows="2" required maxlength="10000"></textarea>
+            <button type="submit">"Add note"</button>
+        </ActionForm>
+        {action_error(add_note)}
+    }
 }
 
 fn card_view(card: EntityCard, actions: MediaActions) -> impl IntoView {
     let one = KINDS.iter().find(|k| k.0 == card.kind).map_or("entity", |k| k.2);
+    let set_text = actions.set_text;
     view! {
         <section class="card">
             <p class="muted">{one}</p>
@@ -285,6 +349,7 @@ fn card_view(card: EntityCard, actions: MediaActions) -> impl IntoView {
                     }
                     .into_any()
                 }}
+                {note_form(&actions)}
             </section>
             <section class="card" aria-labelledby="media-title">
                 <h2 id="media-title">"Media"</h2>
@@ -333,6 +398,7 @@ fn card_view(card: EntityCard, actions: MediaActions) -> impl IntoView {
                     .into_iter()
                     .map(|f| field_view(f, actions.clone()))
                     .collect_view()}
+                {action_error(set_text)}
             </section>
         </div>
     }
@@ -369,9 +435,11 @@ pub fn EntityCardPage(kind: &'static str) -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|id| id.parse::<i64>().ok());
     let changed = RwSignal::new(0u32);
+    let set_text = ServerAction::<SetTextField>::new();
+    let add_note = ServerAction::<AddNote>::new();
     let card = Resource::new(
-        move || (id(), changed.get()),
-        move |(id, _)| async move {
+        move || (id(), changed.get(), set_text.version().get(), add_note.version().get()),
+        move |(id, ..)| async move {
             match id {
                 Some(id) => api::load_card(kind.to_owned(), id).await,
                 None => Err(ServerFnError::new("There is no such entity.")),
@@ -390,8 +458,15 @@ pub fn EntityCardPage(kind: &'static str) -> impl IntoView {
                     token.set(Some(t));
                 }
             });
-            let actions =
-                MediaActions { kind, id: id().unwrap_or_default(), csrf: viewer.csrf, changed, token };
+            let actions = MediaActions {
+                kind,
+                id: id().unwrap_or_default(),
+                csrf: viewer.csrf,
+                changed,
+                token,
+                set_text,
+                add_note,
+            };
             let for_card = actions.clone();
             view! {
                 <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -401,7 +476,7 @@ pub fn EntityCardPage(kind: &'static str) -> impl IntoView {
                             match card.await {
                                 Ok(card) => card_view(card, actions).into_any(),
                                 Err(e) => view! {
-                                    <section class="card"><p role="alert">{e.to_string()}</p></section>
+                                    <section class="card"><p role="alert">{problem(&e)}</p></section>
                                 }
                                 .into_any(),
                             }

@@ -99,9 +99,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 impl AppState {
-    /// A fresh sign-in link for the account.
-    pub async fn login_link(&self, account: crate::store::accounts::AccountId) -> Result<String> {
-        let secret = self.db.create_login_link(account, now_unix() + LINK_TTL_SECS).await?;
+    /// A fresh sign-in link for the account; its session may delete
+    /// files when `may_delete`.
+    pub async fn login_link(
+        &self,
+        account: crate::store::accounts::AccountId,
+        may_delete: bool,
+    ) -> Result<String> {
+        let secret =
+            self.db.create_login_link(account, now_unix() + LINK_TTL_SECS, may_delete).await?;
         Ok(format!("{}/login/{}", self.settings.public_url, secret.expose()))
     }
 
@@ -121,10 +127,11 @@ on the server for a new one.</p></main></body></html>";
 /// Uses a sign-in link: sets the session cookie and goes to the pages.
 pub async fn login(State(state): State<AppState>, Path(secret): Path<String>) -> Result<Response> {
     let now = now_unix();
-    let Some(account) = state.db.use_login_link(&secret, now).await? else {
+    let Some((account, may_delete)) = state.db.use_login_link(&secret, now).await? else {
         return Ok((StatusCode::GONE, Html(LINK_REFUSED)).into_response());
     };
-    let cookie = state.db.create_web_session(account, now, now + SESSION_TTL_SECS).await?;
+    let cookie =
+        state.db.create_web_session(account, may_delete, now, now + SESSION_TTL_SECS).await?;
     let mut response = Redirect::to("/").into_response();
     let headers = response.headers_mut();
     headers.insert(header::SET_COOKIE, state.session_cookie(cookie.expose(), SESSION_TTL_SECS));

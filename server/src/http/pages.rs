@@ -27,9 +27,14 @@ use crate::{
     store::now_unix,
 };
 
-/// What a signed-in browser may do: everything its account may.
-fn page_scopes() -> Scopes {
-    [Scope::Files, Scope::FilesDelete, Scope::Crm].into_iter().collect()
+/// What a signed-in browser may do: everything its account may, except
+/// moving files to the trash when its sign-in link said `--no-delete`.
+fn page_scopes(may_delete: bool) -> Scopes {
+    let mut scopes = vec![Scope::Files, Scope::Crm];
+    if may_delete {
+        scopes.push(Scope::FilesDelete);
+    }
+    scopes.into_iter().collect()
 }
 
 /// The id pages act as in `created_by` (a browser session, not a token).
@@ -46,7 +51,11 @@ impl Backend for PagesBackend {
         Box::pin(async move {
             let secret = login::cookie_value(&headers, login::COOKIE)?;
             let session = state.db.web_session(secret, now_unix()).await.ok()??;
-            Some(Viewer { account: session.account_name, csrf: session.csrf })
+            Some(Viewer {
+                account: session.account_name,
+                csrf: session.csrf,
+                may_delete: session.may_delete,
+            })
         })
     }
 
@@ -74,7 +83,7 @@ impl Backend for PagesBackend {
                 .map_err(|e| e.to_string())?;
             request.extensions_mut().insert(Auth {
                 account: session.account,
-                scopes: page_scopes(),
+                scopes: page_scopes(session.may_delete),
                 user: PAGE_USER,
             });
             let answer = api.oneshot(request).await.map_err(|e| e.to_string())?;
@@ -84,6 +93,10 @@ impl Backend for PagesBackend {
                 .map_err(|e| e.to_string())?;
             Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
         })
+    }
+
+    fn trash_ttl_secs(&self) -> i64 {
+        self.state.settings.trash_ttl.as_secs() as i64
     }
 }
 

@@ -15,59 +15,72 @@ pub struct WebSession {
     /// What the pages' state-changing requests must send back.
     pub csrf: String,
     pub expires_at: i64,
+    /// Whether it may move files to the trash (`files_delete`).
+    pub may_delete: bool,
 }
 
 impl Db {
     /// A fresh one-time sign-in secret for the account, valid until
-    /// `expires_at`.
+    /// `expires_at`; its session may delete files when `may_delete`.
     pub async fn create_login_link(
         &self,
         account: AccountId,
         expires_at: i64,
+        may_delete: bool,
     ) -> Result<TokenSecret> {
         let secret = TokenSecret::generate();
         sqlx::query(
-            "insert into login_links (token_hash, account_id, expires_at) values ($1, $2, $3)",
+            "insert into login_links (token_hash, account_id, expires_at, may_delete) \
+             values ($1, $2, $3, $4)",
         )
         .bind(secret.hash().as_str())
         .bind(account.0)
         .bind(expires_at)
+        .bind(i64::from(may_delete))
         .execute(self.pool())
         .await?;
         Ok(secret)
     }
 
-    /// Uses a sign-in secret: the account, once, while it is valid.
-    pub async fn use_login_link(&self, presented: &str, now: i64) -> Result<Option<AccountId>> {
-        let account: Option<i64> = sqlx::query_scalar(
-            "update login_links set used_at = $2 \
-             where token_hash = $1 and used_at is null and expires_at > $2 returning account_id",
+    /// Uses a sign-in secret: the account and whether it may delete,
+    /// once, while it is valid.
+    pub async fn use_login_link(
+        &self,
+        presented: &str,
+        now: i64,
+    ) -> Result<Option<(AccountId, bool)>> {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "update login_links set used_at = $2 where token_hash = $1 and used_at is null \
+             and expires_at > $2 returning account_id, may_delete",
         )
         .bind(TokenHash::of(presented).as_str())
         .bind(now)
         .fetch_optional(self.pool())
         .await?;
-        Ok(account.map(AccountId))
+        Ok(row.map(|(account, may_delete)| (AccountId(account), may_delete != 0)))
     }
 
     /// Opens a browser session; returns the cookie's secret.
     pub async fn create_web_session(
         &self,
         account: AccountId,
+        may_delete: bool,
         now: i64,
         expires_at: i64,
     ) -> Result<TokenSecret> {
         let secret = TokenSecret::generate();
         let csrf = TokenSecret::generate();
         sqlx::query(
-            "insert into web_sessions (token_hash, account_id, csrf_token, created_at, expires_at) \
-             values ($1, $2, $3, $4, $5)",
+            "insert into web_sessions \
+             (token_hash, account_id, csrf_token, created_at, expires_at, may_delete) \
+             values ($1, $2, $3, $4, $5, $6)",
         )
         .bind(secret.hash().as_str())
         .bind(account.0)
         .bind(csrf.expose())
         .bind(now)
         .bind(expires_at)
+        .bind(i64::from(may_delete))
         .execute(self.pool())
         .await?;
         Ok(secret)
@@ -75,19 +88,21 @@ impl Db {
 
     /// The session a cookie's secret names, while it is valid.
     pub async fn web_session(&self, presented: &str, now: i64) -> Result<Option<WebSession>> {
-        let row: Option<(i64, String, String, i64)> = sqlx::query_as(
-            "select s.account_id, a.name, s.csrf_token, s.expires_at from web_sessions s \
+        let row: Option<(i64, String, String, i64, i64)> = sqlx::query_as(
+            "select s.account_id, a.name, s.csrf_token, s.expires_at, s.may_delete \
+             from web_sessions s \
              join accounts a on a.id = s.account_id where s.token_hash = $1 and s.expires_at > $2",
         )
         .bind(TokenHash::of(presented).as_str())
         .bind(now)
         .fetch_optional(self.pool())
         .await?;
-        Ok(row.map(|(account, account_name, csrf, expires_at)| WebSession {
+        Ok(row.map(|(account, account_name, csrf, expires_at, may_delete)| WebSession {
             account: AccountId(account),
             account_name,
             csrf,
             expires_at,
+            may_delete: may_delete != 0,
         }))
     }
 

@@ -1,0 +1,539 @@
+//! The Files manager's data: its state as it lives in the page's query
+//! string (plain Rust, tested on the host) and the server functions that
+//! read and change the catalogue through Satchel's API.
+
+use leptos::prelude::*;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::{Deserialize, Serialize};
+
+use super::feed::FileChip;
+
+/// Rows per page of the manager.
+pub const PAGE_SIZE: u32 = 25;
+
+/// The columns a person can order by, with the API's names.
+pub const ORDERS: [(&str, &str); 3] =
+    [("name", "Name"), ("size", "Size"), ("created_at", "Created")];
+
+/// Size units the filter offers: name and bytes per unit (as sizes are
+/// shown, in powers of 1000).
+pub const UNITS: [(&str, u64); 4] =
+    [("B", 1), ("KB", 1_000), ("MB", 1_000_000), ("GB", 1_000_000_000)];
+
+/// The date presets the catalogue knows, with labels.
+pub const PRESETS: [(&str, &str); 9] = [
+    ("day", "Today"),
+    ("yesterday", "Yesterday"),
+    ("last_3_days", "Last 3 days"),
+    ("week", "This week"),
+    ("previous_week", "Last week"),
+    ("month", "This month"),
+    ("previous_month", "Last month"),
+    ("quarter", "This quarter"),
+    ("year", "This year"),
+];
+
+/// What the manager shows: every field is the query parameter of the
+/// same name, empty (or the default) when absent.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilesQuery {
+    /// The Trash view instead of the active files.
+    pub trash: bool,
+    /// Extensions, separated by commas or spaces, with or without a dot.
+    pub ext: String,
+    pub term: String,
+    pub size_from: String,
+    pub size_to: String,
+    /// One of `UNITS`' names; bytes when empty.
+    pub unit: String,
+    /// One of `PRESETS`, on `created_at`.
+    pub preset: String,
+    /// One of `ORDERS`' columns; `created_at` when empty.
+    pub order: String,
+    /// `asc` or `desc`; the column's natural direction when empty.
+    pub dir: String,
+    /// From 1; 0 means 1.
+    pub page: u32,
+    /// The file whose detail drawer is open.
+    pub open: String,
+}
+
+/// Characters a query value keeps as they are.
+const VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+fn enc(value: &str) -> String {
+    utf8_percent_encode(value, VALUE).to_string()
+}
+
+impl FilesQuery {
+    /// Reads the state from query parameters (`get` answers one by name).
+    pub fn from_params(get: impl Fn(&str) -> Option<String>) -> Self {
+        let text = |name: &str| get(name).map(|v| v.trim().to_owned()).unwrap_or_default();
+        Self {
+            trash: matches!(text("trash").as_str(), "1" | "true" | "on"),
+            ext: text("ext"),
+            term: text("term"),
+            size_from: text("size_from"),
+            size_to: text("size_to"),
+            unit: text("unit"),
+            preset: text("preset"),
+            order: text("order"),
+            dir: text("dir"),
+            page: text("page").parse().unwrap_or(0),
+            open: text("open"),
+        }
+    }
+
+    pub fn page(&self) -> u32 {
+        self.page.max(1)
+    }
+
+    /// The column ordered by.
+    pub fn order_column(&self) -> &str {
+        match self.order.as_str() {
+            "name" | "size" | "created_at" => &self.order,
+            _ => "created_at",
+        }
+    }
+
+    /// The direction: as asked, or names A to Z and the rest newest or
+    /// largest first.
+    pub fn direction(&self) -> &str {
+        match self.dir.as_str() {
+            "asc" | "desc" => &self.dir,
+            _ if self.order_column() == "name" => "asc",
+            _ => "desc",
+        }
+    }
+
+    /// The extensions asked for, lowercase, without dots.
+    pub fn extensions(&self) -> Vec<String> {
+        self.ext
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .map(|e| e.trim().trim_start_matches('.').to_lowercase())
+            .filter(|e| !e.is_empty())
+            .collect()
+    }
+
+    /// A size in the chosen unit as whole bytes (`1.5` MB is 1500000);
+    /// a value that is no number goes as it is, for the API to name.
+    fn bytes(&self, value: &str) -> String {
+        let unit = UNITS.iter().find(|u| u.0 == self.unit).map_or(1, |u| u.1);
+        match value.parse::<f64>() {
+            Ok(n) if n.is_finite() && n >= 0.0 && n * (unit as f64) < 9.0e15 => {
+                format!("{}", (n * unit as f64).round() as u64)
+            }
+            _ => enc(value),
+        }
+    }
+
+    /// The catalogue listing (`GET /v1.0/files`) this state asks for. The
+    /// API checks the values: a bad number or preset comes back as its
+    /// 400 naming the parameter.
+    pub fn api_uri(&self) -> String {
+        let mut params = vec![format!("page={}", self.page()), format!("limit={PAGE_SIZE}")];
+        if self.trash {
+            params.push("filter[deleted]=true".into());
+        }
+        for ext in self.extensions() {
+            params.push(format!("filter[extensions][]={}", enc(&ext)));
+        }
+        if !self.term.is_empty() {
+            params.push(format!("filter[term]={}", enc(&self.term)));
+        }
+        for (name, value) in [("from", &self.size_from), ("to", &self.size_to)] {
+            if !value.is_empty() {
+                params.push(format!("filter[size][{name}]={}", self.bytes(value)));
+            }
+        }
+        if !self.preset.is_empty() {
+            params.push("filter[date][type]=created_at".into());
+            params.push(format!("filter[date][date_preset]={}", enc(&self.preset)));
+        }
+        params.push(format!("order[{}]={}", self.order_column(), self.direction()));
+        format!("/v1.0/files?{}", params.join("&"))
+    }
+
+    /// This state as a link to the manager, naming only what differs
+    /// from the defaults.
+    pub fn href(&self) -> String {
+        let mut params = Vec::new();
+        if self.trash {
+            params.push("trash=1".to_owned());
+        }
+        for (name, value) in [
+            ("ext", &self.ext),
+            ("term", &self.term),
+            ("size_from", &self.size_from),
+            ("size_to", &self.size_to),
+            ("unit", &self.unit),
+            ("preset", &self.preset),
+            ("order", &self.order),
+            ("dir", &self.dir),
+        ] {
+            if !value.is_empty() {
+                params.push(format!("{name}={}", enc(value)));
+            }
+        }
+        if self.page > 1 {
+            params.push(format!("page={}", self.page));
+        }
+        if !self.open.is_empty() {
+            params.push(format!("open={}", enc(&self.open)));
+        }
+        if params.is_empty() {
+            "/files".into()
+        } else {
+            format!("/files?{}", params.join("&"))
+        }
+    }
+
+    /// Ordered by `column`: the other direction when it already is, its
+    /// natural one otherwise; back to the first page.
+    pub fn ordered_by(&self, column: &str) -> Self {
+        let dir = if self.order_column() == column {
+            if self.direction() == "asc" {
+                "desc"
+            } else {
+                "asc"
+            }
+        } else if column == "name" {
+            "asc"
+        } else {
+            "desc"
+        };
+        Self { order: column.into(), dir: dir.into(), page: 1, open: String::new(), ..self.clone() }
+    }
+
+    pub fn at_page(&self, page: u32) -> Self {
+        Self { page, open: String::new(), ..self.clone() }
+    }
+
+    /// The same list with `uuid`'s drawer open (empty: closed).
+    pub fn opened(&self, uuid: &str) -> Self {
+        Self { open: uuid.into(), ..self.clone() }
+    }
+
+    /// The list itself, whatever drawer is open.
+    pub fn list_part(&self) -> Self {
+        self.opened("")
+    }
+
+    pub fn is_filtered(&self) -> bool {
+        !(self.ext.is_empty()
+            && self.term.is_empty()
+            && self.size_from.is_empty()
+            && self.size_to.is_empty()
+            && self.preset.is_empty())
+    }
+}
+
+/// Whole days until a file trashed at `deleted_at` is purged (at least
+/// 0; a part of a day counts as a day).
+pub fn days_left(deleted_at: i64, ttl_secs: i64, now: i64) -> i64 {
+    let left = deleted_at + ttl_secs - now;
+    if left <= 0 {
+        0
+    } else {
+        (left + 86_399) / 86_400
+    }
+}
+
+/// An entity a file is attached to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkedEntity {
+    /// `leads`, `contacts` or `companies`.
+    pub kind: String,
+    pub id: i64,
+    pub name: String,
+}
+
+impl LinkedEntity {
+    pub fn href(&self) -> String {
+        format!("/{}/{}", self.kind, self.id)
+    }
+}
+
+/// One row of the manager's table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRow {
+    pub chip: FileChip,
+    pub extension: String,
+    pub created_at: i64,
+    /// Who uploaded it, for people.
+    pub author: String,
+    /// In the Trash: whole days until it is purged.
+    pub purge_in_days: Option<i64>,
+    pub links: Vec<LinkedEntity>,
+}
+
+/// One page of the manager's table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilesPage {
+    pub rows: Vec<FileRow>,
+    pub has_next: bool,
+}
+
+/// The account's usage (`GET /v1.0/files/stats`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub used_bytes: i64,
+    pub trashed_bytes: i64,
+    /// `None`: unlimited.
+    pub quota_bytes: Option<i64>,
+    pub file_count: i64,
+}
+
+/// A file's detail drawer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileDrawer {
+    pub row: FileRow,
+    /// Every version, newest first; the active one is `row.chip`.
+    pub versions: Vec<FileChip>,
+}
+
+/// Who a file's `created_by` names, for people.
+pub fn author(created_by: Option<i64>) -> String {
+    match created_by {
+        Some(0) => "Signed-in user".into(),
+        Some(id) => format!("API token {id}"),
+        None => "—".into(),
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod on_server {
+    use leptos::prelude::ServerFnError;
+    use serde_json::Value;
+
+    use super::{author, days_left, FileRow, LinkedEntity};
+    use crate::pages::api::on_server::{call, call_raw, chip_of};
+
+    /// A table row from a file object, with its linked entities.
+    pub async fn row(file: &Value, ttl_secs: i64, now: i64) -> Result<FileRow, ServerFnError> {
+        let uuid = file["uuid"].as_str().unwrap_or_default().to_owned();
+        let trashed = file["is_trashed"] == true;
+        let (status, links) = call_raw("GET", format!("/api/v4/files/{uuid}/links"), None).await?;
+        let links = if status == 200 {
+            links["entities"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|e| LinkedEntity {
+                    kind: e["entity_type"].as_str().unwrap_or_default().to_owned(),
+                    id: e["id"].as_i64().unwrap_or_default(),
+                    name: e["name"].as_str().unwrap_or_default().to_owned(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(FileRow {
+            chip: chip_of(file, &uuid, trashed, None),
+            extension: file["metadata"]["extension"].as_str().unwrap_or_default().to_owned(),
+            created_at: file["created_at"].as_i64().unwrap_or_default(),
+            author: author(file["created_by"]["id"].as_i64()),
+            purge_in_days: file["deleted_at"].as_i64().map(|at| days_left(at, ttl_secs, now)),
+            links,
+        })
+    }
+
+    /// Moves files to the trash (`DELETE`) or restores them, all or none.
+    pub async fn batch(method: &'static str, uri: &str, uuids: &str) -> Result<(), ServerFnError> {
+        let body: Vec<Value> = uuids
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|u| serde_json::json!({ "uuid": u }))
+            .collect();
+        if body.is_empty() {
+            return Err(ServerFnError::new("Select at least one file."));
+        }
+        call(method, uri.into(), Some(Value::Array(body))).await?;
+        Ok(())
+    }
+}
+
+/// One page of the manager's table.
+#[server(prefix = "/_pages")]
+pub async fn list_files(query: FilesQuery) -> Result<FilesPage, ServerFnError> {
+    use crate::pages::api::on_server::{call, trash_ttl_secs};
+    let (status, json) = call("GET", query.api_uri(), None).await?;
+    if status == 204 {
+        return Ok(FilesPage { rows: Vec::new(), has_next: false });
+    }
+    let (ttl, now) = (trash_ttl_secs()?, crate::pages::api::on_server::now());
+    let mut rows = Vec::new();
+    for file in json["_embedded"]["files"].as_array().cloned().unwrap_or_default() {
+        rows.push(on_server::row(&file, ttl, now).await?);
+    }
+    Ok(FilesPage { rows, has_next: json["_links"]["next"]["href"].is_string() })
+}
+
+/// The account's usage against its quota.
+#[server(prefix = "/_pages")]
+pub async fn file_usage() -> Result<Usage, ServerFnError> {
+    let (_, json) =
+        crate::pages::api::on_server::call("GET", "/v1.0/files/stats".into(), None).await?;
+    Ok(Usage {
+        used_bytes: json["used_bytes"].as_i64().unwrap_or_default(),
+        trashed_bytes: json["trashed_bytes"].as_i64().unwrap_or_default(),
+        quota_bytes: json["quota_bytes"].as_i64(),
+        file_count: json["file_count"].as_i64().unwrap_or_default(),
+    })
+}
+
+/// A file's drawer: its row, every version and its links.
+#[server(prefix = "/_pages")]
+pub async fn file_detail(uuid: String) -> Result<FileDrawer, ServerFnError> {
+    use crate::pages::api::on_server::{call_raw, chip_of, now, trash_ttl_secs};
+    let file = match call_raw("GET", format!("/v1.0/files/{uuid}?with=deleted"), None).await? {
+        (200, json) => json,
+        _ => return Err(ServerFnError::new("There is no such file (it may have been purged).")),
+    };
+    let row = on_server::row(&file, trash_ttl_secs()?, now()).await?;
+    let (_, versions) =
+        call_raw("GET", format!("/v1.0/files/{uuid}/versions?with=deleted"), None).await?;
+    let versions = versions["_embedded"]["versions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|v| chip_of(v, &uuid, row.chip.is_deleted, None))
+        .collect();
+    Ok(FileDrawer { row, versions })
+}
+
+/// Moves the files (uuids separated by commas) to the trash, all or none.
+#[server(prefix = "/_pages")]
+pub async fn trash_files(csrf: String, uuids: String) -> Result<(), ServerFnError> {
+    crate::pages::api::on_server::check_csrf(&csrf).await?;
+    on_server::batch("DELETE", "/v1.0/files", &uuids).await
+}
+
+/// Restores the files (uuids separated by commas) from the trash.
+#[server(prefix = "/_pages")]
+pub async fn restore_files(csrf: String, uuids: String) -> Result<(), ServerFnError> {
+    crate::pages::api::on_server::check_csrf(&csrf).await?;
+    on_server::batch("POST", "/v1.0/files/restore", &uuids).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(pairs: &[(&str, &str)]) -> FilesQuery {
+        FilesQuery::from_params(|name| {
+            pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn the_defaults_ask_for_the_newest_active_files() {
+        let q = query(&[]);
+        assert_eq!(q.api_uri(), "/v1.0/files?page=1&limit=25&order[created_at]=desc");
+        assert_eq!(q.href(), "/files");
+        assert!(!q.is_filtered());
+    }
+
+    #[test]
+    fn every_filter_reaches_the_api_with_its_kommo_name() {
+        let q = query(&[
+            ("trash", "1"),
+            ("ext", ".PDF, png  jpg"),
+            ("term", "Q3 report & co"),
+            ("size_from", "1"),
+            ("size_to", "20"),
+            ("unit", "MB"),
+            ("preset", "week"),
+            ("order", "size"),
+            ("dir", "asc"),
+            ("page", "3"),
+        ]);
+        assert_eq!(
+            q.api_uri(),
+            "/v1.0/files?page=3&limit=25&filter[deleted]=true&filter[extensions][]=pdf\
+             &filter[extensions][]=png&filter[extensions][]=jpg&filter[term]=Q3%20report%20%26%20co\
+             &filter[size][from]=1000000&filter[size][to]=20000000\
+             &filter[date][type]=created_at&filter[date][date_preset]=week&order[size]=asc"
+        );
+        assert!(q.is_filtered());
+    }
+
+    #[test]
+    fn a_bad_value_is_passed_on_for_the_api_to_name() {
+        // The API answers 400 naming `filter[size][from]`; the page shows it.
+        let q = query(&[("size_from", "lots"), ("unit", "MB")]);
+        assert!(q.api_uri().contains("&filter[size][from]=lots&"));
+        let q = query(&[("size_to", "-1")]);
+        assert!(q.api_uri().contains("&filter[size][to]=-1&"));
+        let q = query(&[("order", "sideways"), ("page", "-2")]);
+        assert!(q.api_uri().starts_with("/v1.0/files?page=1&"));
+        assert!(q.api_uri().ends_with("order[created_at]=desc"));
+    }
+
+    #[test]
+    fn sizes_are_sent_as_whole_bytes_of_the_chosen_unit() {
+        let q = query(&[("size_from", "1.5"), ("size_to", "0.0004"), ("unit", "MB")]);
+        assert!(q.api_uri().contains("&filter[size][from]=1500000&filter[size][to]=400&"));
+        let q = query(&[("size_from", "20"), ("unit", "furlongs")]);
+        assert!(q.api_uri().contains("&filter[size][from]=20&"));
+    }
+
+    #[test]
+    fn links_round_trip_through_the_query_string() {
+        let q = query(&[("term", "a b/c"), ("unit", "KB"), ("size_to", "5"), ("page", "2")]);
+        assert_eq!(q.href(), "/files?term=a%20b%2Fc&size_to=5&unit=KB&page=2");
+        let back = query(&[("term", "a b/c"), ("unit", "KB"), ("size_to", "5"), ("page", "2")]);
+        assert_eq!(back, q);
+        assert_eq!(
+            q.opened("u-1").href(),
+            "/files?term=a%20b%2Fc&size_to=5&unit=KB&page=2&open=u-1"
+        );
+        assert_eq!(q.opened("u-1").list_part(), q);
+    }
+
+    #[test]
+    fn ordering_by_a_column_twice_reverses_it() {
+        let q = query(&[("page", "4"), ("open", "x")]);
+        let by_name = q.ordered_by("name");
+        assert_eq!(
+            (by_name.order_column(), by_name.direction(), by_name.page()),
+            ("name", "asc", 1)
+        );
+        assert!(by_name.open.is_empty());
+        let again = by_name.ordered_by("name");
+        assert_eq!(again.direction(), "desc");
+        let by_size = again.ordered_by("size");
+        assert_eq!((by_size.order_column(), by_size.direction()), ("size", "desc"));
+        // The default column is created_at, newest first; clicking it gives oldest first.
+        assert_eq!(q.ordered_by("created_at").direction(), "asc");
+    }
+
+    #[test]
+    fn the_trash_view_is_a_link_of_its_own() {
+        let q = query(&[("trash", "on"), ("page", "2")]);
+        assert!(q.trash && !q.is_filtered());
+        assert_eq!(q.href(), "/files?trash=1&page=2");
+        assert!(q.api_uri().contains("&filter[deleted]=true&"));
+        assert!(!query(&[("trash", "no")]).trash);
+    }
+
+    #[test]
+    fn days_left_counts_a_started_day_as_a_day() {
+        let day = 86_400;
+        assert_eq!(days_left(0, 30 * day, 0), 30);
+        assert_eq!(days_left(0, 30 * day, 1), 30);
+        assert_eq!(days_left(0, 30 * day, 29 * day), 1);
+        assert_eq!(days_left(0, 30 * day, 30 * day), 0);
+        assert_eq!(days_left(0, 2, 100), 0);
+    }
+
+    #[test]
+    fn authors_read_as_people_would_say_them() {
+        assert_eq!(author(Some(0)), "Signed-in user");
+        assert_eq!(author(Some(7)), "API token 7");
+        assert_eq!(author(None), "—");
+    }
+}
