@@ -71,6 +71,7 @@ test('sign in, work on a lead, and trash and restore its file in the Files manag
   await page.getByLabel('Add a note').fill('Sent the proposal to the client');
   await page.getByRole('button', { name: 'Add note' }).click();
   await expect(page.locator('.feed')).toContainText('Sent the proposal to the client');
+  await expect(page.getByLabel('Add a note')).toHaveValue('');
   await page.getByLabel('New value of Budget').fill('12 000 BRL');
   await page.getByRole('button', { name: 'Save' }).click();
   await expect(page.locator('.field-text')).toHaveText('12 000 BRL');
@@ -192,13 +193,14 @@ test('every page reads with JavaScript off and has no serious axe violations', a
     '/files', '/files?trash=1', `/files?open=${file.uuid}`, '/no-such-page',
   ];
   // Signed out: every page says how to sign in.
-  const anonymous = await browser.newPage();
+  const stranger = await browser.newContext();
+  const anonymous = await stranger.newPage();
   for (const at of ['/leads', '/files']) {
     await anonymous.goto(at);
     await expect(anonymous.getByRole('heading', { name: 'Sign in' })).toBeVisible();
     expect(await seriousViolations(anonymous), at).toEqual([]);
   }
-  await anonymous.close();
+  await stranger.close();
   // Without JavaScript, signed in: the server's HTML alone shows the data.
   const noScript = await browser.newContext({ javaScriptEnabled: false });
   const reader = await noScript.newPage();

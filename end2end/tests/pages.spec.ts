@@ -16,7 +16,7 @@ test('a sign-in link opens the pages; lists read without JavaScript and create w
   expect(session.httpOnly).toBe(true);
   expect(session.sameSite).toBe('Lax');
 
-  await page.getByRole('link', { name: 'Leads' }).click();
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Leads' }).click();
   await expect(page.getByRole('heading', { name: 'Leads', level: 1 })).toBeVisible();
   await page.getByLabel('Name').fill('Expansion deal');
   await page.getByRole('button', { name: 'Create' }).click();

@@ -147,11 +147,11 @@ fn row_view(
                 <span class="chip-icon" data-kind=row.chip.kind.clone() aria-hidden="true">{icon}</span>
                 <a href=open>{name.clone()}</a>
             </th>
-            <td>{if row.extension.is_empty() { "—".to_owned() } else { row.extension.clone() }}</td>
-            <td>{row.chip.kind.clone()}</td>
+            <td class="optional">{if row.extension.is_empty() { "—".to_owned() } else { row.extension.clone() }}</td>
+            <td class="optional">{row.chip.kind.clone()}</td>
             <td class="num">{size(row.chip.size)}</td>
-            <td><time>{feed::when(row.created_at)}</time></td>
-            <td>{row.author.clone()}</td>
+            <td class="optional"><time>{feed::when(row.created_at)}</time></td>
+            <td class="optional">{row.author.clone()}</td>
             <td>
                 {if row.links.is_empty() {
                     view! { <span class="muted">"—"</span> }.into_any()
@@ -177,7 +177,7 @@ fn row_view(
                 .into_any()
             } else {
                 view! {
-                    <td>
+                    <td class="optional">
                         <a href=row.chip.download.clone() download=name.clone() aria-label=format!("Download {name}")>
                             "Download"
                         </a>
@@ -213,16 +213,18 @@ fn table_view(
         let on = event_target_checked(&ev);
         pick.selected.set(if on { all.clone() } else { Vec::new() });
     };
-    let header = |column: &'static str, label: &'static str| {
+    let header = |column: &'static str, label: &'static str, class: &'static str| {
         let sorted = q.order_column() == column;
         let sort = sorted.then(|| if q.direction() == "asc" { "ascending" } else { "descending" });
         let href = q.ordered_by(column).href();
-        view! { <th scope="col" aria-sort=sort><a href=href>{label}</a></th> }
+        view! { <th scope="col" class=class aria-sort=sort><a href=href>{label}</a></th> }
     };
+    // On a phone the table keeps the checkbox, name, size and links;
+    // the drawer shows the rest.
     let (name_col, size_col, created_col) = (
-        header(ORDERS[0].0, ORDERS[0].1),
-        header(ORDERS[1].0, ORDERS[1].1),
-        header(ORDERS[2].0, ORDERS[2].1),
+        header(ORDERS[0].0, ORDERS[0].1, ""),
+        header(ORDERS[1].0, ORDERS[1].1, ""),
+        header(ORDERS[2].0, ORDERS[2].1, "optional"),
     );
     let pager = {
         let prev = (q.page() > 1).then(|| q.at_page(q.page() - 1).href());
@@ -246,16 +248,16 @@ fn table_view(
                                 prop:checked=all_checked on:change=toggle_all />
                         </th>
                         {name_col}
-                        <th scope="col">"Extension"</th>
-                        <th scope="col">"Type"</th>
+                        <th scope="col" class="optional">"Extension"</th>
+                        <th scope="col" class="optional">"Type"</th>
                         {size_col}
                         {created_col}
-                        <th scope="col">"Author"</th>
+                        <th scope="col" class="optional">"Author"</th>
                         <th scope="col">"Linked to"</th>
                         {if trash {
                             view! { <th scope="col">"Purged"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th> }.into_any()
                         } else {
-                            view! { <th scope="col"><span class="visually-hidden">"Download"</span></th> }.into_any()
+                            view! { <th scope="col" class="optional"><span class="visually-hidden">"Download"</span></th> }.into_any()
                         }}
                     </tr>
                 </thead>

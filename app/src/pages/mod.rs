@@ -269,7 +269,10 @@ fn field_view(field: FieldCard, actions: MediaActions) -> impl IntoView {
                                 {file
                                     .versions
                                     .into_iter()
-                                    .map(|v| view! { <li><Chip chip=v /></li> })
+                                    .enumerate()
+                                    .map(|(i, v)| view! {
+                                        <li><span class="muted">{format!("v{} ", count - i)}</span><Chip chip=v /></li>
+                                    })
                                     .collect_view()}
                             </ol>
                         </details>
@@ -301,17 +304,20 @@ struct MediaActions {
     token: RwSignal<Option<String>>,
     set_text: ServerAction<SetTextField>,
     add_note: ServerAction<AddNote>,
+    /// The note being written; emptied once it is added.
+    note_text: RwSignal<String>,
 }
 
 fn note_form(actions: &MediaActions) -> impl IntoView {
-    let MediaActions { add_note, csrf, kind, id, .. } = actions.clone();
+    let MediaActions { add_note, csrf, kind, id, note_text, .. } = actions.clone();
     view! {
         <ActionForm action=add_note attr:class="note-form">
             <input type="hidden" name="csrf" value=csrf />
             <input type="hidden" name="kind" value=kind />
             <input type="hidden" name="id" value=id.to_string() />
             <label for="note-text">"Add a note"</label>
-            <textarea id="note-text" name="text" rows="2" required maxlength="10000"></textarea>
+            <textarea id="note-text" name="text" rows="2" required maxlength="10000"
+                prop:value=note_text on:input=move |ev| note_text.set(event_target_value(&ev))></textarea>
             <button type="submit">"Add note"</button>
         </ActionForm>
         {action_error(add_note)}
@@ -437,6 +443,12 @@ pub fn EntityCardPage(kind: &'static str) -> impl IntoView {
     let changed = RwSignal::new(0u32);
     let set_text = ServerAction::<SetTextField>::new();
     let add_note = ServerAction::<AddNote>::new();
+    let note_text = RwSignal::new(String::new());
+    Effect::new(move |_| {
+        if matches!(add_note.value().get(), Some(Ok(()))) {
+            note_text.set(String::new());
+        }
+    });
     let card = Resource::new(
         move || (id(), changed.get(), set_text.version().get(), add_note.version().get()),
         move |(id, ..)| async move {
@@ -466,6 +478,7 @@ pub fn EntityCardPage(kind: &'static str) -> impl IntoView {
                 token,
                 set_text,
                 add_note,
+                note_text,
             };
             let for_card = actions.clone();
             view! {

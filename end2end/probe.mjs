@@ -1,0 +1,10 @@
+import { chromium } from 'playwright';
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+const page = await browser.newPage({ viewport: { width: 360, height: 800 } });
+await page.goto(process.argv[2]);
+await page.goto('http://127.0.0.1:3200/files');
+await page.waitForLoadState('networkidle');
+const wide = await page.evaluate(() => [...document.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > 362).slice(0, 15).map(e => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`));
+console.log(wide.join('\n'));
+await page.screenshot({ path: '/tmp/phone.png', fullPage: true });
+await browser.close();
