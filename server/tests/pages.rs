@@ -5,7 +5,10 @@
 use app::pages::{api::CreateEntity, catalogue::TrashFiles};
 use axum::{body::Body, http::Request};
 use leptos::server_fn::ServerFn;
-use satchel::testing::{Backend, TestApp};
+use satchel::{
+    state::Settings,
+    testing::{Backend, TestApp},
+};
 use serde_json::json;
 use support::{path_of, pattern, send};
 
@@ -132,7 +135,8 @@ async fn files_page(router: &axum::Router, cookie: &str, query: &str) -> String 
 /// `--no-delete` sees trashing as unavailable and is refused it by the
 /// API, while a full one trashes, all or nothing.
 async fn the_files_manager_trashes_only_with_the_right(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let settings = Settings { quota_bytes: Some(1000), ..Settings::default() };
+    let app = TestApp::with(backend, settings, None).await;
     let router = app.router();
     let token = app.token("acme", "files").await;
     let kept = upload(&router, &token, "Kept report.pdf").await;
@@ -149,6 +153,9 @@ async fn the_files_manager_trashes_only_with_the_right(backend: Backend) {
     let (editor, editor_csrf) = sign_in_with(&app, &router, true).await;
     let page = files_page(&router, &editor, "").await;
     assert!(!page.contains("may not delete"), "{page}");
+    // Usage against the quota, as a bar.
+    assert!(page.contains("20 B of 1.0 KB used"), "{page}");
+    assert!(page.contains(r#"<meter min="0" max="1000" value="20""#), "{page}");
     // One unknown uuid: nothing moves.
     let partly = send(&router, trash(&editor, &editor_csrf, &format!("{kept},no-such-file"))).await;
     assert!(!partly.status.is_success());
@@ -157,6 +164,7 @@ async fn the_files_manager_trashes_only_with_the_right(backend: Backend) {
     assert!(done.status.is_success(), "{}: {}", done.status, done.text());
     let active = files_page(&router, &editor, "").await;
     assert!(!active.contains("Kept report.pdf") && active.contains("Other.txt"), "{active}");
+    assert!(active.contains("10 B of 1.0 KB used") && active.contains("10 B in the trash"), "{active}");
     let trashed = files_page(&router, &editor, "?trash=1").await;
     assert!(trashed.contains("Kept report.pdf") && trashed.contains("in 30 days"), "{trashed}");
     // The drawer of a trashed file says when it goes.
