@@ -164,7 +164,10 @@ async fn the_files_manager_trashes_only_with_the_right(backend: Backend) {
     assert!(done.status.is_success(), "{}: {}", done.status, done.text());
     let active = files_page(&router, &editor, "").await;
     assert!(!active.contains("Kept report.pdf") && active.contains("Other.txt"), "{active}");
-    assert!(active.contains("10 B of 1.0 KB used") && active.contains("10 B in the trash"), "{active}");
+    assert!(
+        active.contains("10 B of 1.0 KB used") && active.contains("10 B in the trash"),
+        "{active}"
+    );
     let trashed = files_page(&router, &editor, "?trash=1").await;
     assert!(trashed.contains("Kept report.pdf") && trashed.contains("in 30 days"), "{trashed}");
     // The drawer of a trashed file says when it goes.
