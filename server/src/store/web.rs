@@ -150,16 +150,22 @@ mod tests {
     async fn links_work_once_and_sessions_until_they_expire(backend: Backend) {
         let t = TestDb::new(backend).await;
         let acme = t.db.ensure_account("acme").await.unwrap();
-        let link = t.db.create_login_link(acme, 1_000).await.unwrap();
+        let link = t.db.create_login_link(acme, 1_000, true).await.unwrap();
         assert_eq!(t.db.use_login_link("sat_forged", 10).await.unwrap(), None);
-        assert_eq!(t.db.use_login_link(link.expose(), 10).await.unwrap(), Some(acme));
+        assert_eq!(t.db.use_login_link(link.expose(), 10).await.unwrap(), Some((acme, true)));
         assert_eq!(t.db.use_login_link(link.expose(), 11).await.unwrap(), None, "used once");
-        let late = t.db.create_login_link(acme, 1_000).await.unwrap();
+        let reader = t.db.create_login_link(acme, 1_000, false).await.unwrap();
+        assert_eq!(t.db.use_login_link(reader.expose(), 10).await.unwrap(), Some((acme, false)));
+        let late = t.db.create_login_link(acme, 1_000, true).await.unwrap();
         assert_eq!(t.db.use_login_link(late.expose(), 1_000).await.unwrap(), None, "expired");
 
-        let cookie = t.db.create_web_session(acme, 10, 500).await.unwrap();
+        let cookie = t.db.create_web_session(acme, true, 10, 500).await.unwrap();
         let session = t.db.web_session(cookie.expose(), 20).await.unwrap().unwrap();
         assert_eq!((session.account, session.account_name.as_str()), (acme, "acme"));
+        assert!(session.may_delete);
+        let reading = t.db.create_web_session(acme, false, 10, 500).await.unwrap();
+        let read_only = t.db.web_session(reading.expose(), 20).await.unwrap().unwrap();
+        assert!(!read_only.may_delete, "a --no-delete session stays one");
         assert!(session.csrf.len() > 40);
         assert_eq!(t.db.web_session(cookie.expose(), 500).await.unwrap(), None, "expired");
         let stored: String = sqlx::query_scalar("select token_hash from web_sessions")
@@ -172,9 +178,9 @@ mod tests {
 
         assert!(t.db.claim_first_start().await.unwrap());
         assert!(!t.db.claim_first_start().await.unwrap(), "once per database");
-        let _ = t.db.create_web_session(acme, 10, 500).await.unwrap();
-        // Two links (one used, one never) and one session, all expired by 2000.
-        assert_eq!(t.db.remove_expired_sign_ins(2_000).await.unwrap(), 3);
+        let _ = t.db.create_web_session(acme, true, 10, 500).await.unwrap();
+        // Three links (two used, one never) and two sessions, all expired by 2000.
+        assert_eq!(t.db.remove_expired_sign_ins(2_000).await.unwrap(), 5);
         t.cleanup().await;
     }
 
