@@ -159,9 +159,18 @@ test('the Files manager orders, pages and reports a bad filter value', async ({ 
   await expect(rows).toHaveCount(2);
   await expect(page.getByText('Page 2')).toBeVisible();
   await expect(rows.last()).toContainText('pager-00.log');
+  // Trashing the whole last page says so and links back.
+  await page.getByLabel('Select every file on this page').check();
+  await page.getByRole('button', { name: 'Move to trash (2)' }).click();
+  await expect(page.getByRole('status')).toHaveText('Moved 2 files to the trash.');
+  await expect(page.getByText('This page is empty now.')).toBeVisible();
+  await page.getByRole('link', { name: '← Previous page' }).click();
+  await expect(rows).toHaveCount(25);
   // The size filter in kilobytes, then a value the API refuses, named.
   await page.goto('/files?ext=log&size_from=0.02&unit=KB');
   await expect(rows).toHaveCount(8);
+  await page.goto('/files?trash=1&ext=log');
+  await expect(rows).toHaveCount(2);
   await page.goto('/files?size_from=lots');
   await expect(page.getByRole('alert')).toContainText('filter[size][from]');
 });

@@ -197,6 +197,29 @@ pub(crate) mod on_server {
         pages()?.0.call(headers().await?, method, uri, body).await.map_err(ServerFnError::new)
     }
 
+    /// An entity type from the browser, checked before it goes into an
+    /// API path.
+    pub fn kind(kind: &str) -> Result<&str, ServerFnError> {
+        crate::pages::KINDS
+            .iter()
+            .find(|k| k.0 == kind)
+            .map(|k| k.0)
+            .ok_or_else(|| ServerFnError::new(format!("There is no entity type {kind:?}.")))
+    }
+
+    /// A file uuid from the browser, checked before it goes into an API
+    /// path.
+    pub fn uuid(uuid: &str) -> Result<&str, ServerFnError> {
+        let fits = !uuid.is_empty()
+            && uuid.len() <= 64
+            && uuid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if fits {
+            Ok(uuid)
+        } else {
+            Err(ServerFnError::new("There is no such file."))
+        }
+    }
+
     /// Refuses a state-changing call without the session's CSRF token.
     pub async fn check_csrf(csrf: &str) -> Result<(), ServerFnError> {
         match viewer().await? {
@@ -216,6 +239,7 @@ pub async fn current_viewer() -> Result<Option<Viewer>, ServerFnError> {
 /// The account's entities of one type, oldest first (the first 250).
 #[server(prefix = "/_pages")]
 pub async fn entities(kind: String) -> Result<Vec<EntityRow>, ServerFnError> {
+    let kind = on_server::kind(&kind)?.to_owned();
     let (status, json) = on_server::call("GET", format!("/api/v4/{kind}?limit=250"), None).await?;
     if status == 204 {
         return Ok(Vec::new());
@@ -238,6 +262,7 @@ pub async fn entities(kind: String) -> Result<Vec<EntityRow>, ServerFnError> {
 #[server(prefix = "/_pages")]
 pub async fn create_entity(csrf: String, kind: String, name: String) -> Result<i64, ServerFnError> {
     on_server::check_csrf(&csrf).await?;
+    let kind = on_server::kind(&kind)?.to_owned();
     let body = serde_json::json!([{ "name": name }]);
     let (_, json) = on_server::call("POST", format!("/api/v4/{kind}"), Some(body)).await?;
     json["_embedded"][kind.as_str()][0]["id"]
@@ -250,6 +275,7 @@ pub async fn create_entity(csrf: String, kind: String, name: String) -> Result<i
 #[server(prefix = "/_pages")]
 pub async fn load_card(kind: String, id: i64) -> Result<EntityCard, ServerFnError> {
     use on_server::{call, call_raw, chip, chip_of};
+    let kind = on_server::kind(&kind)?.to_owned();
     let entity = match call_raw("GET", format!("/api/v4/{kind}/{id}"), None).await? {
         (200, json) => json,
         (404, _) => return Err(ServerFnError::new("There is no such entity.")),
@@ -380,7 +406,8 @@ pub async fn attach_file(
     on_server::check_csrf(&csrf).await?;
     let body =
         serde_json::json!([{ "note_type": "attachment", "params": { "file_uuid": file_uuid } }]);
-    on_server::call("POST", format!("/api/v4/{kind}/{id}/notes"), Some(body)).await?;
+    on_server::call("POST", format!("/api/v4/{}/{id}/notes", on_server::kind(&kind)?), Some(body))
+        .await?;
     Ok(())
 }
 
@@ -394,7 +421,12 @@ pub async fn detach_file(
 ) -> Result<(), ServerFnError> {
     on_server::check_csrf(&csrf).await?;
     let body = serde_json::json!([{ "file_uuid": file_uuid }]);
-    on_server::call("DELETE", format!("/api/v4/{kind}/{id}/files"), Some(body)).await?;
+    on_server::call(
+        "DELETE",
+        format!("/api/v4/{}/{id}/files", on_server::kind(&kind)?),
+        Some(body),
+    )
+    .await?;
     Ok(())
 }
 
@@ -417,7 +449,8 @@ pub async fn set_text_field(
     let body = serde_json::json!({
         "custom_fields_values": [{ "field_id": field_id, "values": values }]
     });
-    on_server::call("PATCH", format!("/api/v4/{kind}/{id}"), Some(body)).await?;
+    on_server::call("PATCH", format!("/api/v4/{}/{id}", on_server::kind(&kind)?), Some(body))
+        .await?;
     Ok(())
 }
 
@@ -435,6 +468,7 @@ pub async fn add_note(
         return Err(ServerFnError::new("Write something first."));
     }
     let body = serde_json::json!([{ "note_type": "common", "params": { "text": text } }]);
-    on_server::call("POST", format!("/api/v4/{kind}/{id}/notes"), Some(body)).await?;
+    on_server::call("POST", format!("/api/v4/{}/{id}/notes", on_server::kind(&kind)?), Some(body))
+        .await?;
     Ok(())
 }

@@ -388,6 +388,7 @@ pub async fn file_usage() -> Result<Usage, ServerFnError> {
 #[server(prefix = "/_pages")]
 pub async fn file_detail(uuid: String) -> Result<FileDrawer, ServerFnError> {
     use crate::pages::api::on_server::{call_raw, chip_of, now, trash_ttl_secs};
+    let uuid = crate::pages::api::on_server::uuid(&uuid)?.to_owned();
     let file = match call_raw("GET", format!("/v1.0/files/{uuid}?with=deleted"), None).await? {
         (200, json) => json,
         _ => return Err(ServerFnError::new("There is no such file (it may have been purged).")),

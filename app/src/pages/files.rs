@@ -195,6 +195,14 @@ fn table_view(
     pick: Selection,
     restore: Callback<Vec<String>>,
 ) -> impl IntoView {
+    if page.rows.is_empty() && q.page() > 1 {
+        // Everything on this page was moved away (or the link is stale).
+        let back = q.at_page(q.page() - 1).href();
+        return view! {
+            <p class="muted">"This page is empty now. " <a href=back rel="prev">"← Previous page"</a></p>
+        }
+        .into_any();
+    }
     if page.rows.is_empty() {
         let text = match (q.trash, q.is_filtered()) {
             (_, true) => "No file matches these filters.",
@@ -273,6 +281,14 @@ fn table_view(
 
 fn drawer_view(q: &FilesQuery, detail: FileDrawer) -> impl IntoView {
     let close = q.list_part().href();
+    // Opening the drawer takes the focus there, so a keyboard or screen
+    // reader user lands on what they opened.
+    let title = NodeRef::<leptos::html::H2>::new();
+    Effect::new(move |_| {
+        if let Some(heading) = title.get() {
+            let _ = heading.focus();
+        }
+    });
     let row = detail.row;
     let current = row.chip.version_uuid.clone();
     let status = match row.purge_in_days {
@@ -284,7 +300,7 @@ fn drawer_view(q: &FilesQuery, detail: FileDrawer) -> impl IntoView {
     view! {
         <aside class="drawer card" aria-labelledby="drawer-title">
             <div class="drawer-head">
-                <h2 id="drawer-title">{row.chip.name.clone()}</h2>
+                <h2 id="drawer-title" tabindex="-1" node_ref=title>{row.chip.name.clone()}</h2>
                 <a href=close class="close" aria-label="Close the details">"Close"</a>
             </div>
             <dl class="facts">
@@ -359,6 +375,13 @@ pub fn FilesManagerPage() -> impl IntoView {
         pick.selected.set(Vec::new());
     });
     let failure = RwSignal::new(None::<String>);
+    // What the last batch did, for screen readers and everyone else.
+    let notice = RwSignal::new(String::new());
+    Effect::new(move |_| {
+        list_query.track();
+        failure.set(None);
+    });
+    let trash_view = Memo::new(move |_| query.with(|q| q.trash));
 
     view! {
         <RequireViewer signed_in=move |viewer: Viewer| {
@@ -372,40 +395,55 @@ pub fn FilesManagerPage() -> impl IntoView {
                     } else {
                         catalogue::trash_files(csrf, joined).await
                     };
+                    let files = match uuids.len() {
+                        1 => "1 file".to_owned(),
+                        n => format!("{n} files"),
+                    };
                     match done {
                         Ok(()) => {
                             failure.set(None);
+                            notice.set(if restore {
+                                format!("Restored {files}.")
+                            } else {
+                                format!("Moved {files} to the trash.")
+                            });
                             pick.selected.set(Vec::new());
                             changed.update(|n| *n += 1);
                         }
-                        Err(e) => failure.set(Some(problem(&e))),
+                        Err(e) => {
+                            notice.set(String::new());
+                            failure.set(Some(problem(&e)));
+                        }
                     }
                 });
             });
             let restore = Callback::new(move |uuids: Vec<String>| act.run((true, uuids)));
             let may_delete = viewer.may_delete;
+            // One button per view, whose label and state follow the
+            // selection (so it keeps focus while rows are picked).
+            let count = move || pick.selected.read().len();
+            let chosen = move || pick.selected.get_untracked();
             let batch = move || {
-                let q = query.get();
-                let count = pick.selected.read().len();
-                let chosen = move || pick.selected.get_untracked();
-                if q.trash {
+                if trash_view.get() {
                     view! {
-                        <button type="button" disabled={count == 0} on:click=move |_| act.run((true, chosen()))>
-                            {format!("Restore selected ({count})")}
+                        <button type="button" disabled=move || count() == 0
+                            on:click=move |_| act.run((true, chosen()))>
+                            {move || format!("Restore selected ({})", count())}
                         </button>
                     }
                     .into_any()
                 } else if may_delete {
                     view! {
-                        <button type="button" class="danger" disabled={count == 0}
+                        <button type="button" class="danger" disabled=move || count() == 0
                             on:click=move |_| act.run((false, chosen()))>
-                            {format!("Move to trash ({count})")}
+                            {move || format!("Move to trash ({})", count())}
                         </button>
                     }
                     .into_any()
                 } else {
+                    // Focusable, so its reason is read out; it does nothing.
                     view! {
-                        <button type="button" class="danger" disabled aria-describedby="no-delete">
+                        <button type="button" class="danger" aria-disabled="true" aria-describedby="no-delete">
                             "Move to trash"
                         </button>
                         <span id="no-delete" class="muted">"Your sign-in may not delete files."</span>
@@ -427,17 +465,18 @@ pub fn FilesManagerPage() -> impl IntoView {
                             }
                         }}
                     </nav>
-                    <Suspense fallback=|| ()>
+                    <Transition fallback=|| ()>
                         {move || Suspend::new(async move {
                             usage.await.ok().map(usage_view)
                         })}
-                    </Suspense>
+                    </Transition>
                 </section>
                 <section class="card" aria-label="File list">
-                    {move || filter_form(query.get())}
+                    {move || filter_form(list_query.get())}
                     <div class="batch">{batch}</div>
+                    <p role="status" class="notice">{move || notice.get()}</p>
                     {move || failure.get().map(|text| view! { <p role="alert" class="error">{text}</p> })}
-                    <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                    <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                         {move || Suspend::new(async move {
                             let q = query.get_untracked();
                             match list.await {
@@ -445,7 +484,7 @@ pub fn FilesManagerPage() -> impl IntoView {
                                 Err(e) => view! { <p role="alert" class="error">{problem(&e)}</p> }.into_any(),
                             }
                         })}
-                    </Suspense>
+                    </Transition>
                 </section>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {

@@ -217,6 +217,7 @@ fn field_view(field: FieldCard, actions: MediaActions) -> impl IntoView {
     let body = if field.field_type == "text" {
         let MediaActions { kind, id, csrf, set_text, .. } = actions;
         let label = format!("New value of {}", field.name);
+        let save = format!("Save {}", field.name);
         view! {
             <p class="field-text">{field.text.clone().unwrap_or_else(|| "—".into())}</p>
             <ActionForm action=set_text attr:class="inline-form">
@@ -226,7 +227,7 @@ fn field_view(field: FieldCard, actions: MediaActions) -> impl IntoView {
                 <input type="hidden" name="field_id" value=field.id.to_string() />
                 <input type="text" name="text" aria-label=label maxlength="4000"
                     value=field.text.unwrap_or_default() />
-                <button type="submit" class="small">"Save"</button>
+                <button type="submit" class="small" aria-label=save>"Save"</button>
             </ActionForm>
         }
         .into_any()
@@ -444,14 +445,22 @@ pub fn EntityCardPage(kind: &'static str) -> impl IntoView {
     let set_text = ServerAction::<SetTextField>::new();
     let add_note = ServerAction::<AddNote>::new();
     let note_text = RwSignal::new(String::new());
+    // The card reloads after a change that worked; a refused one leaves
+    // what was typed in place, with the reason.
     Effect::new(move |_| {
         if matches!(add_note.value().get(), Some(Ok(()))) {
             note_text.set(String::new());
+            changed.update(|n| *n += 1);
+        }
+    });
+    Effect::new(move |_| {
+        if matches!(set_text.value().get(), Some(Ok(()))) {
+            changed.update(|n| *n += 1);
         }
     });
     let card = Resource::new(
-        move || (id(), changed.get(), set_text.version().get(), add_note.version().get()),
-        move |(id, ..)| async move {
+        move || (id(), changed.get()),
+        move |(id, _)| async move {
             match id {
                 Some(id) => api::load_card(kind.to_owned(), id).await,
                 None => Err(ServerFnError::new("There is no such entity.")),
@@ -482,7 +491,7 @@ pub fn EntityCardPage(kind: &'static str) -> impl IntoView {
             };
             let for_card = actions.clone();
             view! {
-                <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                     {move || {
                         let actions = for_card.clone();
                         Suspend::new(async move {
@@ -495,7 +504,7 @@ pub fn EntityCardPage(kind: &'static str) -> impl IntoView {
                             }
                         })
                     }}
-                </Suspense>
+                </Transition>
                 <section class="card upload-card" aria-labelledby="upload-title">
                     <h2 id="upload-title">"Add files to Media"</h2>
                     <MediaUpload actions />
