@@ -8,7 +8,7 @@ use satchel::{
     testing::{Backend, TestApp},
 };
 use serde_json::{json, Value};
-use support::{path_of, pattern, send, with_token, Answer};
+use support::{path_of, pattern, send, upload_one_part, with_token, Answer};
 
 mod support;
 
@@ -54,19 +54,7 @@ impl Ctx {
         size: usize,
         file_uuid: Option<&str>,
     ) -> Value {
-        let mut request = json!({"file_name": name, "file_size": size});
-        if let Some(uuid) = file_uuid {
-            request["file_uuid"] = json!(uuid);
-        }
-        let opened = self.call_as(token, "POST", "/v1.0/sessions", Some(request)).await;
-        assert_eq!(opened.status, 200, "{}", opened.text());
-        let url = path_of(opened.json()["upload_url"].as_str().unwrap());
-        let part = axum::http::Request::post(url)
-            .body(axum::body::Body::from(pattern(size, size as u8)))
-            .unwrap();
-        let stored = send(&self.router, part).await;
-        assert_eq!(stored.status, 200, "{}", stored.text());
-        stored.json()
+        upload_one_part(&self.router, token, name, &pattern(size, size as u8), file_uuid).await
     }
 
     async fn upload(&self, name: &str, size: usize) -> Value {

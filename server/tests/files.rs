@@ -4,7 +4,7 @@
 use axum::{body::Body, http::Request, Router};
 use satchel::testing::{Backend, TestApp};
 use serde_json::{json, Value};
-use support::{path_of, pattern, send, with_token, Answer};
+use support::{path_of, pattern, send, upload_one_part, with_token, Answer};
 
 mod support;
 
@@ -27,16 +27,7 @@ impl Ctx {
 
     /// Uploads `bytes` in one part, as a new file or a new version.
     async fn upload(&self, name: &str, bytes: &[u8], file_uuid: Option<&str>) -> Value {
-        let mut request = json!({"file_name": name, "file_size": bytes.len()});
-        if let Some(uuid) = file_uuid {
-            request["file_uuid"] = json!(uuid);
-        }
-        let opened = self.call("POST", "/v1.0/sessions", Some(request)).await.json();
-        let url = path_of(opened["upload_url"].as_str().unwrap());
-        let stored =
-            send(&self.router, Request::post(url).body(Body::from(bytes.to_vec())).unwrap()).await;
-        assert_eq!(stored.status, 200, "{}", stored.text());
-        stored.json()
+        upload_one_part(&self.router, &self.token, name, bytes, file_uuid).await
     }
 
     async fn patch(&self, uuid: &str, body: Value) -> Answer {

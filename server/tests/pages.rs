@@ -9,8 +9,7 @@ use satchel::{
     state::Settings,
     testing::{Backend, TestApp},
 };
-use serde_json::json;
-use support::{path_of, pattern, send};
+use support::{pattern, send};
 
 mod support;
 
@@ -40,22 +39,32 @@ async fn sign_in_with(app: &TestApp, router: &axum::Router, may_delete: bool) ->
     (cookie, session.csrf)
 }
 
-fn create(cookie: &str, origin: &str, csrf: &str, name: &str) -> Request<Body> {
-    Request::post(CreateEntity::PATH)
+/// A server function call as a page's script makes it: a form body.
+fn page_call(path: &str, cookie: &str, origin: &str, form: String) -> Request<Body> {
+    Request::post(path)
         .header("cookie", cookie)
         .header("origin", origin)
         .header("accept", "application/json")
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::from(format!("csrf={csrf}&kind=leads&name={name}")))
+        .body(Body::from(form))
         .unwrap()
 }
 
-async fn leads_page(router: &axum::Router, cookie: Option<&str>) -> String {
-    let mut request = Request::get("/leads");
+fn create(cookie: &str, origin: &str, csrf: &str, name: &str) -> Request<Body> {
+    page_call(CreateEntity::PATH, cookie, origin, format!("csrf={csrf}&kind=leads&name={name}"))
+}
+
+/// A page's HTML as the server renders it, for this cookie (if any).
+async fn page_html(router: &axum::Router, path: &str, cookie: Option<&str>) -> String {
+    let mut request = Request::get(path);
     if let Some(c) = cookie {
         request = request.header("cookie", c);
     }
     send(router, request.body(Body::empty()).unwrap()).await.text()
+}
+
+async fn leads_page(router: &axum::Router, cookie: Option<&str>) -> String {
+    page_html(router, "/leads", cookie).await
 }
 
 async fn pages_act_as_the_signed_in_account_only_with_the_csrf_token(backend: Backend) {
@@ -116,30 +125,17 @@ async fn outside_requests_cannot_pose_as_a_page() {
 
 /// A file in `acme`, uploaded through the API; its uuid.
 async fn upload(router: &axum::Router, token: &str, name: &str) -> String {
-    let body = json!({"file_name": name, "file_size": 10});
-    let opened =
-        send(router, support::with_token("POST", "/v1.0/sessions", token, Some(body))).await;
-    assert_eq!(opened.status, 200, "{}", opened.text());
-    let url = path_of(opened.json()["upload_url"].as_str().unwrap());
-    let part = Request::post(url).body(Body::from(pattern(10, 3))).unwrap();
-    let stored = send(router, part).await;
-    assert_eq!(stored.status, 200, "{}", stored.text());
-    stored.json()["uuid"].as_str().unwrap().to_owned()
+    let file = support::upload_one_part(router, token, name, &pattern(10, 3), None).await;
+    file["uuid"].as_str().unwrap().to_owned()
 }
 
 fn trash(cookie: &str, csrf: &str, uuids: &str) -> Request<Body> {
-    Request::post(TrashFiles::PATH)
-        .header("cookie", cookie)
-        .header("origin", "http://127.0.0.1:3000")
-        .header("accept", "application/json")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::from(format!("csrf={csrf}&uuids={uuids}")))
-        .unwrap()
+    let form = format!("csrf={csrf}&uuids={uuids}");
+    page_call(TrashFiles::PATH, cookie, "http://127.0.0.1:3000", form)
 }
 
 async fn files_page(router: &axum::Router, cookie: &str, query: &str) -> String {
-    let request = Request::get(format!("/files{query}")).header("cookie", cookie);
-    send(router, request.body(Body::empty()).unwrap()).await.text()
+    page_html(router, &format!("/files{query}"), Some(cookie)).await
 }
 
 /// The Files manager renders on the server; a sign-in made with

@@ -7,7 +7,7 @@ use satchel::{
     testing::{Backend, TestApp},
 };
 use serde_json::{json, Value};
-use support::{path_of, pattern, send, with_token, Answer};
+use support::{path_of, pattern, send, upload_one_part, with_token, Answer};
 
 mod support;
 
@@ -34,21 +34,7 @@ impl Ctx {
 
     /// Uploads a one-part file and returns its file object.
     async fn upload(&self, name: &str, size: usize) -> Value {
-        let opened = self
-            .call(
-                "POST",
-                "/v1.0/sessions",
-                &self.token,
-                Some(json!({"file_name": name, "file_size": size})),
-            )
-            .await;
-        assert_eq!(opened.status, 200, "{}", opened.text());
-        let url = path_of(opened.json()["upload_url"].as_str().unwrap());
-        let part =
-            axum::http::Request::post(url).body(axum::body::Body::from(pattern(size, 9))).unwrap();
-        let stored = send(&self.router, part).await;
-        assert_eq!(stored.status, 200, "{}", stored.text());
-        stored.json()
+        upload_one_part(&self.router, &self.token, name, &pattern(size, 9), None).await
     }
 
     async fn stats(&self) -> Value {

@@ -84,8 +84,8 @@ pub mod backend {
             body: Option<Value>,
         ) -> Pending<Result<(u16, Value), String>>;
 
-        /// How long a trashed file stays before it is purged.
-        fn trash_ttl_secs(&self) -> i64;
+        /// Whole days until a file trashed at `deleted_at` is purged.
+        fn purge_in_days(&self, deleted_at: i64) -> i64;
     }
 
     /// The backend, as a Leptos context.
@@ -108,15 +108,8 @@ pub(crate) mod on_server {
         Ok(leptos_axum::extract::<http::HeaderMap>().await?)
     }
 
-    pub fn trash_ttl_secs() -> Result<i64, ServerFnError> {
-        Ok(pages()?.0.trash_ttl_secs())
-    }
-
-    /// Unix seconds now.
-    pub fn now() -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64)
+    pub fn purge_in_days(deleted_at: i64) -> Result<i64, ServerFnError> {
+        Ok(pages()?.0.purge_in_days(deleted_at))
     }
 
     pub async fn viewer() -> Result<Option<super::Viewer>, ServerFnError> {

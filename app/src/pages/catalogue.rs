@@ -228,17 +228,6 @@ impl FilesQuery {
     }
 }
 
-/// Whole days until a file trashed at `deleted_at` is purged (at least
-/// 0; a part of a day counts as a day).
-pub fn days_left(deleted_at: i64, ttl_secs: i64, now: i64) -> i64 {
-    let left = deleted_at + ttl_secs - now;
-    if left <= 0 {
-        0
-    } else {
-        (left + 86_399) / 86_400
-    }
-}
-
 /// An entity a file is attached to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkedEntity {
@@ -306,11 +295,11 @@ mod on_server {
     use leptos::prelude::ServerFnError;
     use serde_json::Value;
 
-    use super::{author, days_left, FileRow, LinkedEntity};
-    use crate::pages::api::on_server::{call, call_raw, chip_of};
+    use super::{author, FileRow, LinkedEntity};
+    use crate::pages::api::on_server::{call, call_raw, chip_of, purge_in_days};
 
     /// A table row from a file object, with its linked entities.
-    pub async fn row(file: &Value, ttl_secs: i64, now: i64) -> Result<FileRow, ServerFnError> {
+    pub async fn row(file: &Value) -> Result<FileRow, ServerFnError> {
         let uuid = file["uuid"].as_str().unwrap_or_default().to_owned();
         let trashed = file["is_trashed"] == true;
         let (status, links) = call_raw("GET", format!("/api/v4/files/{uuid}/links"), None).await?;
@@ -334,7 +323,7 @@ mod on_server {
             extension: file["metadata"]["extension"].as_str().unwrap_or_default().to_owned(),
             created_at: file["created_at"].as_i64().unwrap_or_default(),
             author: author(file["created_by"]["id"].as_i64()),
-            purge_in_days: file["deleted_at"].as_i64().map(|at| days_left(at, ttl_secs, now)),
+            purge_in_days: file["deleted_at"].as_i64().map(purge_in_days).transpose()?,
             links,
         })
     }
@@ -358,15 +347,14 @@ mod on_server {
 /// One page of the manager's table.
 #[server(prefix = "/_pages")]
 pub async fn list_files(query: FilesQuery) -> Result<FilesPage, ServerFnError> {
-    use crate::pages::api::on_server::{call, trash_ttl_secs};
+    use crate::pages::api::on_server::call;
     let (status, json) = call("GET", query.api_uri(), None).await?;
     if status == 204 {
         return Ok(FilesPage { rows: Vec::new(), has_next: false });
     }
-    let (ttl, now) = (trash_ttl_secs()?, crate::pages::api::on_server::now());
     let mut rows = Vec::new();
     for file in json["_embedded"]["files"].as_array().cloned().unwrap_or_default() {
-        rows.push(on_server::row(&file, ttl, now).await?);
+        rows.push(on_server::row(&file).await?);
     }
     Ok(FilesPage { rows, has_next: json["_links"]["next"]["href"].is_string() })
 }
@@ -387,13 +375,13 @@ pub async fn file_usage() -> Result<Usage, ServerFnError> {
 /// A file's drawer: its row, every version and its links.
 #[server(prefix = "/_pages")]
 pub async fn file_detail(uuid: String) -> Result<FileDrawer, ServerFnError> {
-    use crate::pages::api::on_server::{call_raw, chip_of, now, trash_ttl_secs};
+    use crate::pages::api::on_server::{call_raw, chip_of};
     let uuid = crate::pages::api::on_server::uuid(&uuid)?.to_owned();
     let file = match call_raw("GET", format!("/v1.0/files/{uuid}?with=deleted"), None).await? {
         (200, json) => json,
         _ => return Err(ServerFnError::new("There is no such file (it may have been purged).")),
     };
-    let row = on_server::row(&file, trash_ttl_secs()?, now()).await?;
+    let row = on_server::row(&file).await?;
     let (_, versions) =
         call_raw("GET", format!("/v1.0/files/{uuid}/versions?with=deleted"), None).await?;
     let versions = versions["_embedded"]["versions"]
@@ -519,16 +507,6 @@ mod tests {
         assert_eq!(q.href(), "/files?trash=1&page=2");
         assert!(q.api_uri().contains("&filter[deleted]=true&"));
         assert!(!query(&[("trash", "no")]).trash);
-    }
-
-    #[test]
-    fn days_left_counts_a_started_day_as_a_day() {
-        let day = 86_400;
-        assert_eq!(days_left(0, 30 * day, 0), 30);
-        assert_eq!(days_left(0, 30 * day, 1), 30);
-        assert_eq!(days_left(0, 30 * day, 29 * day), 1);
-        assert_eq!(days_left(0, 30 * day, 30 * day), 0);
-        assert_eq!(days_left(0, 2, 100), 0);
     }
 
     #[test]

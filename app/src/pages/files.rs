@@ -13,6 +13,15 @@ use super::{
 };
 use crate::upload::plan::human_bytes;
 
+/// `today`, `in 1 day`, `in N days`.
+fn when_purged(days: i64) -> String {
+    match days {
+        0 => "today".to_owned(),
+        1 => "in 1 day".to_owned(),
+        n => format!("in {n} days"),
+    }
+}
+
 fn size(bytes: i64) -> String {
     human_bytes(bytes.max(0) as u64)
 }
@@ -130,11 +139,7 @@ fn row_view(
     let for_change = uuid.clone();
     let checked = move || pick.selected.read().contains(&for_check);
     let icon = feed::icon(&row.chip.kind);
-    let purge = row.purge_in_days.map(|days| match days {
-        0 => "today".to_owned(),
-        1 => "in 1 day".to_owned(),
-        n => format!("in {n} days"),
-    });
+    let purge = row.purge_in_days.map(when_purged);
     let trashed = q.trash;
     let row_uuid = uuid.clone();
     view! {
@@ -292,9 +297,7 @@ fn drawer_view(q: &FilesQuery, detail: FileDrawer) -> impl IntoView {
     let row = detail.row;
     let current = row.chip.version_uuid.clone();
     let status = match row.purge_in_days {
-        Some(0) => "In the trash; purged today".to_owned(),
-        Some(1) => "In the trash; purged in 1 day".to_owned(),
-        Some(n) => format!("In the trash; purged in {n} days"),
+        Some(days) => format!("In the trash; purged {}", when_purged(days)),
         None => "Active".to_owned(),
     };
     view! {

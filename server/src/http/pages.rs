@@ -95,8 +95,9 @@ impl Backend for PagesBackend {
         })
     }
 
-    fn trash_ttl_secs(&self) -> i64 {
-        self.state.settings.trash_ttl.as_secs() as i64
+    fn purge_in_days(&self, deleted_at: i64) -> i64 {
+        let ttl = self.state.settings.trash_ttl.as_secs() as i64;
+        crate::domain::trash::days_left(deleted_at, now_unix(), ttl)
     }
 }
 

@@ -78,6 +78,27 @@ pub fn path_of(url: &str) -> String {
     after_scheme.find('/').map_or("/".to_owned(), |i| after_scheme[i..].to_owned())
 }
 
+/// Uploads `bytes` through the API in one part, as a new file or a new
+/// version of `file_uuid`; the file object the last part answers.
+pub async fn upload_one_part(
+    app: &Router,
+    token: &str,
+    name: &str,
+    bytes: &[u8],
+    file_uuid: Option<&str>,
+) -> Value {
+    let mut request = serde_json::json!({"file_name": name, "file_size": bytes.len()});
+    if let Some(uuid) = file_uuid {
+        request["file_uuid"] = Value::from(uuid);
+    }
+    let opened = send(app, with_token("POST", "/v1.0/sessions", token, Some(request))).await;
+    assert_eq!(opened.status, 200, "{}", opened.text());
+    let url = path_of(opened.json()["upload_url"].as_str().unwrap());
+    let stored = send(app, Request::post(url).body(Body::from(bytes.to_vec())).unwrap()).await;
+    assert_eq!(stored.status, 200, "{}", stored.text());
+    stored.json()
+}
+
 /// Deterministic bytes that differ at every offset a bug could confuse.
 pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| (i as u32).wrapping_mul(31).wrapping_add(seed as u32) as u8).collect()
