@@ -8,6 +8,12 @@ cd "$(dirname "$0")/.."
 source scripts/tools.sh
 
 started=$SECONDS
+# A cold run writes about 10 GB under target/ (debug tests and the release
+# build); a disk that fills midway shows up as a linker crash (SIGBUS).
+free_kb=$(df -Pk . | awk 'NR == 2 { print $4 }')
+if (( free_kb < 12 * 1024 * 1024 )); then
+  echo "warning: only $((free_kb / 1024)) MB free on this disk; a cold run needs about 10 GB" >&2
+fi
 ensure_build_tools
 ensure_chromium
 ensure_s3s_fs
