@@ -221,3 +221,46 @@ async fn home_page_is_rendered_on_the_server_with_its_hydration_script() {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     app.cleanup().await;
 }
+
+/// Building a router lists the pages' routes, and Leptos switches resource
+/// loading off process-wide while it lists them. Routers built while a page
+/// renders elsewhere in the process (every test builds its own) must not
+/// leave that render waiting for a resource that never loads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_render_while_other_routers_are_built() {
+    use std::sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    };
+    let app = TestApp::new(Backend::Sqlite).await;
+    let router = app.router();
+    let rendering = Arc::new(AtomicBool::new(true));
+    // A thread of its own: a failed render must not wait for it to end.
+    let builder = {
+        let (app_state, rendering) = (app.state.clone(), rendering.clone());
+        let runtime = tokio::runtime::Handle::current();
+        std::thread::spawn(move || {
+            let _inside = runtime.enter();
+            let mut built = 0;
+            while rendering.load(Ordering::Relaxed) {
+                drop(satchel::http::app(app_state.clone()));
+                built += 1;
+            }
+            built
+        })
+    };
+    for round in 0..100 {
+        let home =
+            tokio::time::timeout(std::time::Duration::from_secs(10), send(&router, get("/")))
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("render {round} of the home page still waits after 10 s")
+                });
+        assert_eq!(home.status, StatusCode::OK);
+        assert!(home.text().contains("<h1>Satchel</h1>"));
+    }
+    rendering.store(false, Ordering::Relaxed);
+    let built = builder.join().unwrap();
+    assert!(built > 0, "no router was built while the pages rendered");
+    app.cleanup().await;
+}

@@ -13,15 +13,6 @@ use support::{pattern, send};
 
 mod support;
 
-/// Leptos keeps process-wide state (its task spawner among it) while each
-/// `#[tokio::test]` runs its own runtime. Two tests rendering pages at
-/// once could hand a render's task to the other test's runtime, which may
-/// end first; the render then waits for the request timeout (seen about
-/// one run in four). One rendering test at a time; a server has a single
-/// runtime (200 concurrent `/files` renders on PostgreSQL all answered
-/// within 0.3 s).
-static RENDERING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 async fn sign_in(app: &TestApp, router: &axum::Router) -> (String, String) {
     sign_in_with(app, router, true).await
 }
@@ -68,7 +59,6 @@ async fn leads_page(router: &axum::Router, cookie: Option<&str>) -> String {
 }
 
 async fn pages_act_as_the_signed_in_account_only_with_the_csrf_token(backend: Backend) {
-    let _one_at_a_time = RENDERING.lock().await;
     let app = TestApp::new(backend).await;
     let router = app.router();
     let (cookie, csrf) = sign_in(&app, &router).await;
@@ -112,7 +102,6 @@ async fn postgres_pages_act_as_the_signed_in_account_only_with_the_csrf_token() 
 /// from outside with no token is refused whatever it carries.
 #[tokio::test]
 async fn outside_requests_cannot_pose_as_a_page() {
-    let _one_at_a_time = RENDERING.lock().await;
     let app = TestApp::new(Backend::Sqlite).await;
     let router = app.router();
     let (cookie, _) = sign_in(&app, &router).await;
@@ -142,7 +131,6 @@ async fn files_page(router: &axum::Router, cookie: &str, query: &str) -> String 
 /// `--no-delete` sees trashing as unavailable and is refused it by the
 /// API, while a full one trashes, all or nothing.
 async fn the_files_manager_trashes_only_with_the_right(backend: Backend) {
-    let _one_at_a_time = RENDERING.lock().await;
     let settings = Settings { quota_bytes: Some(1000), ..Settings::default() };
     let app = TestApp::with(backend, settings, None).await;
     let router = app.router();

@@ -8,7 +8,9 @@ use axum::{
     routing::any,
     Router,
 };
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::OnceLock;
+
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use tower_http::{
     compression::CompressionLayer,
     cors::{AllowOrigin, CorsLayer},
@@ -48,7 +50,7 @@ pub fn app(state: AppState) -> Router {
     let context = move || leptos::prelude::provide_context(pages_backend.clone());
 
     let leptos_options = state.leptos.clone();
-    let routes = generate_route_list(app::App);
+    let routes = page_routes();
     let pages = Router::new()
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             app::shell(leptos_options.clone())
@@ -79,6 +81,19 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The pages' routes, listed once per process.
+///
+/// Listing them renders the app with resource loading switched off, and
+/// Leptos keeps that switch in one process-wide flag. A page rendered on
+/// another thread meanwhile would find its resources never loading and
+/// wait forever. Listing them once, before any router exists to render a
+/// page, keeps every later render clear of it, however many routers the
+/// process builds (tests build one each).
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
 }
 
 /// The JSON API: `/v1.0`, `/api/v4`, docs, health and metrics.
