@@ -22,6 +22,14 @@ fn when_purged(days: i64) -> String {
     }
 }
 
+/// `1 file`, `N files`.
+fn files_phrase(n: i64) -> String {
+    match n {
+        1 => "1 file".to_owned(),
+        n => format!("{n} files"),
+    }
+}
+
 fn size(bytes: i64) -> String {
     human_bytes(bytes.max(0) as u64)
 }
@@ -33,10 +41,7 @@ fn usage_view(usage: Usage) -> impl IntoView {
         Some(quota) => format!("{used} of {} used", size(quota)),
         None => format!("{used} used (no quota)"),
     };
-    let files = match usage.file_count {
-        1 => "1 file".to_owned(),
-        n => format!("{n} files"),
-    };
+    let files = files_phrase(usage.file_count);
     view! {
         <div class="usage">
             <p id="usage-label">{label}</p>
@@ -398,10 +403,7 @@ pub fn FilesManagerPage() -> impl IntoView {
                     } else {
                         catalogue::trash_files(csrf, joined).await
                     };
-                    let files = match uuids.len() {
-                        1 => "1 file".to_owned(),
-                        n => format!("{n} files"),
-                    };
+                    let files = files_phrase(uuids.len() as i64);
                     match done {
                         Ok(()) => {
                             failure.set(None);

@@ -2,14 +2,14 @@
 //! with the cross-cutting layers (tracing, metrics, timeouts, body limits,
 //! CORS, compression) and the Leptos pages as the fallback.
 
+use std::sync::OnceLock;
+
 use axum::{
     http::{HeaderValue, Method},
     middleware,
     routing::any,
     Router,
 };
-use std::sync::OnceLock;
-
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use tower_http::{
     compression::CompressionLayer,
