@@ -132,6 +132,13 @@ pub struct ServeArgs {
     #[arg(long, env = "SATCHEL_UPLOAD_BUFFER", default_value_t = 8 * 1024 * 1024)]
     pub upload_buffer: u64,
 
+    /// How many parts of one upload may be in flight at once: a part may
+    /// land anywhere within this many part sizes past the bytes stored
+    /// without a gap.
+    #[arg(long, env = "SATCHEL_UPLOAD_WINDOW", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub upload_window: u32,
+
     /// Serve `/embed-demo`, which hands a short-lived `files` token to
     /// whoever opens it, even when not listening on a loopback address
     /// (on loopback it is always served). Never on a public deployment.

@@ -50,22 +50,35 @@ pub enum Error {
     #[error("the file is in the trash")]
     FileTrashed,
 
-    /// 400 `part-size`: a part of the wrong length; nothing was stored.
-    #[error("part {part} must be exactly {expected} bytes, got {got}")]
-    PartSize { part: u32, expected: u64, got: u64 },
+    /// 400 `part-size`: a part that runs past the end of the file, an
+    /// empty part before the end, or a body longer than it said; nothing
+    /// was stored. The text says which.
+    #[error("{0}")]
+    PartSize(String),
 
     /// 413 `body-too-large`: a body over the limit, refused unread.
     #[error("the body exceeds {max} bytes")]
     BodyTooLarge { max: u64 },
 
-    /// 409 `part-out-of-order`: a part ahead of the next expected one; the
-    /// answer carries the resume point.
-    #[error("part {part} is ahead of the next expected part {next_part}")]
-    PartOutOfOrder { part: u32, next_part: u32, next_url: String, received: u64 },
+    /// 409 `part-out-of-order`: a part past the window, `window` parts
+    /// beyond the bytes stored without a gap (`received`); the answer
+    /// carries the resume point (`next_url` is filled in by the face).
+    #[error(
+        "part {part} lies beyond the {window} parts that may be in flight past byte {received}; \
+         send part {next_part} first"
+    )]
+    PartOutOfOrder {
+        part: u32,
+        next_part: u32,
+        next_url: Option<String>,
+        received: u64,
+        window: u32,
+    },
 
-    /// 409 `part-conflict`: a stored part sent again with other bytes.
-    #[error("part {0} was already stored with different bytes")]
-    PartConflict(u32),
+    /// 409 `part-conflict`: stored bytes sent again with other content, or
+    /// a range that cuts through stored pieces. The text says which.
+    #[error("{0}")]
+    PartConflict(String),
 
     /// 460 `checksum-mismatch`: the bytes do not match the digest the
     /// client announced; nothing was stored.

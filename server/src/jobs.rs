@@ -29,16 +29,16 @@ pub async fn sweep(state: &AppState) -> Result<Sweep> {
     let sessions_expired = state.db.expire_sessions(now_unix()).await?;
     let mut parts_freed = 0;
     loop {
-        let batch = state.db.dead_parts(500).await?;
+        let batch = state.db.dead_pieces(500).await?;
         if batch.is_empty() {
             break;
         }
-        for (session_id, part, key) in batch {
-            // A write in flight finishes before the blob goes.
-            let _slot = state.session_locks.lock(session_id).await;
-            state.session_locks.forget(session_id);
+        for (session_id, start, key) in batch {
+            // A write still in flight cannot record its piece any more
+            // (the session is closed) and removes the blob itself.
+            state.ingest.forget(session_id);
             delete_blob(state, &key).await?;
-            state.db.forget_part(session_id, part).await?;
+            state.db.forget_piece(session_id, start).await?;
             parts_freed += 1;
         }
     }
@@ -71,9 +71,9 @@ pub fn purge_cutoff(state: &AppState, now: i64) -> i64 {
 
 /// Frees a cancelled session's parts now rather than at the next sweep.
 pub async fn free_parts_of(state: &AppState, session_id: i64) -> Result<()> {
-    for part in state.db.parts(session_id).await? {
-        delete_blob(state, &part.blob_key).await?;
-        state.db.forget_part(session_id, part.part_number).await?;
+    for piece in state.db.pieces(session_id).await? {
+        delete_blob(state, &piece.blob_key).await?;
+        state.db.forget_piece(session_id, piece.start_offset).await?;
     }
     Ok(())
 }

@@ -3,7 +3,8 @@
 //! - `config`: the command line.
 //! - `domain`: plain-Rust rules (scopes, tokens, …), no I/O.
 //! - `store`: metadata in SQLite or PostgreSQL.
-//! - `blob`: bytes on local disk or S3; `in_place`: parts written in place.
+//! - `blob`: bytes on local disk or S3.
+//! - `ingest`: the upload core: bytes appended at offsets of a session.
 //! - `http`: the routers, auth and error answers.
 //! - `run`: what each command does; `seed`: the demo data.
 
@@ -12,7 +13,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
-pub mod in_place;
+pub mod ingest;
 pub mod jobs;
 pub mod previews;
 pub mod run;

@@ -7,7 +7,7 @@ use futures::TryStreamExt;
 use tokio::sync::Semaphore;
 
 use crate::{
-    blob::{BlobKey, ByteRange},
+    blob::BlobKey,
     domain::preview::{self, MAX_SOURCE_BYTES},
     error::{Error, Result},
     state::AppState,
@@ -31,15 +31,9 @@ pub async fn make(state: &AppState, session: &SessionRecord, version_id: i64) {
 async fn try_make(state: &AppState, session: &SessionRecord, version_id: i64) -> Result<()> {
     let _turn = DECODING.acquire().await.expect("the semaphore is never closed");
     let mut source = Vec::with_capacity(session.file_size as usize);
-    for part in state.db.parts(session.id).await? {
-        let start = part.blob_offset as u64;
-        let range = ByteRange::new(start, start + part.size as u64)?;
-        let chunks: Vec<Bytes> = state
-            .blobs
-            .get(&BlobKey::new(part.blob_key)?, Some(range))
-            .await?
-            .try_collect()
-            .await?;
+    for piece in state.db.pieces(session.id).await? {
+        let chunks: Vec<Bytes> =
+            crate::ingest::digest::read_piece(state, &piece).await?.try_collect().await?;
         chunks.iter().for_each(|c| source.extend_from_slice(c));
     }
     let rendered = tokio::task::spawn_blocking(move || preview::render(&source))

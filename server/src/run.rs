@@ -56,6 +56,7 @@ async fn open_state(args: &ServeArgs) -> Result<AppState> {
         link_ttl: args.link_ttl,
         request_timeout: args.request_timeout,
         upload_buffer: args.upload_buffer,
+        upload_window: args.upload_window,
         cors_origins: args.cors_origins.clone(),
         embed_demo: args.embed_demo(),
     };

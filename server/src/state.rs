@@ -25,6 +25,8 @@ pub struct Settings {
     /// Memory for part bodies being received, all uploads together;
     /// parts beyond it wait their turn before their bodies are read.
     pub upload_buffer: u64,
+    /// How many parts of one upload may be in flight at once.
+    pub upload_window: u32,
     /// Browser origins allowed to call the API; empty means none.
     pub cors_origins: Vec<String>,
     /// Whether `/embed-demo` is served.
@@ -57,6 +59,7 @@ impl Default for Settings {
             link_ttl: Duration::from_secs(3600),
             request_timeout: Duration::from_secs(60),
             upload_buffer: 8 * 1024 * 1024,
+            upload_window: 8,
             cors_origins: Vec::new(),
             embed_demo: EmbedDemo::Loopback,
         }
@@ -70,10 +73,10 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Signs part URLs and download links; the same on every node.
     pub signing: SigningKey,
-    /// One permit per part body that may be in memory at once.
+    /// One permit per part body being received at once.
     pub part_slots: Arc<Semaphore>,
-    /// One writer at a time per session, for stores that write in place.
-    pub session_locks: Arc<crate::in_place::SessionLocks>,
+    /// The ingest core's claims and digest locks in this process.
+    pub ingest: Arc<crate::ingest::Ingest>,
     pub leptos: LeptosOptions,
 }
 
@@ -85,14 +88,20 @@ impl AppState {
         signing: SigningKey,
         leptos: LeptosOptions,
     ) -> Self {
-        let slots = (settings.upload_buffer / settings.max_part_size).max(1) as usize;
+        // What one part request holds in memory: a batch of its bytes on
+        // local disk, the whole part where the store needs it for one PUT.
+        let per_request = match blobs.part_layout() {
+            crate::blob::PartLayout::SessionBlob => 128 * 1024,
+            crate::blob::PartLayout::BlobPerPart => settings.max_part_size,
+        };
+        let slots = (settings.upload_buffer / per_request.max(1)).max(1) as usize;
         AppState {
             db,
             blobs,
             settings: Arc::new(settings),
             signing,
             part_slots: Arc::new(Semaphore::new(slots)),
-            session_locks: Arc::default(),
+            ingest: Arc::default(),
             leptos,
         }
     }

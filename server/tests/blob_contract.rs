@@ -106,6 +106,15 @@ async fn local_disk_never_serves_a_write_that_did_not_finish() {
     assert_eq!(store.size(&key("half")).await.unwrap(), None);
 }
 
+/// Writes `bytes` as one piece at `offset`, in chunks, and finishes it.
+async fn write_piece(s: &dyn BlobStore, k: &BlobKey, offset: u64, bytes: &Bytes) -> u64 {
+    let mut writer = s.piece_writer(k, offset).await.unwrap();
+    for chunk in bytes.chunks(300) {
+        writer.write(Bytes::copy_from_slice(chunk)).await.unwrap();
+    }
+    writer.finish().await.unwrap()
+}
+
 /// The in-place part of the contract, for stores whose layout is
 /// `SessionBlob`.
 async fn in_place_contract(s: &dyn BlobStore) {
@@ -114,25 +123,28 @@ async fn in_place_contract(s: &dyn BlobStore) {
     // Written out of order, into a blob (and a directory) that did not
     // exist; a gap not yet written reads as zeros.
     let (p1, p2, p3) = (pattern(1000, 1), pattern(1000, 2), pattern(600, 3));
-    s.write_at(&k, 2000, p3.clone()).await.unwrap();
+    assert_eq!(write_piece(s, &k, 2000, &p3).await, 600);
     assert_eq!(s.size(&k).await.unwrap(), Some(2600));
     assert_eq!(read(s, &k, Some(ByteRange::new(0, 2000).unwrap())).await.unwrap(), vec![0; 2000]);
-    s.write_at(&k, 0, p1.clone()).await.unwrap();
-    s.write_at(&k, 1000, p2.clone()).await.unwrap();
+    write_piece(s, &k, 0, &p1).await;
+    write_piece(s, &k, 1000, &p2).await;
     assert_eq!(read(s, &k, None).await.unwrap(), [p1.as_ref(), &p2, &p3].concat());
     // Rewriting one range leaves its neighbours as they were.
     let other = pattern(1000, 9);
-    s.write_at(&k, 1000, other.clone()).await.unwrap();
+    write_piece(s, &k, 1000, &other).await;
     assert_eq!(read(s, &k, None).await.unwrap(), [p1.as_ref(), &other, &p3].concat());
     let middle = ByteRange::new(1000, 2000).unwrap();
     assert_eq!(read(s, &k, Some(middle)).await.unwrap(), other.as_ref());
-    // Whole pages at a page offset (the default part size) take the
-    // direct path where the file system has one; the result is the same.
-    let pages = pattern(3 * 4096, 4);
-    s.write_at(&k, 4096, pages.clone()).await.unwrap();
-    let expected = [&p1[..], &other, &p3, &[0; 4096 - 2600], &pages].concat();
-    assert_eq!(read(s, &k, Some(ByteRange::new(0, 4 * 4096).unwrap())).await.unwrap(), expected);
-    assert_eq!(s.size(&k).await.unwrap(), Some(4 * 4096));
+    // A piece larger than a writer's batch arrives whole.
+    let large = pattern(300 * 1024 + 7, 4);
+    assert_eq!(write_piece(s, &k, 4096, &large).await, large.len() as u64);
+    let expected = [&p1[..], &other, &p3, &[0; 4096 - 2600], &large].concat();
+    assert_eq!(read(s, &k, None).await.unwrap(), expected);
+    // A body cut off midway keeps what arrived.
+    let mut cut = s.piece_writer(&k, 0).await.unwrap();
+    cut.write(pattern(10, 5)).await.unwrap();
+    assert_eq!(cut.keep_written().await.unwrap(), 10);
+    assert_eq!(read(s, &k, Some(ByteRange::new(0, 10).unwrap())).await.unwrap(), pattern(10, 5));
     // Deleting the blob removes every range at once.
     s.delete(&k).await.unwrap();
     assert_eq!(s.size(&k).await.unwrap(), None);
@@ -147,8 +159,6 @@ async fn local_disk_writes_parts_in_place() {
 
 #[tokio::test]
 async fn local_disk_writes_in_place_on_tmpfs() {
-    // tmpfs, where older kernels refuse O_DIRECT and the cached path
-    // takes over.
     let shm = std::path::Path::new("/dev/shm");
     assert!(shm.is_dir(), "/dev/shm is a tmpfs on every Linux machine");
     let dir = tempfile::tempdir_in(shm).unwrap();
@@ -171,10 +181,18 @@ async fn s3_keeps_the_blob_contract() {
     let server = S3Server::start();
     let url = format!("s3://{}/tenant-a", server.bucket);
     let store = S3Store::from_builder(&url, server.builder()).unwrap();
-    // S3 keeps one object per part and refuses in-place writes.
+    // S3 keeps one object per piece, put whole when it is finished; a
+    // piece cut off midway keeps nothing.
     assert_eq!(store.part_layout(), PartLayout::BlobPerPart);
-    let refused = store.write_at(&key("uploads/1"), 0, pattern(4, 1)).await.err().unwrap();
-    assert!(refused.to_string().contains("cannot write in place"), "{refused}");
+    let piece = key("parts/9/000000000000-abc");
+    let bytes = pattern(2000, 6);
+    assert_eq!(write_piece(&store, &piece, 0, &bytes).await, 2000);
+    assert_eq!(read(&store, &piece, None).await.unwrap(), bytes.as_ref());
+    let cut_key = key("parts/9/000000002000-def");
+    let mut cut = store.piece_writer(&cut_key, 0).await.unwrap();
+    cut.write(pattern(10, 1)).await.unwrap();
+    assert_eq!(cut.keep_written().await.unwrap(), 0);
+    assert_eq!(store.size(&cut_key).await.unwrap(), None);
     contract(Arc::new(store)).await;
     // The prefix from the URL is where the objects landed.
     let prefixed = server.root().join(&server.bucket).join("tenant-a/parts/1/000002");

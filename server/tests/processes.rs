@@ -221,7 +221,7 @@ async fn two_processes_on_postgres_and_s3_serve_one_upload_together() {
         }
     }
     assert_eq!(file["sha256"], sha256_hex(&bytes), "digest carried across processes");
-    let rows: i64 = sqlx::query_scalar("select count(*) from upload_parts")
+    let rows: i64 = sqlx::query_scalar("select count(*) from upload_pieces")
         .fetch_one(db.db.pool())
         .await
         .unwrap();

@@ -224,7 +224,7 @@ async fn the_trash_is_purged_after_its_ttl(backend: Backend) {
     let pool = ctx.app.state.db.pool();
     let rows: i64 = sqlx::query_scalar(
         "select (select count(*) from file_versions) + (select count(*) from upload_sessions) \
-         + (select count(*) from upload_parts)",
+         + (select count(*) from upload_pieces)",
     )
     .fetch_one(pool)
     .await

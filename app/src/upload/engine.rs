@@ -525,6 +525,8 @@ impl Engine {
                 }
                 item.status.set(Status::Uploading);
                 let (start, end) = parts.range(n).expect("n is a part of the file");
+                // The server may hold the start of a part that was cut off.
+                let start = start.max(received);
                 let part = match prepared.take() {
                     Some(p) if p.start == start => p,
                     _ => Prepared::read(file, start, end).await?,

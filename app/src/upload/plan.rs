@@ -32,9 +32,10 @@ impl Parts {
         Some((start, (start + self.part_size).min(self.size)))
     }
 
-    /// The part that follows `received` bytes stored by the server, or
-    /// `None` when the server's figure is not a part boundary of this
-    /// file (it belongs to another file or another part size).
+    /// The part that holds byte `received`, the first the server lacks
+    /// (it may keep the start of a part whose request was cut off; the
+    /// part is then sent from `received` on), or `None` when the server's
+    /// figure is past this file's end (it belongs to another file).
     pub fn next_after(&self, received: u64) -> Option<u32> {
         if received > self.size {
             return None;
@@ -42,7 +43,7 @@ impl Parts {
         if received == self.size && received > 0 {
             return Some(self.count() + 1);
         }
-        received.is_multiple_of(self.part_size).then(|| (received / self.part_size) as u32 + 1)
+        Some((received / self.part_size) as u32 + 1)
     }
 }
 
@@ -296,7 +297,7 @@ mod tests {
     }
 
     #[test]
-    fn the_next_part_follows_a_part_boundary_only() {
+    fn the_next_part_is_the_one_holding_the_first_missing_byte() {
         let p = Parts::new(1_300_000, 524_288).unwrap();
         assert_eq!(p.next_after(0), Some(1));
         assert_eq!(p.next_after(524_288), Some(2));
@@ -306,7 +307,8 @@ mod tests {
         assert_eq!(exact.next_after(1_048_576), Some(3));
         let empty = Parts::new(0, 524_288).unwrap();
         assert_eq!(empty.next_after(0), Some(1), "the empty part is still to send");
-        assert_eq!(p.next_after(1000), None);
+        assert_eq!(p.next_after(1000), Some(1), "the rest of a part that was cut off");
+        assert_eq!(p.next_after(600_000), Some(2));
         assert_eq!(p.next_after(2_000_000), None);
     }
 

@@ -59,48 +59,6 @@ impl fmt::Display for BlobKey {
     }
 }
 
-/// The alignment direct I/O needs of buffers, offsets and lengths.
-pub const PAGE: usize = 4096;
-
-/// A buffer that collects bytes starting on a page boundary, so a store
-/// that writes them with `O_DIRECT` takes them as they are, without a
-/// copy. Growing past the capacity it was made with loses the alignment
-/// (the store then copies), never the bytes.
-pub struct PageAlignedBuf {
-    vec: Vec<u8>,
-    start: usize,
-}
-
-impl PageAlignedBuf {
-    pub fn with_capacity(capacity: usize) -> Self {
-        let mut vec: Vec<u8> = Vec::with_capacity(capacity + PAGE);
-        let start = vec.as_ptr().align_offset(PAGE).min(PAGE);
-        vec.resize(start, 0);
-        PageAlignedBuf { vec, start }
-    }
-
-    pub fn len(&self) -> usize {
-        self.vec.len() - self.start
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn extend_from_slice(&mut self, bytes: &[u8]) {
-        self.vec.extend_from_slice(bytes);
-    }
-
-    pub fn as_slice(&self) -> &[u8] {
-        &self.vec[self.start..]
-    }
-
-    /// The bytes, still where they were written.
-    pub fn freeze(self) -> Bytes {
-        Bytes::from(self.vec).slice(self.start..)
-    }
-}
-
 /// A half-open byte range `start..end` within a blob.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ByteRange {
@@ -125,16 +83,16 @@ impl ByteRange {
     }
 }
 
-/// How a store keeps the parts of an upload session.
+/// How a store keeps the pieces of an upload session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PartLayout {
-    /// One immutable blob per part, written with `put` under a key tied
-    /// to the part's bytes. Any number of nodes may write at once; a
-    /// download reads the parts one after another.
+    /// One immutable blob per piece, under a key of its own. Any number of
+    /// nodes may write at once; a download reads the pieces one after
+    /// another.
     BlobPerPart,
-    /// One blob per session, each part written in place at its offset
-    /// with `write_at`. The store belongs to one process (it holds a lock
-    /// on it), and that process writes a session's parts one at a time.
+    /// One blob per session, each piece written in place at its file
+    /// offset. The store belongs to one process (it holds a lock on it),
+    /// which never lets two writes touch one range (`ingest::in_place`).
     /// A download is one ranged read.
     SessionBlob,
 }
@@ -174,24 +132,33 @@ pub trait BlobStore: Send + Sync + 'static {
         PartLayout::BlobPerPart
     }
 
-    /// Writes `bytes` at `offset` of the blob `key`, creating the blob
-    /// when absent (bytes before `offset` that were never written read as
-    /// zeros). Only for stores whose layout is `PartLayout::SessionBlob`;
-    /// the others refuse.
-    ///
-    /// - MUST be durable when it returns `Ok`, including the blob's
-    ///   existence when this write created it.
-    /// - MUST leave every byte outside `offset..offset + len` as it was.
-    /// - Is NOT atomic: after a crash the range may hold part of the
-    ///   write. Callers trust a range only once they have recorded it,
-    ///   after this returned, and never write a recorded range again.
-    async fn write_at(&self, key: &BlobKey, offset: u64, bytes: Bytes) -> Result<()> {
-        let _ = (key, offset, bytes);
-        Err(Error::Io(std::io::Error::other(format!(
-            "{} keeps one blob per part and cannot write in place",
-            self.describe()
-        ))))
-    }
+    /// Starts writing one upload piece: bytes that go, as they arrive,
+    /// to `key` from `offset` on. The session layout writes into the
+    /// session's one blob in place; the per-part layout writes a blob of
+    /// its own (`offset` is then 0).
+    async fn piece_writer(&self, key: &BlobKey, offset: u64) -> Result<Box<dyn PieceWriter>>;
+}
+
+/// The bytes of one upload piece on their way into a store.
+///
+/// - `write` takes the bytes in order; a store keeps at most a small
+///   fixed buffer per writer where it can write as it goes (local disk),
+///   and the whole piece where it cannot (S3 takes an object in one PUT).
+/// - `finish` MUST make every byte written durable before it returns
+///   `Ok`, and answers how many there were.
+/// - `keep_written` is for a body cut off midway: where the store can
+///   keep what arrived (local disk), it makes it durable and answers its
+///   length; elsewhere it discards it and answers 0.
+/// - A writer dropped unfinished leaves bytes no record points to; the
+///   caller never records them.
+/// - In the session layout, bytes are written in place and NOT atomically:
+///   callers write a range only while they hold its claim and trust it
+///   only once recorded (`ingest::in_place`).
+#[async_trait]
+pub trait PieceWriter: Send {
+    async fn write(&mut self, bytes: Bytes) -> Result<()>;
+    async fn finish(self: Box<Self>) -> Result<u64>;
+    async fn keep_written(self: Box<Self>) -> Result<u64>;
 }
 
 /// Opens the store a URL names and proves it usable by writing, reading
@@ -237,24 +204,6 @@ pub(crate) fn clamp_range(range: Option<ByteRange>, size: u64) -> Result<ByteRan
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn page_aligned_buffers_keep_their_bytes_on_a_page_boundary() {
-        let mut buffer = PageAlignedBuf::with_capacity(3 * PAGE);
-        assert!(buffer.is_empty());
-        let bytes: Vec<u8> = (0..3 * PAGE).map(|i| (i % 251) as u8).collect();
-        for chunk in bytes.chunks(1000) {
-            buffer.extend_from_slice(chunk);
-        }
-        assert_eq!(buffer.as_slice(), &bytes[..]);
-        let frozen = buffer.freeze();
-        assert_eq!(&frozen[..], &bytes[..]);
-        assert_eq!(frozen.as_ptr().align_offset(PAGE), 0, "no copy moved them off the boundary");
-        // Growing past the capacity keeps every byte.
-        let mut small = PageAlignedBuf::with_capacity(10);
-        small.extend_from_slice(&bytes);
-        assert_eq!(&small.freeze()[..], &bytes[..]);
-    }
 
     #[test]
     fn keys_cannot_escape_or_hide() {

@@ -6,7 +6,9 @@
 //! `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`). Each blob is one object written
 //! with a single PUT: S3 makes a completed PUT durable and atomic, which
 //! is the whole put contract. (Multipart uploads would need parts of at
-//! least 5 MiB, larger than an upload part, so they are not used.)
+//! least 5 MiB, larger than an upload part, so they are not used.) An
+//! upload piece is one object too; a PUT needs its whole body, so a piece
+//! writer holds the piece's bytes (at most the part size) until `finish`.
 
 use std::sync::Arc;
 
@@ -18,7 +20,7 @@ use object_store::{
     PutPayload,
 };
 
-use super::{clamp_range, BlobKey, BlobStore, BlobStream, ByteRange};
+use super::{clamp_range, BlobKey, BlobStore, BlobStream, ByteRange, PieceWriter};
 use crate::error::{Error, Result};
 
 /// Blobs in an S3 bucket under a prefix.
@@ -102,5 +104,42 @@ impl BlobStore for S3Store {
 
     fn describe(&self) -> String {
         self.url.clone()
+    }
+
+    async fn piece_writer(&self, key: &BlobKey, _offset: u64) -> Result<Box<dyn PieceWriter>> {
+        Ok(Box::new(ObjectWriter {
+            store: self.store.clone(),
+            path: path_of(key),
+            chunks: Vec::new(),
+            len: 0,
+        }))
+    }
+}
+
+/// One piece gathered for its PUT.
+struct ObjectWriter {
+    store: Arc<dyn ObjectStore>,
+    path: Path,
+    chunks: Vec<Bytes>,
+    len: u64,
+}
+
+#[async_trait]
+impl PieceWriter for ObjectWriter {
+    async fn write(&mut self, bytes: Bytes) -> Result<()> {
+        self.len += bytes.len() as u64;
+        self.chunks.push(bytes);
+        Ok(())
+    }
+
+    async fn finish(self: Box<Self>) -> Result<u64> {
+        let payload: PutPayload = self.chunks.into_iter().collect();
+        self.store.put(&self.path, payload).await?;
+        Ok(self.len)
+    }
+
+    /// An object cannot be kept half-written: the bytes go.
+    async fn keep_written(self: Box<Self>) -> Result<u64> {
+        Ok(0)
     }
 }

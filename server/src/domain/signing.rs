@@ -11,6 +11,15 @@ use sha2::Sha256;
 
 use super::parts::PartNumber;
 
+/// What a part URL's token grants: sending part `part` of a session,
+/// starting at `offset` (absent in tokens from before offsets).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartToken {
+    pub session_id: i64,
+    pub part: PartNumber,
+    pub offset: Option<u64>,
+}
+
 /// Bytes of MAC kept in a token: 128 bits cannot be guessed.
 const TAG_LEN: usize = 16;
 
@@ -44,27 +53,36 @@ impl SigningKey {
         mac
     }
 
-    /// The token in a part URL: session id, part number and a MAC.
-    pub fn part_token(&self, session_id: i64, part: PartNumber) -> String {
-        let mut bytes = Vec::with_capacity(12 + TAG_LEN);
+    /// The token in a part URL: session id, part number, the file offset
+    /// the part starts at, and a MAC.
+    pub fn part_token(&self, session_id: i64, part: PartNumber, offset: u64) -> String {
+        let mut bytes = Vec::with_capacity(20 + TAG_LEN);
         bytes.extend_from_slice(&session_id.to_be_bytes());
         bytes.extend_from_slice(&part.to_be_bytes());
+        bytes.extend_from_slice(&offset.to_be_bytes());
         let tag = self.mac(b"part", &bytes).finalize().into_bytes();
         bytes.extend_from_slice(&tag[..TAG_LEN]);
         URL_SAFE_NO_PAD.encode(bytes)
     }
 
-    /// The session and part a token grants, or `None` for anything forged.
-    pub fn verify_part_token(&self, token: &str) -> Option<(i64, PartNumber)> {
+    /// What a part token grants, or `None` for anything forged. Tokens
+    /// handed out before parts carried offsets name no offset: part *n*
+    /// then starts at `(n - 1) * part_size`, as parts were then cut.
+    pub fn verify_part_token(&self, token: &str) -> Option<PartToken> {
         let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
-        if bytes.len() != 12 + TAG_LEN {
+        let message_len = bytes.len().checked_sub(TAG_LEN)?;
+        if message_len != 12 && message_len != 20 {
             return None;
         }
-        let (message, tag) = bytes.split_at(12);
+        let (message, tag) = bytes.split_at(message_len);
         self.mac(b"part", message).verify_truncated_left(tag).ok()?;
         let session_id = i64::from_be_bytes(message[..8].try_into().ok()?);
-        let part = PartNumber::from_be_bytes(message[8..].try_into().ok()?);
-        Some((session_id, part))
+        let part = PartNumber::from_be_bytes(message[8..12].try_into().ok()?);
+        let offset = match message.len() {
+            20 => Some(u64::from_be_bytes(message[12..].try_into().ok()?)),
+            _ => None,
+        };
+        Some(PartToken { session_id, part, offset })
     }
 
     /// The `sign` value of a download link valid until `expires_at`.
@@ -116,8 +134,9 @@ mod tests {
 
     #[test]
     fn part_tokens_round_trip_and_resist_forgery() {
-        let token = key().part_token(42, 3);
-        assert_eq!(key().verify_part_token(&token), Some((42, 3)));
+        let token = key().part_token(42, 3, 1000);
+        let granted = PartToken { session_id: 42, part: 3, offset: Some(1000) };
+        assert_eq!(key().verify_part_token(&token), Some(granted));
         let other = SigningKey::new(&[8u8; 32]);
         assert_eq!(other.verify_part_token(&token), None, "another key");
         // Flip the part number inside the token: the MAC no longer matches.
@@ -126,6 +145,23 @@ mod tests {
         assert_eq!(key().verify_part_token(&URL_SAFE_NO_PAD.encode(&bytes)), None);
         assert_eq!(key().verify_part_token("short"), None);
         assert_eq!(key().verify_part_token("!!!"), None);
+        // Flip the offset: refused too.
+        let mut bytes = URL_SAFE_NO_PAD.decode(&token).unwrap();
+        bytes[19] ^= 1;
+        assert_eq!(key().verify_part_token(&URL_SAFE_NO_PAD.encode(&bytes)), None);
+    }
+
+    #[test]
+    fn tokens_from_before_offsets_still_verify() {
+        // The old layout: session id, part number, MAC.
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&42i64.to_be_bytes());
+        bytes.extend_from_slice(&3u32.to_be_bytes());
+        let tag = key().mac(b"part", &bytes).finalize().into_bytes();
+        bytes.extend_from_slice(&tag[..TAG_LEN]);
+        let old = URL_SAFE_NO_PAD.encode(&bytes);
+        let granted = PartToken { session_id: 42, part: 3, offset: None };
+        assert_eq!(key().verify_part_token(&old), Some(granted));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::{
     blob::{BlobKey, ByteRange},
     domain::{
         file_name::FileName,
-        parts::{coalesce, PartPlan},
+        parts::coalesce,
         range::{answer_range, RangeAnswer},
         signing::LinkError,
         Scope,
@@ -85,20 +85,22 @@ pub async fn download(
     };
     response_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
 
-    let plan = PartPlan::new(size, version.part_size as u64);
-    let parts = state.db.parts(version.session_id).await?;
-    if parts.len() as u32 != plan.part_count() {
+    // The version's bytes are its session's pieces, gap-free from 0.
+    let pieces = state.db.pieces(version.session_id).await?;
+    let covered =
+        pieces.iter().try_fold(0i64, |at, p| (p.start_offset == at).then_some(p.end_offset));
+    if covered != Some(size as i64) && !(size == 0 && covered.is_some()) {
         return Err(Error::Io(std::io::Error::other(format!(
-            "version {} has {} of {} parts",
-            version.uuid,
-            parts.len(),
-            plan.part_count()
+            "version {} does not have its {size} bytes as gap-free pieces",
+            version.uuid
         ))));
     }
-    let pieces = plan.parts_covering(start, end).map(|(part, from, to)| {
-        let stored = &parts[part as usize - 1];
-        let at = stored.blob_offset as u64;
-        (stored.blob_key.as_str(), at + from, at + to)
+    let pieces = pieces.iter().filter_map(|p| {
+        let (from, to) = ((p.start_offset as u64).max(start), (p.end_offset as u64).min(end));
+        // Where file byte `from` sits in the piece's blob.
+        let in_blob =
+            |file_offset: u64| p.blob_offset as u64 + (file_offset - p.start_offset as u64);
+        (from < to).then(|| (p.blob_key.as_str(), in_blob(from), in_blob(to)))
     });
     let segments: Vec<(BlobKey, ByteRange)> = coalesce(pieces)
         .into_iter()

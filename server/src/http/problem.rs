@@ -109,7 +109,9 @@ impl IntoResponse for Error {
         }
         if let Error::PartOutOfOrder { next_part, next_url, received, .. } = &self {
             extra.insert("next_part".into(), (*next_part).into());
-            extra.insert("next_url".into(), next_url.clone().into());
+            if let Some(url) = next_url {
+                extra.insert("next_url".into(), url.clone().into());
+            }
             extra.insert("received".into(), (*received).into());
         }
         let problem = Problem {

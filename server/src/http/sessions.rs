@@ -10,7 +10,6 @@ use crate::{
     domain::{
         digest::parse_sha256_hex,
         file_name::FileName,
-        parts::PartPlan,
         trash::{usable, Unusable},
         Scope,
     },
@@ -46,6 +45,13 @@ pub struct SessionOpened {
     pub max_part_size: u64,
     pub expires_at: i64,
     pub part_count: u32,
+    /// How many parts may be in flight at once, anywhere within
+    /// `window * max_part_size` bytes past those stored without a gap
+    /// (beyond Kommo).
+    pub window: u32,
+    /// Part *k* of a client that cuts full `max_part_size` parts, sent at
+    /// once: `{part}` replaced by *k* (beyond Kommo).
+    pub part_url_template: String,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -72,14 +78,19 @@ pub struct SessionList {
 }
 
 impl AppState {
-    /// The absolute URL part `part` of a session is sent to.
-    pub fn part_url(&self, session_id: i64, part: u32) -> String {
-        format!("{}/upload/{}", self.settings.public_url, self.signing.part_token(session_id, part))
+    /// The absolute URL part `part` of a session is sent to, starting at
+    /// file offset `offset`.
+    pub fn part_url(&self, session_id: i64, part: u32, offset: u64) -> String {
+        let token = self.signing.part_token(session_id, part, offset);
+        format!("{}/upload/{token}", self.settings.public_url)
     }
 }
 
-pub fn plan_of(session: &SessionRecord) -> PartPlan {
-    PartPlan::new(session.file_size as u64, session.part_size as u64)
+/// How many parts a file has when cut into full parts (one for an empty
+/// file).
+pub fn part_count(session: &SessionRecord) -> u32 {
+    let parts = (session.file_size as u64).div_ceil(session.part_size as u64).max(1);
+    u32::try_from(parts).unwrap_or(u32::MAX)
 }
 
 /// Open an upload session.
@@ -141,13 +152,16 @@ pub async fn open_session(
             expires_at,
         })
         .await?;
+    let upload_url = state.part_url(session.id, 1, 0);
     Ok(Json(SessionOpened {
         session_id: session.id,
-        upload_url: state.part_url(session.id, 1),
+        part_url_template: format!("{upload_url}?part={{part}}"),
+        upload_url,
         max_file_size: max,
         max_part_size: state.settings.max_part_size,
         expires_at,
-        part_count: plan_of(&session).part_count(),
+        part_count: part_count(&session),
+        window: state.settings.upload_window,
     }))
 }
 
@@ -156,25 +170,23 @@ pub async fn open_session(
     responses((status = 200, body = SessionList)))]
 pub async fn list_sessions(State(state): State<AppState>, auth: Auth) -> Result<Json<SessionList>> {
     auth.require(Scope::Files)?;
-    let sessions: Vec<_> = state
-        .db
-        .open_sessions(auth.account, now_unix())
-        .await?
-        .iter()
-        .map(|s| {
-            let next_part = s.next_part as u32;
-            OpenSessionSummary {
-                session_id: s.id,
-                file_name: s.file_name.clone(),
-                file_size: s.file_size,
-                received: plan_of(s).received_before(next_part),
-                next_part,
-                next_url: state.part_url(s.id, next_part),
-                upload_url: state.part_url(s.id, 1),
-                expires_at: s.expires_at,
-            }
-        })
-        .collect();
+    let mut sessions = Vec::new();
+    for s in state.db.open_sessions(auth.account, now_unix()).await? {
+        let (at, s) = crate::ingest::position(&state, &s).await?;
+        if s.status != crate::store::sessions::status::UPLOADING {
+            continue; // completed just now by moving its digest
+        }
+        sessions.push(OpenSessionSummary {
+            session_id: s.id,
+            file_name: s.file_name.clone(),
+            file_size: s.file_size,
+            received: at.received,
+            next_part: at.next_part,
+            next_url: state.part_url(s.id, at.next_part, at.received),
+            upload_url: state.part_url(s.id, 1, 0),
+            expires_at: s.expires_at,
+        });
+    }
     Ok(Json(SessionList { _count: sessions.len(), _embedded: SessionsEmbedded { sessions } }))
 }
 

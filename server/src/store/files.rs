@@ -1,5 +1,5 @@
 //! Files and their versions. A file's bytes are the parts of the session
-//! that uploaded its version (`upload_parts` by `session_id`).
+//! that uploaded its version (`upload_pieces` by `session_id`).
 
 use super::{accounts::AccountId, Db};
 use crate::{domain::file_name::extension_of, error::Result};

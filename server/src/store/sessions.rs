@@ -1,17 +1,18 @@
-//! Upload sessions and their parts.
+//! Upload sessions and the pieces of their bytes.
 //!
-//! The database is what makes "a part is stored once" and "parts arrive in
-//! order" hold across processes: `upload_parts` has the primary key
-//! (session, part), and part *n* is inserted by one statement that also
-//! requires part *n - 1* to be there and the session to be open. A racing
-//! writer finds the row already there and loses. The next expected part is
-//! derived (one past the highest stored), so nothing else needs updating:
-//! an intermediate part costs one insert.
-
-use sqlx::{FromRow, Row};
+//! The database is what makes "bytes are stored once" hold across
+//! processes: a piece is recorded by one insert that refuses any overlap
+//! with a recorded piece, under the session's row lock (SQLite: the write
+//! lock), and (session, start) is the primary key. The whole-file digest
+//! moves forward by compare-and-set on `digest_upto`, so two nodes that
+//! both try to advance it agree on one result.
 
 use super::{accounts::AccountId, Db};
-use crate::{domain::file_name::extension_of, error::Result};
+use crate::{
+    domain::{file_name::extension_of, parts::PartNumber},
+    error::Result,
+    ingest::rules::Piece,
+};
 
 /// Session states as stored. Expiry is not stored until the sweeper runs:
 /// an `uploading` session past `expires_at` is expired.
@@ -34,12 +35,15 @@ pub struct SessionRecord {
     pub with_preview: i64,
     pub expected_sha256: Option<String>,
     pub status: String,
-    pub next_part: i64,
     pub file_id: Option<i64>,
     pub version_id: Option<i64>,
     pub created_by: Option<i64>,
     pub created_at: i64,
     pub expires_at: i64,
+    /// Bytes the whole-file digest has taken in, all stored.
+    pub digest_upto: i64,
+    /// The digest's state after `digest_upto` bytes.
+    pub digest_state: Option<Vec<u8>>,
 }
 
 impl SessionRecord {
@@ -52,9 +56,7 @@ impl SessionRecord {
 
 const SESSION_COLUMNS: &str = "s.id, s.account_id, s.file_name, s.file_size, s.mime_type, \
     s.part_size, s.target_file_id, s.with_preview, s.expected_sha256, s.status, s.file_id, \
-    s.version_id, s.created_by, s.created_at, s.expires_at, \
-    (select coalesce(max(p.part_number), 0) + 1 from upload_parts p where p.session_id = s.id) \
-    as next_part";
+    s.version_id, s.created_by, s.created_at, s.expires_at, s.digest_upto, s.digest_state";
 
 /// What a new session records.
 pub struct NewSession<'a> {
@@ -71,25 +73,44 @@ pub struct NewSession<'a> {
     pub expires_at: i64,
 }
 
+/// A stored piece as the database keeps it.
 #[derive(Clone, Debug, sqlx::FromRow)]
-pub struct PartRecord {
+pub struct PieceRecord {
+    pub start_offset: i64,
+    pub end_offset: i64,
     pub part_number: i64,
-    pub size: i64,
-    pub digest_state: Vec<u8>,
     pub blob_key: String,
-    /// Where the part starts inside its blob.
+    /// Where the piece starts inside its blob.
     pub blob_offset: i64,
 }
 
-/// A stored part, as the insert that records it sees it.
-pub struct NewPart<'a> {
+impl PieceRecord {
+    pub fn piece(&self) -> Piece {
+        Piece {
+            start: self.start_offset as u64,
+            end: self.end_offset as u64,
+            part: self.part_number as PartNumber,
+        }
+    }
+}
+
+/// A piece whose bytes are durable, to be recorded.
+pub struct NewPiece<'a> {
     pub session_id: i64,
+    pub start: i64,
+    pub end: i64,
     pub part_number: i64,
-    pub size: i64,
-    pub digest_state: &'a [u8],
     pub blob_key: &'a str,
     pub blob_offset: i64,
     pub now: i64,
+}
+
+/// Where the whole-file digest stands: `upto` bytes hashed, and the
+/// hasher's state after them (`None` before the first byte).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DigestCursor {
+    pub upto: i64,
+    pub state: Option<Vec<u8>>,
 }
 
 /// The version a completed session creates.
@@ -101,13 +122,12 @@ pub struct Completion<'a> {
     pub quota_bytes: Option<u64>,
 }
 
-/// Outcome of recording a part.
+/// Outcome of completing a session.
 #[derive(Debug, PartialEq, Eq)]
-pub enum PartOutcome {
-    /// This request stored the part; for the last part, the version it
-    /// created.
-    Stored { version_id: Option<i64> },
-    /// Another request stored this part first, or the session moved on.
+pub enum Completed {
+    /// The version this completion created.
+    Created { version_id: i64 },
+    /// The digest moved on meanwhile, or the session stopped taking bytes.
     Lost,
     /// The file a new version was for is gone or trashed.
     TargetUnavailable,
@@ -145,27 +165,6 @@ impl Db {
         Ok(sqlx::query_as(&sql).bind(id).fetch_optional(self.pool()).await?)
     }
 
-    /// A session with the digest state saved after part `part - 1` (the
-    /// state part `part` continues from), in one round trip.
-    pub async fn session_for_part(
-        &self,
-        id: i64,
-        part: i64,
-    ) -> Result<Option<(SessionRecord, Option<Vec<u8>>)>> {
-        let sql = format!(
-            "select {SESSION_COLUMNS}, (select q.digest_state from upload_parts q \
-             where q.session_id = s.id and q.part_number = $2 - 1) as previous_state \
-             from upload_sessions s where s.id = $1"
-        );
-        let row = sqlx::query(&sql).bind(id).bind(part).fetch_optional(self.pool()).await?;
-        row.map(|row| {
-            let session = SessionRecord::from_row(&row)?;
-            let previous: Option<Vec<u8>> = row.try_get("previous_state")?;
-            Ok((session, previous))
-        })
-        .transpose()
-    }
-
     /// The account's sessions that can still receive parts.
     pub async fn open_sessions(&self, account: AccountId, now: i64) -> Result<Vec<SessionRecord>> {
         let sql = format!(
@@ -175,76 +174,111 @@ impl Db {
         Ok(sqlx::query_as(&sql).bind(account.0).bind(now).fetch_all(self.pool()).await?)
     }
 
-    pub async fn part(&self, session_id: i64, part: i64) -> Result<Option<PartRecord>> {
-        Ok(sqlx::query_as(
-            "select part_number, size, digest_state, blob_key, blob_offset from upload_parts \
-             where session_id = $1 and part_number = $2",
-        )
+    /// The pieces a request from `start` needs to see: those that end at
+    /// or after `from` (the lesser of `start` and the digest's point) and
+    /// start before `until`, in order.
+    pub async fn pieces_between(
+        &self,
+        session_id: i64,
+        from: i64,
+        until: i64,
+    ) -> Result<Vec<PieceRecord>> {
+        Ok(sqlx::query_as(&format!(
+            "select {PIECE_COLUMNS} from upload_pieces where session_id = $1 \
+             and end_offset >= $2 and start_offset <= $3 order by start_offset"
+        ))
         .bind(session_id)
-        .bind(part)
-        .fetch_optional(self.pool())
-        .await?)
-    }
-
-    /// The session's highest `count` parts, highest first.
-    pub async fn last_parts(&self, session_id: i64, count: i64) -> Result<Vec<PartRecord>> {
-        Ok(sqlx::query_as(
-            "select part_number, size, digest_state, blob_key, blob_offset from upload_parts \
-             where session_id = $1 order by part_number desc limit $2",
-        )
-        .bind(session_id)
-        .bind(count)
+        .bind(from)
+        .bind(until)
         .fetch_all(self.pool())
         .await?)
     }
 
-    /// Every part of a session, in order.
-    pub async fn parts(&self, session_id: i64) -> Result<Vec<PartRecord>> {
-        Ok(sqlx::query_as(
-            "select part_number, size, digest_state, blob_key, blob_offset from upload_parts \
-             where session_id = $1 order by part_number",
-        )
+    /// Every piece of a session, in order.
+    pub async fn pieces(&self, session_id: i64) -> Result<Vec<PieceRecord>> {
+        Ok(sqlx::query_as(&format!(
+            "select {PIECE_COLUMNS} from upload_pieces where session_id = $1 order by start_offset"
+        ))
         .bind(session_id)
         .fetch_all(self.pool())
         .await?)
     }
 
-    /// Records a part whose bytes are already durable in the blob store,
-    /// and for the last part creates the file or version in the same
-    /// transaction.
-    pub async fn record_part(
+    /// Records a piece whose bytes are durable. False when the session no
+    /// longer takes bytes or a recorded piece overlaps this one (another
+    /// request stored those bytes first).
+    pub async fn record_piece(&self, piece: NewPiece<'_>) -> Result<bool> {
+        let mut tx = self.pool().begin().await?;
+        // The row lock (SQLite: the write lock) orders the pieces of one
+        // session, so the overlap check below sees every earlier insert.
+        let open = sqlx::query(
+            "update upload_sessions set status = status \
+             where id = $1 and status = 'uploading' and expires_at > $2",
+        )
+        .bind(piece.session_id)
+        .bind(piece.now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if open != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let inserted = sqlx::query(
+            "insert into upload_pieces \
+             (session_id, start_offset, end_offset, part_number, blob_key, blob_offset, created_at) \
+             select $1, $2, $3, $4, $5, $6, $7 \
+             where not exists (select 1 from upload_pieces where session_id = $1 \
+                 and ((start_offset < $3 and end_offset > $2) or start_offset = $2)) \
+             on conflict (session_id, start_offset) do nothing",
+        )
+        .bind(piece.session_id)
+        .bind(piece.start)
+        .bind(piece.end)
+        .bind(piece.part_number)
+        .bind(piece.blob_key)
+        .bind(piece.blob_offset)
+        .bind(piece.now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(inserted == 1)
+    }
+
+    /// Moves the whole-file digest from `from` to `to`, unless another
+    /// request moved it first (false).
+    pub async fn advance_digest(
+        &self,
+        session_id: i64,
+        from: &DigestCursor,
+        to: &DigestCursor,
+    ) -> Result<bool> {
+        let changed = sqlx::query(
+            "update upload_sessions set digest_upto = $3, digest_state = $4 \
+             where id = $1 and digest_upto = $2 and status = 'uploading'",
+        )
+        .bind(session_id)
+        .bind(from.upto)
+        .bind(to.upto)
+        .bind(to.state.as_deref())
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(changed == 1)
+    }
+
+    /// Completes a session whose every byte is stored: moves the digest
+    /// from `from` to the end (`to`), and creates the file or version, in
+    /// one transaction.
+    pub async fn complete_session(
         &self,
         session: &SessionRecord,
-        part: NewPart<'_>,
-        completion: Option<Completion<'_>>,
-    ) -> Result<PartOutcome> {
-        // One statement decides: the session is open, the previous part is
-        // stored, and this part is not (the primary key).
-        let insert = sqlx::query(
-            "insert into upload_parts \
-             (session_id, part_number, size, digest_state, blob_key, blob_offset, created_at) \
-             select $1, $2, $3, $4, $5, $6, $7 \
-             where exists (select 1 from upload_sessions \
-                           where id = $1 and status = 'uploading' and expires_at > $7) \
-               and ($2 = 1 or exists (select 1 from upload_parts \
-                                      where session_id = $1 and part_number = $2 - 1)) \
-             on conflict (session_id, part_number) do nothing",
-        )
-        .bind(part.session_id)
-        .bind(part.part_number)
-        .bind(part.size)
-        .bind(part.digest_state)
-        .bind(part.blob_key)
-        .bind(part.blob_offset)
-        .bind(part.now);
-        let Some(done) = completion else {
-            let inserted = insert.execute(self.pool()).await?.rows_affected();
-            return Ok(if inserted == 1 {
-                PartOutcome::Stored { version_id: None }
-            } else {
-                PartOutcome::Lost
-            });
-        };
+        from: &DigestCursor,
+        to: &DigestCursor,
+        done: Completion<'_>,
+        now: i64,
+    ) -> Result<Completed> {
         let mut tx = self.pool().begin().await?;
         if let Some(quota) = done.quota_bytes {
             // Takes the account's row lock first, so completions of one
@@ -256,12 +290,23 @@ impl Db {
             let used = super::trash::used_bytes(&mut *tx, session.account_id).await?;
             if used.saturating_add(session.file_size as u64) > quota {
                 tx.rollback().await?;
-                return Ok(PartOutcome::OverQuota { used });
+                return Ok(Completed::OverQuota { used });
             }
         }
-        if insert.execute(&mut *tx).await?.rows_affected() != 1 {
+        let moved = sqlx::query(
+            "update upload_sessions set digest_upto = $3, digest_state = $4, status = 'completed' \
+             where id = $1 and digest_upto = $2 and status = 'uploading'",
+        )
+        .bind(session.id)
+        .bind(from.upto)
+        .bind(to.upto)
+        .bind(to.state.as_deref())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if moved != 1 {
             tx.rollback().await?;
-            return Ok(PartOutcome::Lost);
+            return Ok(Completed::Lost);
         }
         let file_id = match session.target_file_id {
             Some(file_id) => {
@@ -274,7 +319,7 @@ impl Db {
                 .await?;
                 if live.is_none() {
                     tx.rollback().await?;
-                    return Ok(PartOutcome::TargetUnavailable);
+                    return Ok(Completed::TargetUnavailable);
                 }
                 file_id
             }
@@ -285,7 +330,7 @@ impl Db {
             .bind(done.file_uuid)
             .bind(session.account_id)
             .bind(&session.file_name)
-            .bind(part.now)
+            .bind(now)
             .bind(session.created_by)
             .bind(extension_of(&session.file_name))
             .fetch_one(&mut *tx)
@@ -305,7 +350,7 @@ impl Db {
         .bind(done.sha256)
         .bind(session.part_size)
         .bind(session.id)
-        .bind(part.now)
+        .bind(now)
         .bind(session.created_by)
         .fetch_one(&mut *tx)
         .await?;
@@ -314,22 +359,20 @@ impl Db {
              where id = $4",
         )
         .bind(version_id)
-        .bind(part.now)
+        .bind(now)
         .bind(session.created_by)
         .bind(file_id)
         .bind(session.file_size)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "update upload_sessions set status = 'completed', file_id = $1, version_id = $2 where id = $3",
-        )
-        .bind(file_id)
-        .bind(version_id)
-        .bind(session.id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("update upload_sessions set file_id = $1, version_id = $2 where id = $3")
+            .bind(file_id)
+            .bind(version_id)
+            .bind(session.id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
-        Ok(PartOutcome::Stored { version_id: Some(version_id) })
+        Ok(Completed::Created { version_id })
     }
 
     /// Marks an open session cancelled. False when it was not open.
@@ -356,12 +399,12 @@ impl Db {
         .rows_affected())
     }
 
-    /// Parts of cancelled or expired sessions, whose bytes are to go.
+    /// Pieces of cancelled or expired sessions, whose bytes are to go.
     /// The sweeper deletes each blob, then its row, so a crash in between
     /// only repeats an idempotent delete.
-    pub async fn dead_parts(&self, limit: i64) -> Result<Vec<(i64, i64, String)>> {
+    pub async fn dead_pieces(&self, limit: i64) -> Result<Vec<(i64, i64, String)>> {
         Ok(sqlx::query_as(
-            "select p.session_id, p.part_number, p.blob_key from upload_parts p \
+            "select p.session_id, p.start_offset, p.blob_key from upload_pieces p \
              join upload_sessions s on s.id = p.session_id \
              where s.status in ('cancelled', 'expired') limit $1",
         )
@@ -370,12 +413,14 @@ impl Db {
         .await?)
     }
 
-    pub async fn forget_part(&self, session_id: i64, part: i64) -> Result<()> {
-        sqlx::query("delete from upload_parts where session_id = $1 and part_number = $2")
+    pub async fn forget_piece(&self, session_id: i64, start: i64) -> Result<()> {
+        sqlx::query("delete from upload_pieces where session_id = $1 and start_offset = $2")
             .bind(session_id)
-            .bind(part)
+            .bind(start)
             .execute(self.pool())
             .await?;
         Ok(())
     }
 }
+
+const PIECE_COLUMNS: &str = "start_offset, end_offset, part_number, blob_key, blob_offset";

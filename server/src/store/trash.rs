@@ -173,10 +173,10 @@ impl Db {
     /// unfinished new-version sessions, and its previews.
     pub async fn blobs_of_file(&self, file_id: i64) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
-            "select distinct p.blob_key from upload_parts p \
+            "select distinct p.blob_key from upload_pieces p \
                join file_versions v on v.session_id = p.session_id where v.file_id = $1 \
              union \
-             select distinct p.blob_key from upload_parts p \
+             select distinct p.blob_key from upload_pieces p \
                join upload_sessions s on s.id = p.session_id where s.target_file_id = $1 \
              union \
              select distinct r.blob_key from file_previews r \

@@ -1,0 +1,251 @@
+//! The whole-file SHA-256, carried over the gap-free run of stored pieces,
+//! and the completion it leads to.
+//!
+//! The database keeps how far the digest has come (`digest_upto`) and
+//! the hasher's state there. After a piece is recorded, the request that
+//! stored it moves the digest over every piece that now continues it: its
+//! own from the state it hashed as the bytes arrived (when they started
+//! where the digest stood), others by reading them back from the store.
+//! Bytes are read back once at most, in chunks of the store's stream
+//! (64 KiB on disk), so a session's digest needs no more memory than one
+//! chunk, whatever the window; server-wide, one chunk per request moving
+//! a digest.
+//!
+//! Moves are compare-and-set on `digest_upto`, so two nodes that race
+//! agree; within one process a lock per session keeps them from doing the
+//! same work twice. The move that reaches the file's end completes the
+//! session in the same transaction, once the SHA-256 matches every digest
+//! the client announced.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use futures::TryStreamExt;
+
+use super::rules::{contiguous_from, Piece};
+use crate::{
+    blob::{BlobKey, ByteRange},
+    domain::digest::{content_digest_sha256, RunningDigest},
+    error::{Error, Result},
+    state::AppState,
+    store::{
+        now_unix,
+        sessions::{Completed, Completion, DigestCursor, PieceRecord, SessionRecord},
+    },
+};
+
+/// One lock per session whose digest this process is moving.
+#[derive(Default)]
+pub struct DigestLocks {
+    by_session: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl DigestLocks {
+    fn of(&self, session_id: i64) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.by_session.lock().expect("never poisoned");
+        map.entry(session_id).or_default().clone()
+    }
+
+    /// Forgets a session that takes no more bytes.
+    pub fn forget(&self, session_id: i64) {
+        self.by_session.lock().expect("never poisoned").remove(&session_id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_session.lock().expect("never poisoned").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A piece this request hashed as it arrived: the digest after it.
+pub struct Seed {
+    pub piece: Piece,
+    pub after: RunningDigest,
+}
+
+/// Moves the session's digest as far as the stored pieces allow, and
+/// completes the session when it reaches the end. Answers the version
+/// this call created, if any. `whole_digest` is an RFC 9530 digest value
+/// the request announced for the whole file (read and checked only if
+/// this call completes it).
+pub async fn advance(
+    state: &AppState,
+    session_id: i64,
+    seed: Option<Seed>,
+    whole_digest: Option<&str>,
+) -> Result<Option<i64>> {
+    let lock = state.ingest.digest_locks.of(session_id);
+    let _turn = lock.lock().await;
+    loop {
+        let session =
+            state.db.session(session_id).await?.ok_or(Error::NotFound("upload session"))?;
+        if session.status != crate::store::sessions::status::UPLOADING {
+            return Ok(None);
+        }
+        let from = DigestCursor { upto: session.digest_upto, state: session.digest_state.clone() };
+        let records = state.db.pieces_between(session_id, from.upto, i64::MAX).await?;
+        let pieces: Vec<Piece> = records.iter().map(PieceRecord::piece).collect();
+        let run = contiguous_from(&pieces, from.upto as u64);
+        let Some(last) = run.last().copied() else { return Ok(None) };
+        let mut digest = match &from.state {
+            Some(saved) => RunningDigest::resume(saved).map_err(corrupt)?,
+            None => RunningDigest::new(),
+        };
+        let mut before_last = from.clone();
+        for piece in &run {
+            before_last = DigestCursor { upto: piece.start as i64, state: Some(digest.state()) };
+            match &seed {
+                Some(seed) if seed.piece == *piece => digest = seed.after.clone(),
+                _ => {
+                    let record = records
+                        .iter()
+                        .find(|r| r.start_offset as u64 == piece.start)
+                        .expect("run pieces come from the records");
+                    hash_stored(state, record, &mut digest).await?;
+                }
+            }
+        }
+        if last.end < session.file_size as u64 {
+            let to = DigestCursor { upto: last.end as i64, state: Some(digest.state()) };
+            // Moved, or another node moved it first: either way look
+            // again, since more pieces may have arrived meanwhile.
+            state.db.advance_digest(session_id, &from, &to).await?;
+            continue;
+        }
+        let to = DigestCursor { upto: last.end as i64, state: Some(digest.state()) };
+        let sha256 = digest.finish_hex();
+        let refused = mismatch(&session, &sha256, whole_digest).err();
+        let outcome = match refused {
+            Some(e) => Err(e),
+            None => complete(state, &session, &from, &to, &sha256).await?,
+        };
+        match outcome {
+            Ok(Some(version_id)) => {
+                state.ingest.digest_locks.forget(session_id);
+                if session.with_preview != 0 {
+                    crate::previews::make(state, &session, version_id).await;
+                }
+                return Ok(Some(version_id));
+            }
+            Ok(None) => continue, // lost a race: look again
+            Err(e) => {
+                // The piece that ends the file is not kept: the session
+                // stays open, and takes it again.
+                if before_last.upto > from.upto {
+                    state.db.advance_digest(session_id, &from, &before_last).await?;
+                }
+                forget_piece(state, session_id, &records, last).await?;
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// The last piece's SHA-256 must be every one the client announced: when
+/// the session opened, and on the request that completes it.
+fn mismatch(session: &SessionRecord, sha256: &str, announced: Option<&str>) -> Result<()> {
+    let announced = announced
+        .map(content_digest_sha256)
+        .transpose()
+        .map_err(|e| Error::validation(format!("repr-digest: {e}")))?
+        .flatten()
+        .map(hex::encode);
+    for expected in [session.expected_sha256.as_deref(), announced.as_deref()].into_iter().flatten()
+    {
+        if expected != sha256 {
+            return Err(Error::ChecksumMismatch(format!(
+                "the file's SHA-256 is {sha256}, not the announced {expected}; \
+                 the part that ends the file was not kept and the session stays open"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Creates the file or version. `Ok(Ok(None))`: another request moved the
+/// digest first; `Ok(Err(_))`: refused (quota, target trashed).
+async fn complete(
+    state: &AppState,
+    session: &SessionRecord,
+    from: &DigestCursor,
+    to: &DigestCursor,
+    sha256: &str,
+) -> Result<Result<Option<i64>>> {
+    let (file_uuid, version_uuid) =
+        (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string());
+    let done = Completion {
+        file_uuid: &file_uuid,
+        version_uuid: &version_uuid,
+        sha256,
+        quota_bytes: state.settings.quota_bytes,
+    };
+    Ok(match state.db.complete_session(session, from, to, done, now_unix()).await? {
+        Completed::Created { version_id } => Ok(Some(version_id)),
+        Completed::Lost => Ok(None),
+        Completed::TargetUnavailable => Err(Error::FileTrashed),
+        Completed::OverQuota { used } => {
+            let quota = state.settings.quota_bytes.unwrap_or(u64::MAX);
+            Err(Error::QuotaExceeded { used, size: session.file_size as u64, quota })
+        }
+    })
+}
+
+/// Forgets a recorded piece, and its blob where it has one of its own.
+async fn forget_piece(
+    state: &AppState,
+    session_id: i64,
+    records: &[PieceRecord],
+    piece: Piece,
+) -> Result<()> {
+    state.db.forget_piece(session_id, piece.start as i64).await?;
+    if let Some(record) = records.iter().find(|r| r.start_offset as u64 == piece.start) {
+        if state.blobs.part_layout() == crate::blob::PartLayout::BlobPerPart {
+            state.blobs.delete(&BlobKey::new(record.blob_key.clone())?).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Feeds a stored piece's bytes to `digest`, read back from the store.
+async fn hash_stored(
+    state: &AppState,
+    record: &PieceRecord,
+    digest: &mut RunningDigest,
+) -> Result<()> {
+    let mut stream = read_piece(state, record).await?;
+    while let Some(chunk) = stream.try_next().await? {
+        digest.update(&chunk);
+    }
+    Ok(())
+}
+
+/// A stored piece's bytes.
+pub async fn read_piece(state: &AppState, record: &PieceRecord) -> Result<crate::blob::BlobStream> {
+    let key = BlobKey::new(record.blob_key.clone())?;
+    let start = record.blob_offset as u64;
+    let len = (record.end_offset - record.start_offset) as u64;
+    if len == 0 {
+        return Ok(Box::pin(futures::stream::empty()));
+    }
+    state.blobs.get(&key, Some(ByteRange::new(start, start + len)?)).await
+}
+
+/// SHA-256 of a stored piece, read back.
+pub async fn sha256_of_stored(state: &AppState, record: &PieceRecord) -> Result<[u8; 32]> {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    let mut stream = read_piece(state, record).await?;
+    while let Some(chunk) = stream.try_next().await? {
+        hasher.update(&chunk);
+    }
+    Ok(hasher.finalize().into())
+}
+
+fn corrupt(e: crate::domain::digest::CorruptState) -> Error {
+    Error::Io(std::io::Error::other(format!("{e}")))
+}

@@ -1,0 +1,316 @@
+//! Placing one request's bytes: plan against the stored pieces, claim the
+//! range (in place), stream the body to the store, make it durable, record
+//! it, then carry the whole-file digest on.
+//!
+//! Where bytes go, by the store's layout:
+//!
+//! - **Local disk: one blob per session**, `uploads/<session>`, each piece
+//!   written in place at its file offset under a claim on its range
+//!   (`in_place`). A download is one ranged read.
+//! - **S3: one blob per piece**, `parts/<session>/<start>-<random>`: a key
+//!   no other request uses, so racing requests never overwrite each other
+//!   and any node may write any piece; the database keeps the one that
+//!   was recorded first and the loser deletes its own. Pieces are not
+//!   concatenated on completion: S3 multipart needs 5 MiB pieces, and
+//!   copying would read every byte a second time.
+//!
+//! A piece is recorded only once its bytes are durable, and a recorded
+//! range is never written again, so a crash at any point leaves recorded
+//! pieces whole; unrecorded bytes are garbage a later write overwrites (in
+//! place) or the sweeper deletes with the session.
+
+use bytes::Bytes;
+use futures::Stream;
+
+use super::{
+    digest::{self, Seed},
+    in_place::ClaimGuard,
+    receive::{receive, Receiving},
+    rules::{self, Piece, Plan, Refusal},
+    Append, Appended,
+};
+use crate::{
+    blob::{BlobKey, PartLayout, PieceWriter},
+    domain::digest::RunningDigest,
+    error::{Error, Result},
+    state::AppState,
+    store::{
+        now_unix,
+        sessions::{status, NewPiece, PieceRecord, SessionRecord},
+    },
+};
+
+/// The session blob of the in-place layout.
+pub fn session_key(session_id: i64) -> Result<BlobKey> {
+    BlobKey::new(format!("uploads/{session_id}"))
+}
+
+/// Appends one request's bytes; see the module doc.
+pub async fn append<S, E>(
+    state: &AppState,
+    session: &SessionRecord,
+    request: Append,
+    body: S,
+) -> Result<Appended>
+where
+    S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let shape = super::shape_of(state, session);
+    let layout = state.blobs.part_layout();
+    let (plan, records, session, _claim) = plan_and_claim(state, session, &request).await?;
+    let in_order = plan.store.is_some_and(|(from, _)| from == session.digest_upto as u64);
+    let digest = match (&session.digest_state, in_order) {
+        (_, false) => None,
+        (Some(saved), true) => Some(
+            RunningDigest::resume(saved)
+                .map_err(|e| Error::Io(std::io::Error::other(format!("{e}"))))?,
+        ),
+        (None, true) => Some(RunningDigest::new()),
+    };
+    let store_from = plan.store.map(|(from, _)| from);
+    let (key, blob_offset) = match (layout, store_from) {
+        (_, None) => (None, 0),
+        (PartLayout::SessionBlob, Some(from)) => (Some(session_key(session.id)?), from),
+        (PartLayout::BlobPerPart, Some(from)) => {
+            let tag = &uuid::Uuid::new_v4().simple().to_string()[..12];
+            (Some(BlobKey::new(format!("parts/{}/{from:012}-{tag}", session.id))?), 0)
+        }
+    };
+    let mut writer: Option<Box<dyn PieceWriter>> = match &key {
+        Some(key) => Some(state.blobs.piece_writer(key, blob_offset).await?),
+        None => None,
+    };
+    let receiving = Receiving {
+        start: request.start,
+        max: shape.max_part_size,
+        declared: request.declared,
+        digest,
+        hash_body: request.body_sha256.is_some(),
+    };
+    let received = receive(body, &plan, receiving, writer.as_mut()).await?;
+    for (piece, sha) in &received.verified {
+        let record = records
+            .iter()
+            .find(|r| r.start_offset as u64 == piece.start)
+            .expect("verified pieces come from the records");
+        if digest::sha256_of_stored(state, record).await? != *sha {
+            return Err(Error::PartConflict(format!(
+                "bytes {}..{} were already stored with different content; nothing was stored",
+                piece.start, piece.end
+            )));
+        }
+    }
+    if let Some(why) = received.cut {
+        let kept = match (writer, store_from) {
+            (Some(w), Some(from)) if request.keep_cut && received.stored > 0 => {
+                let kept = w.keep_written().await?;
+                if kept > 0 {
+                    let piece = Piece { start: from, end: from + kept, part: request.part };
+                    record(state, &session, piece, key.as_ref(), blob_offset).await?;
+                    digest::advance(state, session.id, None, None).await?;
+                }
+                kept
+            }
+            _ => 0,
+        };
+        return Err(Error::validation(format!("{why}; {kept} new bytes were kept")));
+    }
+    if request.body_sha256.is_some() && received.body_sha != request.body_sha256 {
+        return Err(Error::ChecksumMismatch(
+            "the part does not match its Content-Digest; nothing was stored".into(),
+        ));
+    }
+    let verified_to = plan.verified_to(request.start);
+    let Some((writer, from, key)) = writer.zip(store_from).zip(key).map(|((w, f), k)| (w, f, k))
+    else {
+        // Every byte was already stored, identically: a replay.
+        return finish(state, session.id, verified_to, None, request.whole_digest.as_deref()).await;
+    };
+    if received.stored == 0 && shape.file_size > 0 {
+        if !received.verified.is_empty() {
+            return finish(state, session.id, verified_to, None, request.whole_digest.as_deref())
+                .await;
+        }
+        return Err(Error::PartSize("an empty part is only taken for an empty file".into()));
+    }
+    let written = writer.finish().await?;
+    let piece = Piece { start: from, end: from + written, part: request.part };
+    if !record(state, &session, piece, Some(&key), blob_offset).await? {
+        lost(state, &session, piece, &key).await?;
+        return finish(state, session.id, piece.end, None, request.whole_digest.as_deref()).await;
+    }
+    drop(_claim);
+    let seed = received.digest.map(|after| Seed { piece, after });
+    finish(state, session.id, piece.end, seed, request.whole_digest.as_deref()).await
+}
+
+/// Plans the request against the stored pieces and, in place, claims the
+/// range it stores; plans again after waiting for another claim, and once
+/// more under its own claim (what it saw before may have been recorded).
+async fn plan_and_claim(
+    state: &AppState,
+    session: &SessionRecord,
+    request: &Append,
+) -> Result<(Plan, Vec<PieceRecord>, SessionRecord, Option<ClaimGuard>)> {
+    let mut held: Option<(ClaimGuard, u64, u64)> = None;
+    loop {
+        let session =
+            state.db.session(session.id).await?.ok_or(Error::NotFound("upload session"))?;
+        check_open(&session)?;
+        let shape = super::shape_of(state, &session);
+        let hashed = session.digest_upto as u64;
+        let from = request.start.min(hashed) as i64;
+        let until = (request.start + shape.max_part_size).max(hashed + shape.window_bytes());
+        let records = state.db.pieces_between(session.id, from, until as i64).await?;
+        let pieces: Vec<Piece> = records.iter().map(PieceRecord::piece).collect();
+        let plan = rules::plan(&shape, &pieces, hashed, request.start, request.declared)
+            .map_err(|refusal| refused(&shape, &pieces, hashed, request, refusal))?;
+        let Some((store_from, limit)) = plan.store else {
+            return Ok((plan, records, session, None));
+        };
+        if state.blobs.part_layout() != PartLayout::SessionBlob {
+            return Ok((plan, records, session, None));
+        }
+        match held.take() {
+            Some((guard, f, l)) if f == store_from && limit <= l => {
+                return Ok((plan, records, session, Some(guard)));
+            }
+            // The plan moved: let the claim go and take the new range.
+            Some(_) | None => {}
+        }
+        if let Ok(guard) = state.ingest.claims.claim(session.id, store_from, limit).await {
+            held = Some((guard, store_from, limit));
+        }
+    }
+}
+
+/// 404 for a cancelled session, 410 for an expired one.
+fn check_open(session: &SessionRecord) -> Result<()> {
+    if session.status == status::CANCELLED {
+        return Err(Error::NotFound("upload session"));
+    }
+    if session.is_expired_at(now_unix()) {
+        return Err(Error::SessionExpired);
+    }
+    Ok(())
+}
+
+/// The error a refusal becomes.
+fn refused(
+    shape: &rules::Shape,
+    pieces: &[Piece],
+    hashed: u64,
+    request: &Append,
+    refusal: Refusal,
+) -> Error {
+    let part = request.part;
+    match refusal {
+        Refusal::TooLarge { max } => Error::BodyTooLarge { max },
+        Refusal::PastEnd { file_size } => Error::PartSize(format!(
+            "part {part} runs past the end of the file ({file_size} bytes); nothing was stored"
+        )),
+        Refusal::Empty => Error::PartSize(format!(
+            "part {part} is empty, but the file is not complete; nothing was stored"
+        )),
+        Refusal::OutOfWindow { frontier } => Error::PartOutOfOrder {
+            part,
+            next_part: rules::next_part(pieces, frontier),
+            next_url: None,
+            received: frontier,
+            window: shape.window,
+        },
+        Refusal::Overlap => Error::PartConflict(format!(
+            "part {part} overlaps bytes already stored without matching their boundaries \
+             (stored without a gap up to byte {}); nothing was stored",
+            rules::frontier(pieces, hashed)
+        )),
+        Refusal::Completed => Error::PartConflict(format!(
+            "the upload is complete and part {part} is not one of its parts"
+        )),
+    }
+}
+
+/// Records a durable piece; false when another request recorded those
+/// bytes first or the session stopped taking bytes.
+async fn record(
+    state: &AppState,
+    session: &SessionRecord,
+    piece: Piece,
+    key: Option<&BlobKey>,
+    blob_offset: u64,
+) -> Result<bool> {
+    let key = key.expect("a stored piece has a blob");
+    state
+        .db
+        .record_piece(NewPiece {
+            session_id: session.id,
+            start: piece.start as i64,
+            end: piece.end as i64,
+            part_number: i64::from(piece.part),
+            blob_key: key.as_str(),
+            blob_offset: blob_offset as i64,
+            now: now_unix(),
+        })
+        .await
+}
+
+/// The piece could not be recorded: another request stored the same
+/// bytes first (then this one is a replay of them, if they are equal), or
+/// the session stopped taking bytes. Removes this request's own blob.
+async fn lost(
+    state: &AppState,
+    session: &SessionRecord,
+    piece: Piece,
+    key: &BlobKey,
+) -> Result<()> {
+    let current = state.db.session(session.id).await?.ok_or(Error::NotFound("upload session"))?;
+    let records = state.db.pieces_between(session.id, piece.start as i64, piece.end as i64).await?;
+    let winner =
+        records.iter().find(|r| r.piece().start == piece.start && r.piece().end == piece.end);
+    let outcome = match winner {
+        Some(winner) if state.blobs.part_layout() == PartLayout::BlobPerPart => {
+            let ours = PieceRecord {
+                start_offset: piece.start as i64,
+                end_offset: piece.end as i64,
+                part_number: i64::from(piece.part),
+                blob_key: key.as_str().to_owned(),
+                blob_offset: 0,
+            };
+            let same = digest::sha256_of_stored(state, &ours).await?
+                == digest::sha256_of_stored(state, winner).await?;
+            if same {
+                Ok(())
+            } else {
+                Err(Error::PartConflict(format!(
+                    "bytes {}..{} were stored by another request with different content",
+                    piece.start, piece.end
+                )))
+            }
+        }
+        _ => check_open(&current).and(Err(Error::PartConflict(format!(
+            "bytes {}..{} overlap bytes another request stored",
+            piece.start, piece.end
+        )))),
+    };
+    // A piece of its own goes; so does a session blob once the session
+    // takes no more bytes (this write may have made it again after the
+    // sweeper freed it).
+    if state.blobs.part_layout() == PartLayout::BlobPerPart || check_open(&current).is_err() {
+        state.blobs.delete(key).await?;
+    }
+    outcome
+}
+
+/// Carries the digest on and answers where the bytes ended.
+async fn finish(
+    state: &AppState,
+    session_id: i64,
+    end: u64,
+    seed: Option<Seed>,
+    whole_sha256: Option<&str>,
+) -> Result<Appended> {
+    let created_version = digest::advance(state, session_id, seed, whole_sha256).await?;
+    let session = state.db.session(session_id).await?.ok_or(Error::NotFound("upload session"))?;
+    Ok(Appended { end, session, created_version })
+}
