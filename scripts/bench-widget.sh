@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The upload widget's benchmark: builds the release (bundle and server),
-# then uploads the same file with the widget and with a plain fetch loop
-# in one headless Chromium run, and prints MB/s, their ratio and the
-# bundle's size. SATCHEL_BENCH_MB (default 200), SATCHEL_BENCH_ROUNDS
-# (default 3) and SATCHEL_BENCH_DIR change the load and the location.
+# then, in one headless Chromium run, uploads the same file with the
+# widget and as one streamed fetch to a local sink, on emulated links (40
+# ms / 200 Mbit/s, 150 ms / 50 Mbit/s) and on loopback, and prints MB/s,
+# ratios and the bundle's size. SATCHEL_BENCH_MB (MiB, default 64),
+# SATCHEL_BENCH_ROUNDS (default 3), SATCHEL_BENCH_LINKS and
+# SATCHEL_BENCH_DIR change the load, the links and the location.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh

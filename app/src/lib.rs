@@ -14,6 +14,7 @@ mod home;
 pub mod pages;
 pub mod upload;
 mod uploader;
+pub mod wire;
 
 pub use home::HomePage;
 pub use uploader::Uploader;

@@ -1,14 +1,15 @@
 //! Memory under load: 200 uploads at once against one release `satchel`
-//! (SQLite + local disk), each 4 MiB in 512 KiB parts over its own
-//! connection. Prints the server's peak RSS (goal: at most 64 MiB) and the
-//! aggregate throughput. `SATCHEL_BENCH_UPLOADS` and
-//! `SATCHEL_BENCH_UPLOAD_BYTES` change the load.
+//! (SQLite + local disk) with `--max-part-size 8388608`, each 16 MiB in
+//! 8 MiB parts, two in flight, over connections of their own. Prints the
+//! server's peak RSS (goal: at most 64 MiB, whatever the part size: parts
+//! stream to disk) and the aggregate throughput. `SATCHEL_BENCH_UPLOADS`,
+//! `SATCHEL_BENCH_UPLOAD_BYTES` and `SATCHEL_BENCH_PART` change the load.
 //! Run: `cargo bench -p satchel --bench concurrent`.
 
 use std::time::Instant;
 
 use common::{
-    bench_dir, mb_per_s, open_session, peak_rss_kib, send_parts, start_satchel, PartSource,
+    bench_dir, mb_per_s, open_session, peak_rss_kib, send_parts_windowed, start_satchel, PartSource,
 };
 
 mod common;
@@ -20,9 +21,12 @@ fn env_or(name: &str, default: usize) -> usize {
 #[tokio::main]
 async fn main() {
     let uploads = env_or("SATCHEL_BENCH_UPLOADS", 200);
-    let size = env_or("SATCHEL_BENCH_UPLOAD_BYTES", 4 << 20);
+    let size = env_or("SATCHEL_BENCH_UPLOAD_BYTES", 16 << 20);
+    let part = env_or("SATCHEL_BENCH_PART", 8 << 20);
     let dir = bench_dir();
-    let (server, port, token) = start_satchel(&dir.path().join("satchel"), &[]);
+    let part_flag = part.to_string();
+    let (server, port, token) =
+        start_satchel(&dir.path().join("satchel"), &["--max-part-size", &part_flag]);
     let idle_kib = peak_rss_kib(server.0.id());
     let client = reqwest::Client::builder().pool_max_idle_per_host(uploads).build().unwrap();
 
@@ -32,13 +36,15 @@ async fn main() {
     for i in 0..uploads {
         urls.push(open_session(&client, port, &token, &format!("load-{i}.bin"), size).await);
     }
-    let source = std::sync::Arc::new(PartSource::new());
+    let source = std::sync::Arc::new(PartSource::of(part));
     let started = Instant::now();
     let tasks: Vec<_> = urls
         .into_iter()
         .map(|url| {
             let (client, source) = (client.clone(), source.clone());
-            tokio::spawn(async move { send_parts(&client, url, size, &source).await })
+            tokio::spawn(
+                async move { send_parts_windowed(&client, &url, size, part, 2, &source).await },
+            )
         })
         .collect();
     for task in tasks {
@@ -46,7 +52,7 @@ async fn main() {
     }
     let elapsed = started.elapsed();
     let peak_kib = peak_rss_kib(server.0.id());
-    println!("concurrent uploads: {uploads} x {} KiB", size >> 10);
+    println!("concurrent uploads: {uploads} x {} KiB in {} KiB parts", size >> 10, part >> 10);
     println!("aggregate throughput:  {:8.1} MB/s", mb_per_s(uploads * size, elapsed));
     println!("server RSS at start:   {:8.1} MiB", idle_kib as f64 / 1024.0);
     println!("server peak RSS:       {:8.1} MiB (goal <= 64 MiB)", peak_kib as f64 / 1024.0);

@@ -3,7 +3,10 @@
 //! 1. a durable raw write of the same bytes (512 KiB writes, each followed
 //!    by `fdatasync`, the equivalent of `dd bs=512K oflag=dsync`);
 //! 2. Satchel receiving the file through its HTTP API in 512 KiB parts
-//!    over one keep-alive connection (release build, SQLite + local disk);
+//!    (the default part size), with the session's window of parts in
+//!    flight (`SATCHEL_BENCH_WINDOW`, default 8) as a client that uses it
+//!    sends them (release build, SQLite + local disk, every part durable
+//!    before it is acknowledged);
 //! 3. rustus, a Rust tus server, receiving the same bytes in 512 KiB
 //!    PATCHes from the same client, when `rustus` is on PATH.
 //!
@@ -18,8 +21,8 @@
 use std::{io::Write, path::Path, process::Command, process::Stdio, time::Instant};
 
 use common::{
-    bench_dir, free_port, mb_per_s, open_session, parts, send_parts, start_satchel, wait_for,
-    PartSource, Server, PART,
+    bench_dir, free_port, mb_per_s, open_session, parts, send_parts_windowed, start_satchel,
+    wait_for, PartSource, Server, PART,
 };
 
 mod common;
@@ -47,15 +50,17 @@ fn durable_write(dir: &Path, total: usize) -> f64 {
     mb_per_s(total, elapsed)
 }
 
-async fn satchel_upload(dir: &Path, total: usize) -> f64 {
+async fn satchel_upload(dir: &Path, total: usize, window: usize) -> f64 {
     let max = total.to_string();
-    let (_server, port, token) = start_satchel(dir, &["--max-file-size", &max]);
-    // One connection, kept alive for every part.
-    let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
+    let window_flag = window.to_string();
+    let (_server, port, token) =
+        start_satchel(dir, &["--max-file-size", &max, "--upload-window", &window_flag]);
+    // One keep-alive connection per part in flight.
+    let client = reqwest::Client::builder().pool_max_idle_per_host(window).build().unwrap();
     let url = open_session(&client, port, &token, "bench.bin", total).await;
     let source = PartSource::new();
     let started = Instant::now();
-    send_parts(&client, url, total, &source).await;
+    send_parts_windowed(&client, &url, total, PART, window, &source).await;
     mb_per_s(total, started.elapsed())
 }
 
@@ -113,9 +118,10 @@ async fn rustus_upload(data: &Path, total: usize) -> Option<f64> {
 async fn main() {
     let total = env_or("SATCHEL_BENCH_BYTES", 1 << 30);
     let rounds = env_or("SATCHEL_BENCH_ROUNDS", 3).max(1);
+    let window = env_or("SATCHEL_BENCH_WINDOW", 8).max(1);
     let dir = bench_dir();
     println!(
-        "upload benchmark: {} MiB in {} KiB parts, {rounds} rounds, in {}",
+        "upload benchmark: {} MiB in {} KiB parts, {window} in flight, {rounds} rounds, in {}",
         total >> 20,
         PART >> 10,
         dir.path().display()
@@ -124,7 +130,7 @@ async fn main() {
     for round in 1..=rounds {
         let raw = durable_write(dir.path(), total);
         let here = dir.path().join(format!("satchel-{round}"));
-        let satchel = satchel_upload(&here, total).await;
+        let satchel = satchel_upload(&here, total, window).await;
         std::fs::remove_dir_all(here).unwrap();
         let here = dir.path().join(format!("rustus-{round}"));
         let rustus = rustus_upload(&here, total).await;

@@ -34,7 +34,12 @@ pub struct PartSource(Vec<bytes::Bytes>);
 
 impl PartSource {
     pub fn new() -> Self {
-        PartSource((0..4).map(|n| bytes::Bytes::from(part_bytes(n, PART))).collect())
+        Self::of(PART)
+    }
+
+    /// Parts of `part` bytes.
+    pub fn of(part: usize) -> Self {
+        PartSource((0..4).map(|n| bytes::Bytes::from(part_bytes(n, part))).collect())
     }
 
     /// Part `n`, `len` bytes long.
@@ -140,6 +145,36 @@ pub async fn send_parts(
             other => panic!("part {n}: {other} {answer}"),
         }
     }
+}
+
+/// Sends every part of a `total`-byte file, `part` bytes each, with up to
+/// `window` parts in flight: part *k* goes to `upload_url?part=k`, and a
+/// new part starts once the oldest one in flight is answered, so every
+/// part stays inside the server's window. Answers how many parts the
+/// server acknowledged with the file (one).
+pub async fn send_parts_windowed(
+    client: &reqwest::Client,
+    upload_url: &str,
+    total: usize,
+    part: usize,
+    window: usize,
+    source: &PartSource,
+) {
+    use futures::StreamExt;
+    let count = total.div_ceil(part).max(1);
+    let sends = (0..count).map(|n| {
+        let len = part.min(total - n * part);
+        let request = client.post(format!("{upload_url}?part={}", n + 1)).body(source.part(n, len));
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let answer: serde_json::Value = response.json().await.unwrap();
+            assert!(status == 200 || status == 202, "part {}: {status} {answer}", n + 1);
+            status
+        }
+    });
+    let statuses: Vec<u16> = futures::stream::iter(sends).buffered(window).collect().await;
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "one part completed the file");
 }
 
 /// Peak resident memory of a process, from /proc.

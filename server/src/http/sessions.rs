@@ -36,23 +36,7 @@ pub struct OpenSession {
     pub sha256: Option<String>,
 }
 
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct SessionOpened {
-    pub session_id: i64,
-    /// Where part 1 goes.
-    pub upload_url: String,
-    pub max_file_size: u64,
-    pub max_part_size: u64,
-    pub expires_at: i64,
-    pub part_count: u32,
-    /// How many parts may be in flight at once, anywhere within
-    /// `window * max_part_size` bytes past those stored without a gap
-    /// (beyond Kommo).
-    pub window: u32,
-    /// Part *k* of a client that cuts full `max_part_size` parts, sent at
-    /// once: `{part}` replaced by *k* (beyond Kommo).
-    pub part_url_template: String,
-}
+pub use app::wire::SessionOpened;
 
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct OpenSessionSummary {

@@ -29,16 +29,7 @@ use crate::{
     },
 };
 
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct PartAccepted {
-    pub session_id: i64,
-    /// Where the next part goes.
-    pub next_url: String,
-    pub part: u32,
-    /// The file offset where this part ends: for a client that sends its
-    /// parts one after another, the bytes stored so far.
-    pub received: u64,
-}
+pub use app::wire::{PartAccepted, Position};
 
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct CompletedFile {
@@ -46,23 +37,12 @@ pub struct CompletedFile {
     pub file: FileView,
 }
 
+/// The resume point: where the upload stands, and the file once it
+/// completed.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct ResumePoint {
-    pub session_id: i64,
-    /// `uploading`, `completed` or `expired`.
-    pub status: String,
-    pub file_name: String,
-    pub file_size: i64,
-    /// Bytes stored without a gap from the start: where to resume.
-    pub received: u64,
-    pub next_part: Option<u32>,
-    pub next_url: Option<String>,
-    /// Every stored byte range `[start, end)`, merged; ranges past
-    /// `received` need not be sent again.
-    pub ranges: Vec<[u64; 2]>,
-    pub max_part_size: u64,
-    pub window: u32,
-    pub expires_at: i64,
+    #[serde(flatten)]
+    pub position: Position,
     pub file: Option<FileView>,
 }
 
@@ -222,7 +202,7 @@ pub async fn resume_point(
         },
         None => None,
     };
-    Ok(Json(ResumePoint {
+    let position = Position {
         session_id: session.id,
         status: status.into(),
         file_name: session.file_name.clone(),
@@ -234,8 +214,8 @@ pub async fn resume_point(
         max_part_size: session.part_size as u64,
         window: state.settings.upload_window,
         expires_at: session.expires_at,
-        file,
-    }))
+    };
+    Ok(Json(ResumePoint { position, file }))
 }
 
 /// Cancel the session and free its parts (beyond Kommo).

@@ -1,0 +1,50 @@
+//! Reading the picked file: one slice at a time (`Blob.slice`), so only
+//! the part being hashed is in memory.
+
+use base64::{engine::general_purpose::STANDARD, Engine as _};
+use sha2::{Digest, Sha256};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+
+use super::{Outcome, Stop};
+
+/// A part read from the file and hashed; its bytes are gone once the
+/// caller has fed them to the whole-file digest.
+pub struct Prepared {
+    /// The part's slice of the file: the request body. The browser sends
+    /// it straight from the file, with no copy through the page; if the
+    /// file changed since it was hashed, the server's Content-Digest
+    /// check refuses it (460) and the part is read again.
+    pub slice: gloo_file::Blob,
+    pub bytes: Vec<u8>,
+    /// Base64, as `Content-Digest` wants it.
+    pub digest: String,
+}
+
+impl Prepared {
+    pub async fn read(file: &web_sys::File, start: u64, end: u64) -> Outcome<Prepared> {
+        let slice = gloo_file::Blob::from(file.clone()).slice(start, end);
+        let buffer = JsFuture::from(AsRef::<web_sys::Blob>::as_ref(&slice).array_buffer());
+        let bytes = bytes_of(buffer.await, end - start)?;
+        let digest = STANDARD.encode(Sha256::digest(&bytes));
+        Ok(Prepared { slice, bytes, digest })
+    }
+}
+
+/// Bytes `[start, end)` of the file; only this slice is read.
+pub async fn read(file: &web_sys::File, start: u64, end: u64) -> Outcome<Vec<u8>> {
+    let slice = gloo_file::Blob::from(file.clone()).slice(start, end);
+    let buffer = JsFuture::from(AsRef::<web_sys::Blob>::as_ref(&slice).array_buffer());
+    bytes_of(buffer.await, end - start)
+}
+
+/// The bytes of a finished read, which must be `len` long.
+fn bytes_of(read: Result<JsValue, JsValue>, len: u64) -> Outcome<Vec<u8>> {
+    let buffer = read
+        .map_err(|_| Stop::Failed("the file could not be read; was it moved or changed?".into()))?;
+    let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
+    if bytes.len() as u64 != len {
+        return Err(Stop::Failed("the file changed while it was being uploaded".into()));
+    }
+    Ok(bytes)
+}

@@ -1,0 +1,386 @@
+//! The part loop: the file cut into the part size the server offers,
+//! several parts in flight at once so that one upload fills the link.
+//!
+//! - Parts are read and hashed in order, one at a time (`Blob.slice`: only
+//!   the part being hashed is in memory), and go out as soon as the
+//!   window has room: at most `window` parts (the server's, at most six,
+//!   the connections a browser opens to one host), each within `window`
+//!   parts past the bytes the server holds without a gap.
+//! - Each part carries its SHA-256 (`Content-Digest`). The whole file's
+//!   SHA-256 is carried over the parts in order; the part that ends the
+//!   file goes last, alone, announcing it (`Repr-Digest`), so it is the
+//!   one that completes the file and the server checks the digest; the
+//!   engine checks the digest the server reports too.
+//! - Network errors, 408, 429 (with `Retry-After`) and 5xx stop new parts;
+//!   once the parts in flight have answered, the engine waits (backoff
+//!   with jitter, or until online) and asks the server where the upload
+//!   stands (`GET upload_url`): it sends again only what the server lacks,
+//!   at most the parts that were in flight. A part refused for its digest
+//!   (460) is read and sent again.
+//! - After a reload the same happens from the remembered session: bytes the
+//!   server has are read again only to carry the digest on, never sent.
+
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    rc::Rc,
+};
+
+use base64::{engine::general_purpose::STANDARD, Engine as _};
+use futures::{stream::FuturesUnordered, StreamExt};
+use js_sys::Date;
+use leptos::prelude::*;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use web_sys::AbortController;
+
+use super::{
+    hex,
+    reading::{read, Prepared},
+    resume::forget,
+    transport::{finish_request, online, problem, start_request, Body},
+    Engine, Outcome, Stop, MAX_FAILURES, MAX_RESENDS, PROGRESS_EVERY_MS,
+};
+use crate::{
+    upload::{
+        plan::{classify, Failure, Meter, Parts},
+        Control, Item, Status,
+    },
+    wire::{part_url, ResumeView},
+};
+
+/// Most parts of one upload in flight: a browser opens six connections to
+/// one host over HTTP/1.1, and more would only queue inside it.
+const MAX_WINDOW: u32 = 6;
+
+/// One part to send: its number among full-size parts and its bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Part {
+    n: u32,
+    start: u64,
+    end: u64,
+}
+
+/// The whole-file digest, carried over the file in order.
+struct Whole {
+    hasher: Sha256,
+    /// Bytes fed so far: `[0, to)`.
+    to: u64,
+}
+
+impl Engine {
+    pub(super) async fn upload(
+        self: &Rc<Self>,
+        item: Item,
+        file: &web_sys::File,
+    ) -> Outcome<Value> {
+        // The same file twice in one widget: only the first remembers its
+        // session, so the two never share one.
+        let mut key = self.key(file);
+        if !self.claimed.borrow_mut().insert(key.clone()) {
+            key = String::new();
+        }
+        let outcome = self.upload_as(item, file, &key).await;
+        self.claimed.borrow_mut().remove(&key);
+        outcome
+    }
+
+    async fn upload_as(
+        self: &Rc<Self>,
+        item: Item,
+        file: &web_sys::File,
+        key: &str,
+    ) -> Outcome<Value> {
+        let size = file.size() as u64;
+        let (saved, mut view) = match self.remembered(item, size, key).await? {
+            Some((saved, view)) if view.position.is_completed() => {
+                // It finished before the reload; make sure it is this file.
+                forget(key);
+                let ours = self.digest_of(item, file, saved.part_size, key).await?;
+                if view.file_sha256() == Some(ours.as_str()) {
+                    return Ok(view.file.unwrap_or_default());
+                }
+                let (saved, opened) = self.open(item, file, key).await?;
+                (saved, ResumeView::fresh(&opened, &file.name(), size))
+            }
+            Some(found) => found,
+            None => {
+                let (saved, opened) = self.open(item, file, key).await?;
+                (saved, ResumeView::fresh(&opened, &file.name(), size))
+            }
+        };
+        let parts = Parts::new(size, saved.part_size)
+            .ok_or_else(|| Stop::Failed("the server named no part size".into()))?;
+        let mut whole = Whole { hasher: Sha256::new(), to: 0 };
+        let mut failures = 0;
+        loop {
+            let burst = Burst::new(&view, parts)?;
+            match self.burst(item, file, key, &saved.upload_url, burst, &mut whole).await? {
+                Ended::Completed(file) => {
+                    forget(key);
+                    return Ok(file);
+                }
+                Ended::Failed(retry_after) => {
+                    if online() {
+                        failures += 1;
+                    }
+                    if failures > MAX_FAILURES {
+                        return Err(Stop::Failed(
+                            "the server keeps failing; the upload can go on with Retry".into(),
+                        ));
+                    }
+                    if item.control.get_untracked() == Control::Run {
+                        self.wait_before_retry(item, failures, retry_after).await;
+                    }
+                }
+                Ended::Progressed => failures = 0,
+            }
+            view = self.where_are_we(item, &saved.upload_url, key).await?;
+            if view.position.is_completed() {
+                forget(key);
+                return Ok(view.file.unwrap_or_default());
+            }
+        }
+    }
+
+    /// Sends the parts the server lacks until they are all acknowledged,
+    /// one completes the file, or something goes wrong.
+    async fn burst(
+        &self,
+        item: Item,
+        file: &web_sys::File,
+        key: &str,
+        upload_url: &str,
+        mut burst: Burst,
+        whole: &mut Whole,
+    ) -> Outcome<Ended> {
+        let size = burst.parts.size;
+        let controller = AbortController::new().ok();
+        let signal = controller.as_ref().map(|c| c.signal());
+        if let Some(c) = controller {
+            self.aborts.borrow_mut().insert(item.id, c);
+        }
+        item.status.set(Status::Uploading);
+        let mut meter = Meter::default();
+        meter.record(Date::now(), burst.done);
+        let mut shown_at = 0.0;
+        let mut in_flight = FuturesUnordered::new();
+        let mut failure: Option<Option<u32>> = None;
+        let mut resends: HashMap<u64, u32> = HashMap::new();
+        let mut progressed = false;
+        let ended = loop {
+            while failure.is_none() && in_flight.len() < burst.window as usize {
+                let Some(part) = burst.sendable(in_flight.is_empty()) else { break };
+                if self.checkpoint(item, Some(upload_url), key).await? {
+                    failure = Some(None); // paused: ask where things stand first
+                    break;
+                }
+                burst.todo.pop_front();
+                self.catch_up(item, file, key, whole, part.start, burst.parts.part_size).await?;
+                item.status.set(Status::Uploading);
+                let prepared = Prepared::read(file, part.start, part.end).await?;
+                if whole.to == part.start {
+                    whole.hasher.update(&prepared.bytes);
+                    whole.to = part.end;
+                }
+                let mut headers =
+                    vec![("content-digest", format!("sha-256=:{}:", prepared.digest))];
+                if part.end == size && whole.to == size {
+                    let digest = STANDARD.encode(whole.hasher.clone().finalize());
+                    headers.push(("repr-digest", format!("sha-256=:{digest}:")));
+                }
+                let url = burst.url_of(part, upload_url);
+                let body = Body::Blob(prepared.slice.as_ref());
+                let started =
+                    start_request("POST", &url, None, Some(body), signal.as_ref(), &headers);
+                in_flight.push(async move { (part, finish_request(started).await) });
+            }
+            let Some((part, answer)) = in_flight.next().await else {
+                break failure.map_or(Ended::Progressed, Ended::Failed);
+            };
+            match answer {
+                Ok((202, _, _)) => {
+                    progressed = true;
+                    resends.remove(&part.start);
+                    burst.acknowledged(part);
+                    let now = Date::now();
+                    if now - shown_at >= PROGRESS_EVERY_MS {
+                        shown_at = now;
+                        self.show_progress(item, file, &mut meter, burst.done, now);
+                    }
+                }
+                Ok((200, json, _)) => {
+                    let ours = hex(&whole.hasher.clone().finalize());
+                    if whole.to != size || json["sha256"].as_str() != Some(ours.as_str()) {
+                        forget(key);
+                        return Err(Stop::Failed(format!(
+                            "the server reports SHA-256 {} for a file whose SHA-256 is {ours}",
+                            json["sha256"]
+                        )));
+                    }
+                    break Ended::Completed(json);
+                }
+                Ok((status, json, retry_after)) => match classify(status) {
+                    // The same last part cannot fix a whole-file mismatch
+                    // more than once (the file changed).
+                    Failure::Resend => {
+                        let sent = resends.entry(part.start).or_default();
+                        *sent += 1;
+                        if *sent > if part.end == size { 1 } else { MAX_RESENDS } {
+                            return Err(Stop::Failed(problem(&json)));
+                        }
+                        burst.todo.push_front(part);
+                    }
+                    Failure::Retry | Failure::Resync => {
+                        failure.get_or_insert(retry_after);
+                    }
+                    Failure::Gone => {
+                        forget(key);
+                        return Err(Stop::Failed(problem(&json)));
+                    }
+                    _ => return Err(Stop::Failed(problem(&json))),
+                },
+                // The network failed, or a pause or cancel aborted it.
+                Err(_) => {
+                    failure.get_or_insert(None);
+                }
+            }
+        };
+        self.aborts.borrow_mut().remove(&item.id);
+        Ok(match ended {
+            Ended::Failed(_) if progressed => Ended::Progressed,
+            other => other,
+        })
+    }
+
+    /// Feeds the whole-file digest the bytes before `start` that the
+    /// server has and this page has not hashed yet (after a reload).
+    async fn catch_up(
+        &self,
+        item: Item,
+        file: &web_sys::File,
+        key: &str,
+        whole: &mut Whole,
+        start: u64,
+        part_size: u64,
+    ) -> Outcome<()> {
+        if whole.to >= start {
+            return Ok(());
+        }
+        item.status.set(Status::Hashing);
+        while whole.to < start {
+            self.checkpoint(item, None, key).await?;
+            let end = (whole.to + part_size).min(start);
+            whole.hasher.update(&read(file, whole.to, end).await?);
+            whole.to = end;
+        }
+        Ok(())
+    }
+
+    /// The list and the host page hear of progress at most ten times a
+    /// second: redrawing for every part would take the time the upload
+    /// needs.
+    fn show_progress(
+        &self,
+        item: Item,
+        file: &web_sys::File,
+        meter: &mut Meter,
+        done: u64,
+        now: f64,
+    ) {
+        let size = item.size;
+        item.done.set(done);
+        meter.record(now, done);
+        item.speed.set(meter.speed());
+        item.eta.set(meter.eta_secs(size.saturating_sub(done)));
+        self.emit(
+            "satchel:upload-progress",
+            &json!({"name": file.name(), "done": done, "size": size,
+                    "percent": crate::upload::percent(done, size)}),
+        );
+    }
+}
+
+/// How a burst of parts ended.
+enum Ended {
+    /// The file is complete: the server's file object.
+    Completed(Value),
+    /// Every part sent was acknowledged, or some were before a failure.
+    Progressed,
+    /// Nothing moved: wait (`Retry-After` in ms, if the server said).
+    Failed(Option<u32>),
+}
+
+/// The parts of one burst: what is left to send, and where the server's
+/// gap-free bytes end as acknowledgements come in.
+struct Burst {
+    parts: Parts,
+    window: u32,
+    todo: VecDeque<Part>,
+    /// Where the server's gap-free bytes end.
+    frontier: u64,
+    /// Acknowledged ranges past the frontier, by start.
+    ahead: BTreeMap<u64, u64>,
+    /// Bytes the server holds.
+    done: u64,
+    /// The resume point's URL for a part that starts inside a part.
+    resume_url: Option<String>,
+}
+
+impl Burst {
+    fn new(view: &ResumeView, parts: Parts) -> Outcome<Burst> {
+        let position = &view.position;
+        let received = position.received;
+        let first = parts
+            .next_after(received)
+            .filter(|n| *n <= parts.count())
+            .ok_or_else(|| Stop::Failed("the server's upload does not match this file".into()))?;
+        let todo: VecDeque<Part> = (first..=parts.count())
+            .filter_map(|n| {
+                let (start, end) = parts.range(n)?;
+                let start = start.max(received);
+                (!position.holds(start, end)).then_some(Part { n, start, end })
+            })
+            .collect();
+        let ahead: BTreeMap<u64, u64> =
+            position.ranges.iter().filter(|[s, _]| *s > received).map(|[s, e]| (*s, *e)).collect();
+        let done = received + ahead.iter().map(|(s, e)| e - s).sum::<u64>();
+        Ok(Burst {
+            parts,
+            window: position.window.clamp(1, MAX_WINDOW),
+            todo,
+            frontier: received,
+            ahead,
+            done,
+            resume_url: position.next_url.clone(),
+        })
+    }
+
+    /// The next part to send, if the window has room for it. The part
+    /// that ends the file waits until it is the only one left.
+    fn sendable(&self, nothing_in_flight: bool) -> Option<Part> {
+        let part = *self.todo.front()?;
+        if part.end == self.parts.size && (self.todo.len() > 1 || !nothing_in_flight) {
+            return None;
+        }
+        let reach = self.frontier + u64::from(self.window) * self.parts.part_size;
+        (part.end <= reach || nothing_in_flight).then_some(part)
+    }
+
+    fn acknowledged(&mut self, part: Part) {
+        self.done += part.end - part.start;
+        self.ahead.insert(part.start, part.end);
+        while let Some(end) = self.ahead.remove(&self.frontier) {
+            self.frontier = end;
+        }
+    }
+
+    /// Where a part goes: full-size parts by number; the rest of a part
+    /// the server kept the start of, to the resume point's URL.
+    fn url_of(&self, part: Part, upload_url: &str) -> String {
+        let aligned = part.start.is_multiple_of(self.parts.part_size);
+        match (&self.resume_url, aligned) {
+            (Some(url), false) => url.clone(),
+            _ => part_url(upload_url, part.n),
+        }
+    }
+}
