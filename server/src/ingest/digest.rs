@@ -19,7 +19,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
 };
 
 use futures::TryStreamExt;
@@ -36,14 +39,29 @@ use crate::{
     },
 };
 
-/// One lock per session whose digest this process is moving.
+/// What this process keeps per session whose digest it moves: a lock,
+/// so one request at a time moves it, and what the others leave for it.
+#[derive(Default)]
+struct Mover {
+    lock: tokio::sync::Mutex<()>,
+    /// A piece was recorded since the mover last looked for pieces.
+    pending: AtomicBool,
+    /// The whole-file digest a request announced (RFC 9530 value), for
+    /// whichever request completes the file.
+    announced: Mutex<Option<String>>,
+    /// Why the last completion was refused, for the request whose part
+    /// ended the file and waited for it.
+    refused: Mutex<Option<String>>,
+}
+
+/// The movers of the sessions whose digests this process moves.
 #[derive(Default)]
 pub struct DigestLocks {
-    by_session: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+    by_session: Mutex<HashMap<i64, Arc<Mover>>>,
 }
 
 impl DigestLocks {
-    fn of(&self, session_id: i64) -> Arc<tokio::sync::Mutex<()>> {
+    fn of(&self, session_id: i64) -> Arc<Mover> {
         let mut map = self.by_session.lock().expect("never poisoned");
         map.entry(session_id).or_default().clone()
     }
@@ -70,78 +88,142 @@ pub struct Seed {
 
 /// Moves the session's digest as far as the stored pieces allow, and
 /// completes the session when it reaches the end. Answers the version
-/// this call created, if any. `whole_digest` is an RFC 9530 digest value
-/// the request announced for the whole file (read and checked only if
-/// this call completes it).
+/// this call created, if any.
+///
+/// A request that only stored bytes in the middle does not wait: if
+/// another request is moving the digest, it leaves word (`pending`) and
+/// that one takes its piece in too. A request that `waits` (its part ends
+/// the file, or it announced the file's digest, `whole_digest`, an RFC
+/// 9530 value) takes its turn, so it can answer with the file or with why
+/// the file was refused.
 pub async fn advance(
     state: &AppState,
     session_id: i64,
     seed: Option<Seed>,
     whole_digest: Option<&str>,
+    wait: bool,
 ) -> Result<Option<i64>> {
-    let lock = state.ingest.digest_locks.of(session_id);
-    let _turn = lock.lock().await;
-    loop {
-        let session =
-            state.db.session(session_id).await?.ok_or(Error::NotFound("upload session"))?;
-        if session.status != crate::store::sessions::status::UPLOADING {
-            return Ok(None);
+    let mover = state.ingest.digest_locks.of(session_id);
+    if let Some(digest) = whole_digest {
+        *mover.announced.lock().expect("never poisoned") = Some(digest.to_owned());
+    }
+    mover.pending.store(true, Ordering::SeqCst);
+    let mut turn = if wait { Some(mover.lock.lock().await) } else { mover.lock.try_lock().ok() };
+    let mut seed = seed;
+    let mut created = None;
+    while let Some(guard) = turn {
+        loop {
+            mover.pending.store(false, Ordering::SeqCst);
+            match step(state, session_id, seed.take(), &mover).await {
+                Ok(Step::Created(version_id)) => {
+                    created = Some(version_id);
+                    break;
+                }
+                Ok(Step::Done) if !mover.pending.load(Ordering::SeqCst) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    // The request whose part ended the file may be
+                    // waiting for its turn: it hears why too.
+                    if let (Error::ChecksumMismatch(why), false) = (&e, wait) {
+                        *mover.refused.lock().expect("never poisoned") = Some(why.clone());
+                    }
+                    return Err(e);
+                }
+            }
         }
-        let from = DigestCursor { upto: session.digest_upto, state: session.digest_state.clone() };
-        let records = state.db.pieces_between(session_id, from.upto, i64::MAX).await?;
-        let pieces: Vec<Piece> = records.iter().map(PieceRecord::piece).collect();
-        let run = contiguous_from(&pieces, from.upto as u64);
-        let Some(last) = run.last().copied() else { return Ok(None) };
-        let mut digest = match &from.state {
-            Some(saved) => RunningDigest::resume(saved).map_err(corrupt)?,
-            None => RunningDigest::new(),
+        drop(guard);
+        // A piece recorded after the last look, by a request that found
+        // the lock taken, is this request's to take in.
+        turn = if created.is_none() && mover.pending.load(Ordering::SeqCst) {
+            mover.lock.try_lock().ok()
+        } else {
+            None
         };
-        let mut before_last = from.clone();
-        for piece in &run {
-            before_last = DigestCursor { upto: piece.start as i64, state: Some(digest.state()) };
-            match &seed {
-                Some(seed) if seed.piece == *piece => digest = seed.after.clone(),
-                _ => {
-                    let record = records
-                        .iter()
-                        .find(|r| r.start_offset as u64 == piece.start)
-                        .expect("run pieces come from the records");
-                    hash_stored(state, record, &mut digest).await?;
-                }
+    }
+    if let Some(version_id) = created {
+        state.ingest.digest_locks.forget(session_id);
+        return Ok(Some(version_id));
+    }
+    if wait {
+        if let Some(why) = mover.refused.lock().expect("never poisoned").take() {
+            return Err(Error::ChecksumMismatch(why));
+        }
+    }
+    Ok(None)
+}
+
+/// What one look at the stored pieces did.
+enum Step {
+    /// Moved the digest, or another node did: look again.
+    Moved,
+    /// Nothing more to take in.
+    Done,
+    Created(i64),
+}
+
+/// Takes in the pieces that continue the digest, one compare-and-set.
+async fn step(
+    state: &AppState,
+    session_id: i64,
+    seed: Option<Seed>,
+    mover: &Mover,
+) -> Result<Step> {
+    let session = state.db.session(session_id).await?.ok_or(Error::NotFound("upload session"))?;
+    if session.status != crate::store::sessions::status::UPLOADING {
+        return Ok(Step::Done);
+    }
+    let from = DigestCursor { upto: session.digest_upto, state: session.digest_state.clone() };
+    let records = state.db.pieces_between(session_id, from.upto, i64::MAX).await?;
+    let pieces: Vec<Piece> = records.iter().map(PieceRecord::piece).collect();
+    let run = contiguous_from(&pieces, from.upto as u64);
+    let Some(last) = run.last().copied() else { return Ok(Step::Done) };
+    let mut digest = match &from.state {
+        Some(saved) => RunningDigest::resume(saved).map_err(corrupt)?,
+        None => RunningDigest::new(),
+    };
+    let mut before_last = from.clone();
+    for piece in &run {
+        before_last = DigestCursor { upto: piece.start as i64, state: Some(digest.state()) };
+        match &seed {
+            Some(seed) if seed.piece == *piece => digest = seed.after.clone(),
+            _ => {
+                let record = records
+                    .iter()
+                    .find(|r| r.start_offset as u64 == piece.start)
+                    .expect("run pieces come from the records");
+                hash_stored(state, record, &mut digest).await?;
             }
         }
-        if last.end < session.file_size as u64 {
-            let to = DigestCursor { upto: last.end as i64, state: Some(digest.state()) };
-            // Moved, or another node moved it first: either way look
-            // again, since more pieces may have arrived meanwhile.
-            state.db.advance_digest(session_id, &from, &to).await?;
-            continue;
+    }
+    let to = DigestCursor { upto: last.end as i64, state: Some(digest.state()) };
+    if last.end < session.file_size as u64 {
+        // Moved, or another node moved it first: either way look again.
+        state.db.advance_digest(session_id, &from, &to).await?;
+        return Ok(Step::Moved);
+    }
+    let sha256 = digest.finish_hex();
+    let announced = mover.announced.lock().expect("never poisoned").clone();
+    let outcome = match mismatch(&session, &sha256, announced.as_deref()) {
+        Err(e) => Err(e),
+        Ok(()) => complete(state, &session, &from, &to, &sha256).await?,
+    };
+    match outcome {
+        Ok(Some(version_id)) => {
+            if session.with_preview != 0 {
+                crate::previews::make(state, &session, version_id).await;
+            }
+            Ok(Step::Created(version_id))
         }
-        let to = DigestCursor { upto: last.end as i64, state: Some(digest.state()) };
-        let sha256 = digest.finish_hex();
-        let refused = mismatch(&session, &sha256, whole_digest).err();
-        let outcome = match refused {
-            Some(e) => Err(e),
-            None => complete(state, &session, &from, &to, &sha256).await?,
-        };
-        match outcome {
-            Ok(Some(version_id)) => {
-                state.ingest.digest_locks.forget(session_id);
-                if session.with_preview != 0 {
-                    crate::previews::make(state, &session, version_id).await;
-                }
-                return Ok(Some(version_id));
+        Ok(None) => Ok(Step::Moved), // lost a race: look again
+        Err(e) => {
+            // The piece that ends the file is not kept: the session stays
+            // open, and takes it again.
+            if before_last.upto > from.upto {
+                state.db.advance_digest(session_id, &from, &before_last).await?;
             }
-            Ok(None) => continue, // lost a race: look again
-            Err(e) => {
-                // The piece that ends the file is not kept: the session
-                // stays open, and takes it again.
-                if before_last.upto > from.upto {
-                    state.db.advance_digest(session_id, &from, &before_last).await?;
-                }
-                forget_piece(state, session_id, &records, last).await?;
-                return Err(e);
-            }
+            forget_piece(state, session_id, &records, last).await?;
+            *mover.announced.lock().expect("never poisoned") = None;
+            Err(e)
         }
     }
 }

@@ -108,7 +108,7 @@ where
                 if kept > 0 {
                     let piece = Piece { start: from, end: from + kept, part: request.part };
                     record(state, &session, piece, key.as_ref(), blob_offset).await?;
-                    digest::advance(state, session.id, None, None).await?;
+                    digest::advance(state, session.id, None, None, false).await?;
                 }
                 kept
             }
@@ -125,11 +125,11 @@ where
     let Some((writer, from, key)) = writer.zip(store_from).zip(key).map(|((w, f), k)| (w, f, k))
     else {
         // Every byte was already stored, identically: a replay.
-        return finish(state, session.id, verified_to, None, request.whole_digest.as_deref()).await;
+        return finish(state, &session, verified_to, None, request.whole_digest.as_deref()).await;
     };
     if received.stored == 0 && shape.file_size > 0 {
         if !received.verified.is_empty() {
-            return finish(state, session.id, verified_to, None, request.whole_digest.as_deref())
+            return finish(state, &session, verified_to, None, request.whole_digest.as_deref())
                 .await;
         }
         return Err(Error::PartSize("an empty part is only taken for an empty file".into()));
@@ -138,11 +138,11 @@ where
     let piece = Piece { start: from, end: from + written, part: request.part };
     if !record(state, &session, piece, Some(&key), blob_offset).await? {
         lost(state, &session, piece, &key).await?;
-        return finish(state, session.id, piece.end, None, request.whole_digest.as_deref()).await;
+        return finish(state, &session, piece.end, None, request.whole_digest.as_deref()).await;
     }
     drop(_claim);
     let seed = received.digest.map(|after| Seed { piece, after });
-    finish(state, session.id, piece.end, seed, request.whole_digest.as_deref()).await
+    finish(state, &session, piece.end, seed, request.whole_digest.as_deref()).await
 }
 
 /// Plans the request against the stored pieces and, in place, claims the
@@ -305,12 +305,17 @@ async fn lost(
 /// Carries the digest on and answers where the bytes ended.
 async fn finish(
     state: &AppState,
-    session_id: i64,
+    session: &SessionRecord,
     end: u64,
     seed: Option<Seed>,
     whole_sha256: Option<&str>,
 ) -> Result<Appended> {
-    let created_version = digest::advance(state, session_id, seed, whole_sha256).await?;
+    let session_id = session.id;
+    // The part that ends the file, or announces its digest, waits to hear
+    // whether the file was made; the others leave their piece to whoever
+    // is moving the digest.
+    let wait = end == session.file_size as u64 || whole_sha256.is_some();
+    let created_version = digest::advance(state, session_id, seed, whole_sha256, wait).await?;
     let session = state.db.session(session_id).await?.ok_or(Error::NotFound("upload session"))?;
     Ok(Appended { end, session, created_version })
 }

@@ -57,6 +57,11 @@ impl DbKind {
 pub struct Db {
     pool: AnyPool,
     kind: DbKind,
+    /// SQLite takes one writer at a time, and a writer that finds the
+    /// database locked sleeps in SQLite's busy handler for milliseconds
+    /// at a time. The upload path's writes wait their turn here instead,
+    /// where a turn passes on as soon as the last one ends.
+    write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Db {
@@ -106,7 +111,7 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(unusable)?;
-        Ok(Db { pool, kind })
+        Ok(Db { pool, kind, write_turn: Default::default() })
     }
 
     async fn migrate(&self) -> Result<()> {
@@ -149,6 +154,15 @@ impl Db {
         }
         self.pool.execute("pragma analysis_limit = 0; analyze files;").await?;
         Ok(true)
+    }
+
+    /// Waits for this process's turn to write, on SQLite; PostgreSQL
+    /// takes concurrent writers as they come.
+    pub async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.kind {
+            DbKind::Sqlite => Some(self.write_turn.lock().await),
+            DbKind::Postgres => None,
+        }
     }
 
     pub fn pool(&self) -> &AnyPool {

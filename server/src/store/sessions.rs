@@ -208,6 +208,7 @@ impl Db {
     /// longer takes bytes or a recorded piece overlaps this one (another
     /// request stored those bytes first).
     pub async fn record_piece(&self, piece: NewPiece<'_>) -> Result<bool> {
+        let _turn = self.write_turn().await;
         let mut tx = self.pool().begin().await?;
         // The row lock (SQLite: the write lock) orders the pieces of one
         // session, so the overlap check below sees every earlier insert.
@@ -254,6 +255,7 @@ impl Db {
         from: &DigestCursor,
         to: &DigestCursor,
     ) -> Result<bool> {
+        let _turn = self.write_turn().await;
         let changed = sqlx::query(
             "update upload_sessions set digest_upto = $3, digest_state = $4 \
              where id = $1 and digest_upto = $2 and status = 'uploading'",
@@ -279,6 +281,7 @@ impl Db {
         done: Completion<'_>,
         now: i64,
     ) -> Result<Completed> {
+        let _turn = self.write_turn().await;
         let mut tx = self.pool().begin().await?;
         if let Some(quota) = done.quota_bytes {
             // Takes the account's row lock first, so completions of one
