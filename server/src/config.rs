@@ -139,6 +139,18 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(1..=256))]
     pub upload_window: u32,
 
+    /// How many part requests one account may have in flight at once;
+    /// more are answered 429 with `Retry-After`.
+    #[arg(long, env = "SATCHEL_PARTS_PER_ACCOUNT", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub parts_per_account: u32,
+
+    /// Slowest a part's body may arrive, in bytes a second (after 10 s):
+    /// a slower body is dropped (408), keeping what arrived where the
+    /// store allows it. 0: no minimum.
+    #[arg(long, env = "SATCHEL_MIN_UPLOAD_RATE", default_value_t = 4096)]
+    pub min_upload_rate: u64,
+
     /// Serve `/embed-demo`, which hands a short-lived `files` token to
     /// whoever opens it, even when not listening on a loopback address
     /// (on loopback it is always served). Never on a public deployment.

@@ -80,6 +80,17 @@ pub enum Error {
     #[error("{0}")]
     PartConflict(String),
 
+    /// 429 `too-many-requests` (with `Retry-After: 1`): the session or
+    /// the account has as many part requests in flight as it may; the
+    /// text says which.
+    #[error("{0}")]
+    TooManyRequests(String),
+
+    /// 408 `body-too-slow`: a part's bytes arrived slower than the
+    /// minimum rate; what arrived was kept where the store allows it.
+    #[error("{0}")]
+    BodyTooSlow(String),
+
     /// 460 `checksum-mismatch`: the bytes do not match the digest the
     /// client announced; nothing was stored.
     #[error("{0}")]

@@ -57,6 +57,9 @@ async fn open_state(args: &ServeArgs) -> Result<AppState> {
         request_timeout: args.request_timeout,
         upload_buffer: args.upload_buffer,
         upload_window: args.upload_window,
+        parts_per_account: args.parts_per_account,
+        min_upload_rate: args.min_upload_rate,
+        min_rate_grace: Settings::default().min_rate_grace,
         cors_origins: args.cors_origins.clone(),
         embed_demo: args.embed_demo(),
     };

@@ -27,6 +27,12 @@ pub struct Settings {
     pub upload_buffer: u64,
     /// How many parts of one upload may be in flight at once.
     pub upload_window: u32,
+    /// How many part requests one account may have in flight at once.
+    pub parts_per_account: u32,
+    /// Slowest a part's body may arrive, in bytes a second, once
+    /// `min_rate_grace` has passed; 0: no minimum.
+    pub min_upload_rate: u64,
+    pub min_rate_grace: Duration,
     /// Browser origins allowed to call the API; empty means none.
     pub cors_origins: Vec<String>,
     /// Whether `/embed-demo` is served.
@@ -60,6 +66,9 @@ impl Default for Settings {
             request_timeout: Duration::from_secs(60),
             upload_buffer: 8 * 1024 * 1024,
             upload_window: 8,
+            parts_per_account: 32,
+            min_upload_rate: 4096,
+            min_rate_grace: Duration::from_secs(10),
             cors_origins: Vec::new(),
             embed_demo: EmbedDemo::Loopback,
         }

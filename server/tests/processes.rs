@@ -169,6 +169,114 @@ async fn a_sigkill_mid_upload_loses_no_acknowledged_part() {
     assert_eq!(sha256_hex(&downloaded), sha256_hex(&bytes));
 }
 
+/// Sends every part of `bytes` the resume point at `url` lacks, `window`
+/// at a time by part number, until the file is complete: the file object.
+async fn send_missing(
+    client: &reqwest::Client,
+    url: &str,
+    upload_url: &str,
+    bytes: &[u8],
+) -> Value {
+    let resume = get_json(client, url).await;
+    if resume["status"] == "completed" {
+        return resume["file"].clone();
+    }
+    let held: Vec<(usize, usize)> = resume["ranges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r[0].as_u64().unwrap() as usize, r[1].as_u64().unwrap() as usize))
+        .collect();
+    let received = resume["received"].as_u64().unwrap() as usize;
+    let mut file = Value::Null;
+    // The rest of a part the server kept the start of goes to next_url.
+    if !received.is_multiple_of(PART) {
+        let end = (received / PART + 1) * PART;
+        let (status, answer) = put(
+            client,
+            resume["next_url"].as_str().unwrap(),
+            &bytes[received..end.min(bytes.len())],
+        )
+        .await;
+        assert!(status == 202 || status == 200, "{status} {answer}");
+        if status == 200 {
+            return answer;
+        }
+    }
+    for (k, chunk) in bytes.chunks(PART).enumerate() {
+        let (start, end) = (k * PART, k * PART + chunk.len());
+        if end <= received.next_multiple_of(PART)
+            || held.iter().any(|&(s, e)| s <= start && end <= e)
+        {
+            continue;
+        }
+        let (status, answer) = put(client, &format!("{upload_url}?part={}", k + 1), chunk).await;
+        assert!(status == 202 || status == 200, "part {}: {status} {answer}", k + 1);
+        if status == 200 {
+            file = answer;
+        }
+    }
+    file
+}
+
+#[tokio::test]
+async fn a_sigkill_with_several_parts_in_flight_loses_no_acknowledged_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let token = token(&data, None);
+    let client = reqwest::Client::new();
+    let bytes = pattern(12 * PART + 77, 3);
+
+    let node = Node::start(&data, &["--upload-window", "6"], &[]);
+    let session = open(&client, &node, &token, "window.bin", bytes.len()).await;
+    let upload_url = session["upload_url"].as_str().unwrap().to_owned();
+    // Parts 2 and 4 are acknowledged out of order; parts 1, 3, 5 and 6 are
+    // on the wire, half sent, when the process dies.
+    for k in [2, 4] {
+        let (status, _) =
+            put(&client, &format!("{upload_url}?part={k}"), &bytes[(k - 1) * PART..k * PART]).await;
+        assert_eq!(status, 202);
+    }
+    let mut senders = Vec::new();
+    let mut in_flight = Vec::new();
+    for k in [1usize, 3, 5, 6] {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+        tx.send(Ok(bytes[(k - 1) * PART..(k - 1) * PART + PART / 2].to_vec())).await.unwrap();
+        let body = reqwest::Body::wrap_stream(tokio_stream_from(rx));
+        let (client, url) = (client.clone(), format!("{upload_url}?part={k}"));
+        in_flight.push(tokio::spawn(async move {
+            client.post(url).header("content-length", PART).body(body).send().await
+        }));
+        senders.push(tx);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    node.kill();
+    for request in in_flight {
+        assert!(request.await.unwrap().is_err(), "the request died with the server");
+    }
+    drop(senders);
+
+    let node = Node::start(&data, &["--upload-window", "6"], &[]);
+    let upload_url = node.rebase(&upload_url);
+    let resume = get_json(&client, &upload_url).await;
+    assert_eq!(resume["status"], "uploading");
+    assert_eq!(resume["received"], 0, "part 1 never finished");
+    let ranges = resume["ranges"].as_array().unwrap();
+    for k in [2, 4] {
+        let (start, end) = ((k - 1) * PART, k * PART);
+        assert!(
+            ranges.iter().any(|r| r[0].as_u64().unwrap() as usize <= start
+                && end <= r[1].as_u64().unwrap() as usize),
+            "acknowledged part {k} survived: {resume}"
+        );
+    }
+    let file = send_missing(&client, &upload_url, &upload_url, &bytes).await;
+    assert_eq!(file["sha256"], sha256_hex(&bytes));
+    let downloaded = download(&client, file["_links"]["download"]["href"].as_str().unwrap()).await;
+    assert_eq!(sha256_hex(&downloaded), sha256_hex(&bytes));
+}
+
 fn tokio_stream_from(
     mut rx: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
 ) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> {
@@ -226,6 +334,41 @@ async fn two_processes_on_postgres_and_s3_serve_one_upload_together() {
         .await
         .unwrap();
     assert_eq!(rows, parts.len() as i64, "each part stored once");
+
+    // A second upload through both nodes at once: parts of a window sent
+    // to either node, out of order, every part to both at the same time.
+    let raced_bytes = pattern(6 * PART + 500, 9);
+    let raced = open(&client, &b, &token, "raced.bin", raced_bytes.len()).await;
+    let upload_url = raced["upload_url"].as_str().unwrap().to_owned();
+    let mut sends = Vec::new();
+    for k in [3usize, 1, 2, 5, 4, 6] {
+        for node in [&a, &b] {
+            let url = node.rebase(&format!("{upload_url}?part={k}"));
+            let body = raced_bytes[(k - 1) * PART..(k * PART).min(raced_bytes.len())].to_vec();
+            let client = client.clone();
+            sends.push(tokio::spawn(async move { put(&client, &url, &body).await }));
+        }
+    }
+    for send in sends {
+        let (status, answer) = send.await.unwrap();
+        assert!(status == 202 || status == 200, "{status} {answer}");
+    }
+    let last =
+        put(&client, &a.rebase(&format!("{upload_url}?part=7")), &raced_bytes[6 * PART..]).await;
+    assert_eq!(last.0, 200, "{}", last.1);
+    assert_eq!(last.1["sha256"], sha256_hex(&raced_bytes), "digest over pieces from both nodes");
+    let pieces: i64 =
+        sqlx::query_scalar("select count(*) from upload_pieces where session_id = $1")
+            .bind(raced["session_id"].as_i64().unwrap())
+            .fetch_one(db.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(pieces, 7, "each part stored once");
+    let raced_link = last.1["_links"]["download"]["href"].as_str().unwrap().to_owned();
+    assert_eq!(
+        sha256_hex(&download(&client, &b.rebase(&raced_link)).await),
+        sha256_hex(&raced_bytes)
+    );
 
     // Either node serves the bytes from the shared store.
     let link = file["_links"]["download"]["href"].as_str().unwrap();

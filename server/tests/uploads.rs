@@ -476,6 +476,119 @@ async fn on_s3_a_part_cut_off_midway_is_sent_again_whole() {
     ctx.cleanup().await;
 }
 
+/// A part request whose body sends `first` and then waits for more until
+/// the returned sender is dropped.
+fn held_request(
+    url: &str,
+    first: &[u8],
+    len: usize,
+) -> (Request<Body>, tokio::sync::mpsc::Sender<()>) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
+    let first: Result<bytes::Bytes, std::io::Error> = Ok(first.to_vec().into());
+    let rest = futures::stream::poll_fn(move |cx| match rx.poll_recv(cx) {
+        std::task::Poll::Ready(_) => std::task::Poll::Ready(None),
+        std::task::Poll::Pending => std::task::Poll::Pending,
+    });
+    use futures::StreamExt;
+    let stream = futures::stream::iter([first]).chain(rest.map(Ok::<bytes::Bytes, std::io::Error>));
+    let request = Request::post(path_of(url))
+        .header(header::CONTENT_LENGTH, len)
+        .body(Body::from_stream(stream))
+        .unwrap();
+    (request, tx)
+}
+
+async fn no_session_or_account_holds_more_than_its_share(backend: Backend) {
+    let settings = Settings { parts_per_account: 4, ..settings() };
+    let ctx = Ctx::with(backend, settings, None).await;
+    let bytes = pattern(8 * PART as usize, 41);
+    let session = ctx.open_ok("share.bin", bytes.len()).await;
+    // The window's worth of parts on the wire, their bodies unfinished.
+    let mut held = Vec::new();
+    for k in 1..=WINDOW as usize {
+        let (request, tx) = held_request(&templated(&session, k), &bytes[..10], PART as usize);
+        let router = ctx.router.clone();
+        held.push((tokio::spawn(async move { send(&router, request).await }), tx));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // One more part of the same upload: 429 at once, body unread.
+    let more = ctx.put(&templated(&session, 4), &bytes[3 * 1024..4 * 1024]).await;
+    assert!(more.problem(429, "too-many-requests")["detail"].as_str().unwrap().contains("upload"));
+    assert_eq!(more.header("retry-after"), Some("1"));
+    // Another upload of the account gets the one share left, then no more.
+    let other = ctx.open_ok("other.bin", bytes.len()).await;
+    let (request, tx) = held_request(other["upload_url"].as_str().unwrap(), &bytes[..10], 1024);
+    let router = ctx.router.clone();
+    held.push((tokio::spawn(async move { send(&router, request).await }), tx));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let third = ctx.open_ok("third.bin", bytes.len()).await;
+    let refused = ctx.put(third["upload_url"].as_str().unwrap(), &bytes[..1024]).await;
+    assert!(refused.problem(429, "too-many-requests")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("account"));
+    // Another account is not held up.
+    let token = ctx.app.token("globex", "files").await;
+    let theirs = send(
+        &ctx.router,
+        with_token(
+            "POST",
+            "/v1.0/sessions",
+            &token,
+            Some(json!({"file_name": "g", "file_size": 10})),
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(ctx.put(theirs["upload_url"].as_str().unwrap(), &bytes[..10]).await.status, 200);
+    // Once the held requests end, their shares are free again.
+    for (task, tx) in held {
+        drop(tx);
+        task.await.unwrap();
+    }
+    // (The cut bodies left 10 bytes of each part; the upload goes on.)
+    let resume = send(&ctx.router, get(&path_of(session["upload_url"].as_str().unwrap()))).await;
+    let rest = ctx.put(resume.json()["next_url"].as_str().unwrap(), &bytes[10..1024]).await;
+    assert_eq!(rest.status, 202, "{}", rest.text());
+    ctx.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_no_session_or_account_holds_more_than_its_share() {
+    no_session_or_account_holds_more_than_its_share(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_no_session_or_account_holds_more_than_its_share() {
+    no_session_or_account_holds_more_than_its_share(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_body_that_trickles_slower_than_the_minimum_rate_is_dropped() {
+    let settings = Settings {
+        min_upload_rate: 1000,
+        min_rate_grace: Duration::from_millis(300),
+        ..settings()
+    };
+    let ctx = Ctx::with(Backend::Sqlite, settings, None).await;
+    let bytes = pattern(2 * PART as usize, 42);
+    let session = ctx.open_ok("slow.bin", bytes.len()).await;
+    let url = session["upload_url"].as_str().unwrap().to_owned();
+    let (request, _tx) = held_request(&url, &bytes[..10], PART as usize);
+    let started = std::time::Instant::now();
+    let answer = tokio::time::timeout(Duration::from_secs(10), send(&ctx.router, request))
+        .await
+        .expect("the slow body is dropped, not waited for");
+    answer.problem(408, "body-too-slow");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // What arrived is kept: the rest goes from the resume point.
+    let resume = send(&ctx.router, get(&path_of(&url))).await.json();
+    assert_eq!(resume["received"], 10);
+    let rest = ctx.put(resume["next_url"].as_str().unwrap(), &bytes[10..1024]).await;
+    assert_eq!(rest.status, 202, "{}", rest.text());
+    ctx.cleanup().await;
+}
+
 async fn part_rules_hold(ctx: Ctx) {
     let bytes = pattern(3 * PART as usize, 2);
     let session = ctx.open_ok("data.bin", bytes.len()).await;

@@ -62,6 +62,12 @@ impl Error {
                 (StatusCode::CONFLICT, "part-out-of-order", "Part out of order")
             }
             Error::PartConflict(_) => (StatusCode::CONFLICT, "part-conflict", "Part conflict"),
+            Error::TooManyRequests(_) => {
+                (StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Too many requests")
+            }
+            Error::BodyTooSlow(_) => {
+                (StatusCode::REQUEST_TIMEOUT, "body-too-slow", "Body arrived too slowly")
+            }
             Error::ChecksumMismatch(_) => (
                 StatusCode::from_u16(460).expect("460 is a valid status"),
                 "checksum-mismatch",
@@ -130,6 +136,11 @@ impl IntoResponse for Error {
             if let Ok(v) = header::HeaderValue::from_str(&format!("bytes */{size}")) {
                 response.headers_mut().insert(header::CONTENT_RANGE, v);
             }
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
         }
         if status == StatusCode::UNAUTHORIZED {
             response

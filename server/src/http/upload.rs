@@ -21,7 +21,7 @@ use super::files::FileView;
 use crate::{
     domain::{digest::content_digest_sha256, parts::PartNumber},
     error::{Error, Result},
-    ingest::{self, Append, Appended},
+    ingest::{self, shares::Busy, Append, Appended},
     state::AppState,
     store::{
         now_unix,
@@ -118,6 +118,23 @@ pub async fn put_part(
         keep_cut: true,
     };
     let session_id = session.id;
+    // Fair shares first, before the body is read: a session gets its
+    // window, an account its share; the body slots are the server's.
+    let settings = &state.settings;
+    let share = state
+        .ingest
+        .shares
+        .take(session.id, session.account_id, settings.upload_window, settings.parts_per_account)
+        .map_err(|busy| match busy {
+            Busy::Session { limit } => Error::TooManyRequests(format!(
+                "this upload already has {limit} parts in flight; send this one when one of \
+                 them is answered"
+            )),
+            Busy::Account { limit } => Error::TooManyRequests(format!(
+                "this account already has {limit} parts in flight; send this one when one of \
+                 them is answered"
+            )),
+        })?;
     let _slot = state.part_slots.clone().acquire_owned().await.expect("never closed");
     // The append runs on a task of its own, so a client that goes away
     // cannot cancel a write midway: the body then ends in an error, which
@@ -125,7 +142,11 @@ pub async fn put_part(
     let appended = tokio::spawn({
         let state = state.clone();
         let stream = body.into_data_stream().boxed();
-        async move { ingest::append(&state, &session, request, stream).await }
+        async move {
+            let appended = ingest::append(&state, &session, request, stream).await;
+            drop(share);
+            appended
+        }
     })
     .await
     .map_err(|e| Error::Io(std::io::Error::other(e)))?;

@@ -10,6 +10,8 @@
 //! - `in_place`: claims on ranges of a session blob written in place.
 //! - `digest`: the whole-file SHA-256 over the stored pieces, and
 //!   completion.
+//! - `shares`: how many requests one session and one account may have
+//!   in flight.
 //!
 //! Memory: a request holds the chunk in hand plus what its piece writer
 //! batches (128 KiB on local disk; the whole piece, at most
@@ -29,6 +31,7 @@ pub mod in_place;
 pub mod place;
 pub mod receive;
 pub mod rules;
+pub mod shares;
 
 pub use place::append;
 
@@ -38,6 +41,7 @@ pub use place::append;
 pub struct Ingest {
     pub claims: Arc<in_place::Claims>,
     pub digest_locks: digest::DigestLocks,
+    pub shares: Arc<shares::Shares>,
 }
 
 impl Ingest {

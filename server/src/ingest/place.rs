@@ -25,7 +25,7 @@ use futures::Stream;
 use super::{
     digest::{self, Seed},
     in_place::ClaimGuard,
-    receive::{receive, Receiving},
+    receive::{receive, MinRate, Receiving},
     rules::{self, Piece, Plan, Refusal},
     Append, Appended,
 };
@@ -87,6 +87,10 @@ where
         declared: request.declared,
         digest,
         hash_body: request.body_sha256.is_some(),
+        min_rate: (state.settings.min_upload_rate > 0).then_some(MinRate {
+            bytes_per_sec: state.settings.min_upload_rate,
+            grace: state.settings.min_rate_grace,
+        }),
     };
     let received = receive(body, &plan, receiving, writer.as_mut()).await?;
     for (piece, sha) in &received.verified {
@@ -114,7 +118,8 @@ where
             }
             _ => 0,
         };
-        return Err(Error::validation(format!("{why}; {kept} new bytes were kept")));
+        let why = format!("{why}; {kept} new bytes were kept");
+        return Err(if received.slow { Error::BodyTooSlow(why) } else { Error::validation(why) });
     }
     if request.body_sha256.is_some() && received.body_sha != request.body_sha256 {
         return Err(Error::ChecksumMismatch(

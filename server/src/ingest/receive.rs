@@ -27,8 +27,19 @@ pub struct Received {
     pub digest: Option<RunningDigest>,
     /// SHA-256 of the whole body, when the client announced one.
     pub body_sha: Option<[u8; 32]>,
-    /// Why the body ended before its end (the connection was cut).
+    /// Why the body ended before its end (the connection was cut, or it
+    /// arrived too slowly).
     pub cut: Option<String>,
+    /// The body was dropped for arriving slower than the minimum rate.
+    pub slow: bool,
+}
+
+/// The slowest a body may arrive: `bytes_per_sec` on average once `grace`
+/// has passed since it began.
+#[derive(Clone, Copy, Debug)]
+pub struct MinRate {
+    pub bytes_per_sec: u64,
+    pub grace: std::time::Duration,
 }
 
 /// Limits and hashes for one body.
@@ -42,6 +53,7 @@ pub struct Receiving {
     /// where it stands.
     pub digest: Option<RunningDigest>,
     pub hash_body: bool,
+    pub min_rate: Option<MinRate>,
 }
 
 /// Streams `body` through `plan`: verified pieces first, then new bytes
@@ -56,7 +68,9 @@ where
     S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    let Receiving { start, max, declared, mut digest, hash_body } = receiving;
+    let Receiving { start, max, declared, mut digest, hash_body, min_rate } = receiving;
+    let began = tokio::time::Instant::now();
+    let mut slow = false;
     let mut body = body;
     let mut body_hash = hash_body.then(Sha256::new);
     let mut verified = Vec::with_capacity(plan.verify.len());
@@ -67,7 +81,29 @@ where
     let mut stored = 0u64;
     let mut cut = None;
     loop {
-        let mut chunk = match body.next().await {
+        let next = match min_rate {
+            None => body.next().await,
+            Some(rate) => {
+                // The next chunk is due before the average since the
+                // start (after the grace) falls below the rate.
+                let allowed = rate.grace
+                    + std::time::Duration::from_secs_f64(
+                        (at - start) as f64 / rate.bytes_per_sec.max(1) as f64,
+                    );
+                match tokio::time::timeout_at(began + allowed, body.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        slow = true;
+                        cut = Some(format!(
+                            "the part arrived slower than {} bytes a second",
+                            rate.bytes_per_sec
+                        ));
+                        break;
+                    }
+                }
+            }
+        };
+        let mut chunk = match next {
             None => break,
             Some(Ok(chunk)) => chunk,
             Some(Err(e)) => {
@@ -117,7 +153,14 @@ where
     if cut.is_none() && declared.is_some_and(|len| at - start < len) {
         cut = Some(format!("the body ended after {} of {} bytes", at - start, declared.unwrap()));
     }
-    Ok(Received { verified, stored, digest, body_sha: body_hash.map(|h| h.finalize().into()), cut })
+    Ok(Received {
+        verified,
+        stored,
+        digest,
+        body_sha: body_hash.map(|h| h.finalize().into()),
+        cut,
+        slow,
+    })
 }
 
 #[cfg(test)]
@@ -131,7 +174,7 @@ mod tests {
     }
 
     fn receiving(start: u64, declared: Option<u64>) -> Receiving {
-        Receiving { start, max: 1000, declared, digest: None, hash_body: true }
+        Receiving { start, max: 1000, declared, digest: None, hash_body: true, min_rate: None }
     }
 
     #[tokio::test]
@@ -204,6 +247,25 @@ mod tests {
             .err()
             .unwrap();
         assert!(matches!(err, Error::PartSize(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_body_slower_than_the_minimum_rate_is_dropped_keeping_what_arrived() {
+        let kept = std::sync::Arc::default();
+        let mut writer: Box<dyn PieceWriter> = Box::new(Kept(std::sync::Arc::clone(&kept)));
+        let plan = Plan { verify: vec![], store: Some((0, 1000)) };
+        // Ten bytes, then nothing more.
+        let trickle = futures::stream::iter([Ok::<_, String>(Bytes::from_static(b"0123456789"))])
+            .chain(futures::stream::pending());
+        let rate = MinRate { bytes_per_sec: 1000, grace: std::time::Duration::from_millis(50) };
+        let receiving = Receiving { min_rate: Some(rate), ..receiving(0, Some(1000)) };
+        let started = std::time::Instant::now();
+        let got = receive(Box::pin(trickle), &plan, receiving, Some(&mut writer)).await.unwrap();
+        assert!(got.slow && got.cut.unwrap().contains("slower than 1000 bytes a second"));
+        assert_eq!(got.stored, 10);
+        assert_eq!(kept.lock().unwrap().len(), 10);
+        // 50 ms of grace and 10 ms for ten bytes, then it is dropped.
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 
     #[tokio::test]
