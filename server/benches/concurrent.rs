@@ -25,8 +25,13 @@ async fn main() {
     let part = env_or("SATCHEL_BENCH_PART", 8 << 20);
     let dir = bench_dir();
     let part_flag = part.to_string();
-    let (server, port, token) =
-        start_satchel(&dir.path().join("satchel"), &["--max-part-size", &part_flag]);
+    // All the uploads belong to one account here, standing for as many
+    // users: its share of requests in flight is raised to match.
+    let share = (2 * uploads).to_string();
+    let (server, port, token) = start_satchel(
+        &dir.path().join("satchel"),
+        &["--max-part-size", &part_flag, "--parts-per-account", &share],
+    );
     let idle_kib = peak_rss_kib(server.0.id());
     let client = reqwest::Client::builder().pool_max_idle_per_host(uploads).build().unwrap();
 

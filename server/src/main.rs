@@ -7,6 +7,7 @@ use clap::Parser;
 use satchel::config::{Cli, Command, TokenCommand};
 
 fn main() -> ExitCode {
+    few_malloc_arenas();
     let cli = Cli::parse();
     satchel::init_tracing();
     // Blob writes and hashing run on blocking threads; a bounded pool keeps
@@ -17,6 +18,20 @@ fn main() -> ExitCode {
         .build()
         .expect("the tokio runtime starts");
     runtime.block_on(run(cli))
+}
+
+/// glibc gives threads that allocate at once arenas of their own, up to
+/// eight per core, and memory freed in one arena serves only that arena.
+/// Part bodies pass between the runtime's threads and the blocking pool,
+/// so with hundreds of uploads the arenas held a tenth of the process's
+/// memory in free lists; two arenas keep it compact at no measurable cost.
+fn few_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; it is called
+    // before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }
 
 async fn run(cli: Cli) -> ExitCode {
