@@ -35,6 +35,9 @@ fn overlaps(a: (u64, u64), b: (u64, u64)) -> bool {
 #[derive(Default)]
 pub struct Claims {
     by_session: Mutex<HashMap<i64, Vec<Claim>>>,
+    /// How many claims have ended, ever: a plan made before a claim stays
+    /// good if no claim ended meanwhile (none could have recorded bytes).
+    ended: std::sync::atomic::AtomicU64,
 }
 
 /// A range held for writing; released when dropped.
@@ -70,6 +73,16 @@ impl Claims {
         Err(Waited)
     }
 
+    /// A mark to tell later whether any claim ended since (`ended_since`).
+    pub fn mark(&self) -> u64 {
+        self.ended.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Whether a claim ended since `mark`.
+    pub fn ended_since(&self, mark: u64) -> bool {
+        self.mark() != mark
+    }
+
     /// Sessions with claims held (for tests: none once uploads are done).
     pub fn sessions_claimed(&self) -> usize {
         self.by_session.lock().expect("never poisoned").len()
@@ -87,6 +100,7 @@ impl Drop for ClaimGuard {
             if let Some(i) = claims.iter().position(|c| c.start == self.start) {
                 claims.swap_remove(i).ended.close();
             }
+            self.claims.ended.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             if claims.is_empty() {
                 map.remove(&self.session_id);
             }

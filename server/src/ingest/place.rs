@@ -158,15 +158,22 @@ async fn plan_and_claim(
     session: &SessionRecord,
     request: &Append,
 ) -> Result<(Plan, Vec<PieceRecord>, SessionRecord, Option<ClaimGuard>)> {
+    let claims = &state.ingest.claims;
     let mut held: Option<(ClaimGuard, u64, u64)> = None;
+    // The face looked the session up just now; later rounds look again.
+    let mut known = Some(session.clone());
     loop {
-        let session =
-            state.db.session(session.id).await?.ok_or(Error::NotFound("upload session"))?;
+        let mark = claims.mark();
+        let session = match known.take() {
+            Some(session) => session,
+            None => state.db.session(session.id).await?.ok_or(Error::NotFound("upload session"))?,
+        };
         check_open(&session)?;
         let shape = super::shape_of(state, &session);
         let hashed = session.digest_upto as u64;
         let from = request.start.min(hashed) as i64;
-        let until = (request.start + shape.max_part_size).max(hashed + shape.window_bytes());
+        let until = (request.start + shape.max_part_size)
+            .max(hashed + 2 * shape.window_bytes() + shape.max_part_size);
         let records = state.db.pieces_between(session.id, from, until as i64).await?;
         let pieces: Vec<Piece> = records.iter().map(PieceRecord::piece).collect();
         let plan = rules::plan(&shape, &pieces, hashed, request.start, request.declared)
@@ -184,7 +191,12 @@ async fn plan_and_claim(
             // The plan moved: let the claim go and take the new range.
             Some(_) | None => {}
         }
-        if let Ok(guard) = state.ingest.claims.claim(session.id, store_from, limit).await {
+        if let Ok(guard) = claims.claim(session.id, store_from, limit).await {
+            if !claims.ended_since(mark) {
+                // No claim ended since the pieces were read, so no bytes
+                // were recorded in this range meanwhile: the plan holds.
+                return Ok((plan, records, session, Some(guard)));
+            }
             held = Some((guard, store_from, limit));
         }
     }
@@ -315,12 +327,15 @@ async fn finish(
     seed: Option<Seed>,
     whole_sha256: Option<&str>,
 ) -> Result<Appended> {
-    let session_id = session.id;
     // The part that ends the file, or announces its digest, waits to hear
     // whether the file was made; the others leave their piece to whoever
     // is moving the digest.
     let wait = end == session.file_size as u64 || whole_sha256.is_some();
-    let created_version = digest::advance(state, session_id, seed, whole_sha256, wait).await?;
-    let session = state.db.session(session_id).await?.ok_or(Error::NotFound("upload session"))?;
+    let created_version = digest::advance(state, session.id, seed, whole_sha256, wait).await?;
+    let session = if wait || created_version.is_some() {
+        state.db.session(session.id).await?.ok_or(Error::NotFound("upload session"))?
+    } else {
+        session.clone()
+    };
     Ok(Appended { end, session, created_version })
 }

@@ -3,7 +3,7 @@
 
 use base64::{engine::general_purpose::STANDARD, Engine as _};
 use sha2::{Digest, Sha256};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::{Outcome, Stop};
@@ -24,11 +24,33 @@ pub struct Prepared {
 impl Prepared {
     pub async fn read(file: &web_sys::File, start: u64, end: u64) -> Outcome<Prepared> {
         let slice = gloo_file::Blob::from(file.clone()).slice(start, end);
-        let buffer = JsFuture::from(AsRef::<web_sys::Blob>::as_ref(&slice).array_buffer());
-        let bytes = bytes_of(buffer.await, end - start)?;
-        let digest = STANDARD.encode(Sha256::digest(&bytes));
+        let buffer = JsFuture::from(AsRef::<web_sys::Blob>::as_ref(&slice).array_buffer()).await;
+        // The part's own digest comes from the browser's SHA-256 where the
+        // page may use it (a secure context), natively and beside the copy
+        // into the page's memory; the whole file's digest is carried on
+        // in wasm, which can hash in steps.
+        let native = buffer.as_ref().ok().and_then(native_sha256);
+        let bytes = bytes_of(buffer, end - start)?;
+        let digest = match native {
+            Some(pending) => match pending.await {
+                Ok(digest) => STANDARD.encode(js_sys::Uint8Array::new(&digest).to_vec()),
+                Err(_) => STANDARD.encode(Sha256::digest(&bytes)),
+            },
+            None => STANDARD.encode(Sha256::digest(&bytes)),
+        };
         Ok(Prepared { slice, bytes, digest })
     }
+}
+
+/// The browser's SHA-256 of `buffer` (an `ArrayBuffer`), when
+/// `crypto.subtle` is there: only in secure contexts (https, localhost).
+fn native_sha256(buffer: &JsValue) -> Option<JsFuture> {
+    let subtle = web_sys::window()?.crypto().ok()?.subtle();
+    if subtle.is_undefined() {
+        return None;
+    }
+    let buffer: &js_sys::Object = buffer.dyn_ref()?;
+    subtle.digest_with_str_and_buffer_source("SHA-256", buffer).ok().map(JsFuture::from)
 }
 
 /// Bytes `[start, end)` of the file; only this slice is read.
