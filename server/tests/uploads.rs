@@ -589,6 +589,50 @@ async fn a_body_that_trickles_slower_than_the_minimum_rate_is_dropped() {
     ctx.cleanup().await;
 }
 
+/// A refused completion takes its last piece back only while nothing
+/// moved: not once another node completed the session or the digest moved.
+async fn a_refused_last_piece_is_taken_back_only_while_nothing_moved(backend: Backend) {
+    use satchel::store::sessions::DigestCursor;
+    let ctx = Ctx::new(backend).await;
+    let bytes = pattern(2 * PART as usize, 43);
+    let session = ctx.open_ok("back.bin", bytes.len()).await;
+    let id = session["session_id"].as_i64().unwrap();
+    let url = session["upload_url"].as_str().unwrap();
+    let next = ctx.put(url, &bytes[..1024]).await.json()["next_url"].as_str().unwrap().to_owned();
+    let db = &ctx.app.state.db;
+    let record = db.session(id).await.unwrap().unwrap();
+    let at = DigestCursor { upto: record.digest_upto, state: record.digest_state.clone() };
+    assert_eq!(at.upto, 1024);
+    let key = db.pieces(id).await.unwrap()[0].blob_key.clone();
+    let start = DigestCursor { upto: 0, state: None };
+    // The digest is not where the caller read it: nothing happens.
+    assert!(!db.take_back_piece(id, &start, &start, 0, &key).await.unwrap());
+    // Another blob key (the piece was sent again meanwhile): nothing.
+    assert!(!db.take_back_piece(id, &at, &start, 0, "uploads/other").await.unwrap());
+    assert_eq!(db.pieces(id).await.unwrap().len(), 1);
+    assert_eq!(db.session(id).await.unwrap().unwrap().digest_upto, 1024);
+    // Completed: nothing is taken back any more.
+    let done = ctx.put(&next, &bytes[1024..]).await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    let end =
+        DigestCursor { upto: 2048, state: db.session(id).await.unwrap().unwrap().digest_state };
+    let last_key = db.pieces(id).await.unwrap()[1].blob_key.clone();
+    assert!(!db.take_back_piece(id, &end, &at, 1024, &last_key).await.unwrap());
+    let link = done.json()["_links"]["download"]["href"].as_str().unwrap().to_owned();
+    assert_eq!(ctx.download(&link, None).await.body, bytes, "the file is whole");
+    ctx.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_a_refused_last_piece_is_taken_back_only_while_nothing_moved() {
+    a_refused_last_piece_is_taken_back_only_while_nothing_moved(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_a_refused_last_piece_is_taken_back_only_while_nothing_moved() {
+    a_refused_last_piece_is_taken_back_only_while_nothing_moved(Backend::Postgres).await;
+}
+
 async fn part_rules_hold(ctx: Ctx) {
     let bytes = pattern(3 * PART as usize, 2);
     let session = ctx.open_ok("data.bin", bytes.len()).await;

@@ -229,6 +229,7 @@ impl BlobStore for LocalDisk {
     }
 
     async fn delete(&self, key: &BlobKey) -> Result<()> {
+        self.entries_synced.lock().expect("never poisoned").remove(&self.path_of(key));
         match tokio::fs::remove_file(self.path_of(key)).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

@@ -62,23 +62,26 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), pages::same_origin));
 
     // Part bodies and downloads are bytes: no compression, and their size
-    // limits are the upload handler's own (the part size).
-    let bytes = Router::new()
-        .merge(upload::router().layer(CorsLayer::permissive()))
-        .merge(download::router())
+    // limits are the upload handler's own (the part size). Part uploads
+    // take as long as their bytes take to arrive, at least at
+    // --min-upload-rate, so the request timeout does not cut them off.
+    let parts = upload::router()
+        .layer(CorsLayer::permissive())
         .layer(middleware::from_fn(problem::problems_only));
+    let downloads = download::router().layer(middleware::from_fn(problem::problems_only));
 
     Router::new()
         .merge(api)
         .merge(login::router())
         .merge(pages)
         .layer(CompressionLayer::new())
-        .merge(bytes)
-        .layer(middleware::from_fn(metrics::track))
+        .merge(downloads)
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             state.settings.request_timeout,
         ))
+        .merge(parts)
+        .layer(middleware::from_fn(metrics::track))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -135,16 +135,19 @@ pub async fn put_part(
                  them is answered"
             )),
         })?;
-    let _slot = state.part_slots.clone().acquire_owned().await.expect("never closed");
+    let slot = state.part_slots.clone().acquire_owned().await.expect("never closed");
     // The append runs on a task of its own, so a client that goes away
     // cannot cancel a write midway: the body then ends in an error, which
-    // the append sees and handles.
+    // the append sees and handles. Part requests are not cut off by
+    // --request-timeout (a large part on a slow link takes long); a body
+    // slower than --min-upload-rate is dropped instead.
     let appended = tokio::spawn({
         let state = state.clone();
         let stream = body.into_data_stream().boxed();
         async move {
             let appended = ingest::append(&state, &session, request, stream).await;
-            drop(share);
+            // Held until the body is done with, even if the client left.
+            drop((share, slot));
             appended
         }
     })

@@ -51,7 +51,7 @@ struct Mover {
     announced: Mutex<Option<String>>,
     /// Why the last completion was refused, for the request whose part
     /// ended the file and waited for it.
-    refused: Mutex<Option<String>>,
+    refused: Mutex<Option<Refused>>,
 }
 
 /// The movers of the sessions whose digests this process moves.
@@ -86,6 +86,51 @@ pub struct Seed {
     pub after: RunningDigest,
 }
 
+/// Notes the whole-file digest a request announced (an RFC 9530 value),
+/// before its bytes are recorded, for whichever request of this process
+/// completes the file.
+pub fn announce(state: &AppState, session_id: i64, whole_digest: &str) {
+    let mover = state.ingest.digest_locks.of(session_id);
+    *mover.announced.lock().expect("never poisoned") = Some(whole_digest.to_owned());
+}
+
+/// Why the completion was refused, when the request whose part ended the
+/// file was not the one that tried it: what that request answers.
+pub fn take_refusal(state: &AppState, session_id: i64) -> Option<Error> {
+    let mover = state.ingest.digest_locks.of(session_id);
+    let refused = mover.refused.lock().expect("never poisoned").take();
+    refused.map(Refused::error)
+}
+
+/// A refused completion, kept for the request that waits to hear of it.
+#[derive(Clone, Debug)]
+enum Refused {
+    Checksum(String),
+    Quota { used: u64, size: u64, quota: u64 },
+    Trashed,
+}
+
+impl Refused {
+    fn of(e: &Error) -> Option<Refused> {
+        match e {
+            Error::ChecksumMismatch(why) => Some(Refused::Checksum(why.clone())),
+            Error::QuotaExceeded { used, size, quota } => {
+                Some(Refused::Quota { used: *used, size: *size, quota: *quota })
+            }
+            Error::FileTrashed => Some(Refused::Trashed),
+            _ => None,
+        }
+    }
+
+    fn error(self) -> Error {
+        match self {
+            Refused::Checksum(why) => Error::ChecksumMismatch(why),
+            Refused::Quota { used, size, quota } => Error::QuotaExceeded { used, size, quota },
+            Refused::Trashed => Error::FileTrashed,
+        }
+    }
+}
+
 /// Moves the session's digest as far as the stored pieces allow, and
 /// completes the session when it reaches the end. Answers the version
 /// this call created, if any.
@@ -93,24 +138,20 @@ pub struct Seed {
 /// A request that only stored bytes in the middle does not wait: if
 /// another request is moving the digest, it leaves word (`pending`) and
 /// that one takes its piece in too. A request that `waits` (its part ends
-/// the file, or it announced the file's digest, `whole_digest`, an RFC
-/// 9530 value) takes its turn, so it can answer with the file or with why
-/// the file was refused.
+/// the file, or it announced the file's digest) takes its turn, so it can
+/// answer with the file or with why the file was refused.
 pub async fn advance(
     state: &AppState,
     session_id: i64,
     seed: Option<Seed>,
-    whole_digest: Option<&str>,
     wait: bool,
 ) -> Result<Option<i64>> {
     let mover = state.ingest.digest_locks.of(session_id);
-    if let Some(digest) = whole_digest {
-        *mover.announced.lock().expect("never poisoned") = Some(digest.to_owned());
-    }
     mover.pending.store(true, Ordering::SeqCst);
     let mut turn = if wait { Some(mover.lock.lock().await) } else { mover.lock.try_lock().ok() };
     let mut seed = seed;
     let mut created = None;
+    let mut closed = false;
     while let Some(guard) = turn {
         loop {
             mover.pending.store(false, Ordering::SeqCst);
@@ -119,13 +160,17 @@ pub async fn advance(
                     created = Some(version_id);
                     break;
                 }
+                Ok(Step::Closed) => {
+                    closed = true;
+                    break;
+                }
                 Ok(Step::Done) if !mover.pending.load(Ordering::SeqCst) => break,
                 Ok(_) => {}
                 Err(e) => {
                     // The request whose part ended the file may be
                     // waiting for its turn: it hears why too.
-                    if let (Error::ChecksumMismatch(why), false) = (&e, wait) {
-                        *mover.refused.lock().expect("never poisoned") = Some(why.clone());
+                    if let (Some(refused), false) = (Refused::of(&e), wait) {
+                        *mover.refused.lock().expect("never poisoned") = Some(refused);
                     }
                     return Err(e);
                 }
@@ -134,22 +179,17 @@ pub async fn advance(
         drop(guard);
         // A piece recorded after the last look, by a request that found
         // the lock taken, is this request's to take in.
-        turn = if created.is_none() && mover.pending.load(Ordering::SeqCst) {
+        turn = if created.is_none() && !closed && mover.pending.load(Ordering::SeqCst) {
             mover.lock.try_lock().ok()
         } else {
             None
         };
     }
-    if let Some(version_id) = created {
+    if created.is_some() || closed {
+        // The session takes no more bytes: nothing to keep for it.
         state.ingest.digest_locks.forget(session_id);
-        return Ok(Some(version_id));
     }
-    if wait {
-        if let Some(why) = mover.refused.lock().expect("never poisoned").take() {
-            return Err(Error::ChecksumMismatch(why));
-        }
-    }
-    Ok(None)
+    Ok(created)
 }
 
 /// What one look at the stored pieces did.
@@ -158,6 +198,8 @@ enum Step {
     Moved,
     /// Nothing more to take in.
     Done,
+    /// The session takes no more bytes (completed, cancelled, expired).
+    Closed,
     Created(i64),
 }
 
@@ -170,7 +212,7 @@ async fn step(
 ) -> Result<Step> {
     let session = state.db.session(session_id).await?.ok_or(Error::NotFound("upload session"))?;
     if session.status != crate::store::sessions::status::UPLOADING {
-        return Ok(Step::Done);
+        return Ok(Step::Closed);
     }
     let from = DigestCursor { upto: session.digest_upto, state: session.digest_state.clone() };
     let records = state.db.pieces_between(session_id, from.upto, i64::MAX).await?;
@@ -217,11 +259,22 @@ async fn step(
         Ok(None) => Ok(Step::Moved), // lost a race: look again
         Err(e) => {
             // The piece that ends the file is not kept: the session stays
-            // open, and takes it again.
-            if before_last.upto > from.upto {
-                state.db.advance_digest(session_id, &from, &before_last).await?;
+            // open, and takes it again. Unless something moved meanwhile
+            // (another node completed the session, or the piece was sent
+            // again): then look again.
+            let record = records
+                .iter()
+                .find(|r| r.start_offset as u64 == last.start)
+                .expect("run pieces come from the records");
+            let start = last.start as i64;
+            let taken =
+                state.db.take_back_piece(session_id, &from, &before_last, start, &record.blob_key);
+            if !taken.await? {
+                return Ok(Step::Moved);
             }
-            forget_piece(state, session_id, &records, last).await?;
+            if state.blobs.part_layout() == crate::blob::PartLayout::BlobPerPart {
+                state.blobs.delete(&BlobKey::new(record.blob_key.clone())?).await?;
+            }
             *mover.announced.lock().expect("never poisoned") = None;
             Err(e)
         }
@@ -275,22 +328,6 @@ async fn complete(
             Err(Error::QuotaExceeded { used, size: session.file_size as u64, quota })
         }
     })
-}
-
-/// Forgets a recorded piece, and its blob where it has one of its own.
-async fn forget_piece(
-    state: &AppState,
-    session_id: i64,
-    records: &[PieceRecord],
-    piece: Piece,
-) -> Result<()> {
-    state.db.forget_piece(session_id, piece.start as i64).await?;
-    if let Some(record) = records.iter().find(|r| r.start_offset as u64 == piece.start) {
-        if state.blobs.part_layout() == crate::blob::PartLayout::BlobPerPart {
-            state.blobs.delete(&BlobKey::new(record.blob_key.clone())?).await?;
-        }
-    }
-    Ok(())
 }
 
 /// Feeds a stored piece's bytes to `digest`, read back from the store.

@@ -112,7 +112,7 @@ pub async fn position(
     let waiting =
         received > session.digest_upto as u64 || (session.file_size == 0 && !pieces.is_empty());
     if waiting && session.status == crate::store::sessions::status::UPLOADING {
-        digest::advance(state, session.id, None, None, true).await?;
+        digest::advance(state, session.id, None, true).await?;
         if let Some(fresh) = state.db.session(session.id).await? {
             session = fresh;
         }

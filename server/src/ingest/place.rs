@@ -59,6 +59,10 @@ where
     let shape = super::shape_of(state, session);
     let layout = state.blobs.part_layout();
     let (plan, records, session, _claim) = plan_and_claim(state, session, &request).await?;
+    if let Some(digest) = &request.whole_digest {
+        // Before anything is recorded: whoever completes the file checks it.
+        digest::announce(state, session.id, digest);
+    }
     let in_order = plan.store.is_some_and(|(from, _)| from == session.digest_upto as u64);
     let digest = match (&session.digest_state, in_order) {
         (_, false) => None,
@@ -112,7 +116,7 @@ where
                 if kept > 0 {
                     let piece = Piece { start: from, end: from + kept, part: request.part };
                     record(state, &session, piece, key.as_ref(), blob_offset).await?;
-                    digest::advance(state, session.id, None, None, false).await?;
+                    digest::advance(state, session.id, None, false).await?;
                 }
                 kept
             }
@@ -331,11 +335,23 @@ async fn finish(
     // whether the file was made; the others leave their piece to whoever
     // is moving the digest.
     let wait = end == session.file_size as u64 || whole_sha256.is_some();
-    let created_version = digest::advance(state, session.id, seed, whole_sha256, wait).await?;
-    let session = if wait || created_version.is_some() {
-        state.db.session(session.id).await?.ok_or(Error::NotFound("upload session"))?
-    } else {
-        session.clone()
-    };
+    let created_version = digest::advance(state, session.id, seed, wait).await?;
+    if !(wait || created_version.is_some()) {
+        return Ok(Appended { end, session: session.clone(), created_version });
+    }
+    let session = state.db.session(session.id).await?.ok_or(Error::NotFound("upload session"))?;
+    if wait && session.status == status::UPLOADING {
+        // The part waited to hear whether the file was made; if its bytes
+        // are gone, another request tried and was refused: say why.
+        let (at, end_at) = (end.saturating_sub(1) as i64, end as i64);
+        let records = state.db.pieces_between(session.id, at, end_at).await?;
+        if end > 0 && !records.iter().any(|r| r.end_offset == end_at) {
+            return Err(digest::take_refusal(state, session.id).unwrap_or_else(|| {
+                Error::PartConflict(format!(
+                    "the part ending at byte {end} was not kept; send it again"
+                ))
+            }));
+        }
+    }
     Ok(Appended { end, session, created_version })
 }

@@ -42,16 +42,14 @@ impl Shares {
     ) -> Result<Share, Busy> {
         let mut sessions = self.sessions.lock().expect("never poisoned");
         let mut accounts = self.accounts.lock().expect("never poisoned");
-        let in_session = sessions.entry(session_id).or_default();
-        if *in_session >= per_session {
+        if sessions.get(&session_id).is_some_and(|n| *n >= per_session) {
             return Err(Busy::Session { limit: per_session });
         }
-        let in_account = accounts.entry(account_id).or_default();
-        if *in_account >= per_account {
+        if accounts.get(&account_id).is_some_and(|n| *n >= per_account) {
             return Err(Busy::Account { limit: per_account });
         }
-        *in_session += 1;
-        *in_account += 1;
+        *sessions.entry(session_id).or_default() += 1;
+        *accounts.entry(account_id).or_default() += 1;
         Ok(Share { shares: self.clone(), session_id, account_id })
     }
 
@@ -95,5 +93,9 @@ mod tests {
         drop(a);
         assert!(shares.take(1, 10, 2, 3).is_ok(), "a share given back is free again");
         assert_eq!(shares.of_account(10), 2, "the share taken just now was given back");
+        drop((_b, _c, _d));
+        let empty = shares.sessions.lock().unwrap().is_empty()
+            && shares.accounts.lock().unwrap().is_empty();
+        assert!(empty, "once all is given back, refused requests left no count behind");
     }
 }

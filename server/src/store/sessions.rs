@@ -416,6 +416,56 @@ impl Db {
         .await?)
     }
 
+    /// Takes back the piece that ended the file after its completion was
+    /// refused: moves the digest from `from` back to `to` (where the piece
+    /// starts) and forgets the piece, in one transaction, only while the
+    /// session is still open with its digest at `from` and the piece is the
+    /// one read (`blob_key`). False when anything moved meanwhile (another
+    /// node completed the session, or the piece was sent again).
+    pub async fn take_back_piece(
+        &self,
+        session_id: i64,
+        from: &DigestCursor,
+        to: &DigestCursor,
+        start: i64,
+        blob_key: &str,
+    ) -> Result<bool> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool().begin().await?;
+        let moved = sqlx::query(
+            "update upload_sessions set digest_upto = $3, digest_state = $4 \
+             where id = $1 and digest_upto = $2 and status = 'uploading'",
+        )
+        .bind(session_id)
+        .bind(from.upto)
+        .bind(to.upto)
+        .bind(to.state.as_deref())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let forgotten = if moved == 1 {
+            sqlx::query(
+                "delete from upload_pieces \
+                 where session_id = $1 and start_offset = $2 and blob_key = $3",
+            )
+            .bind(session_id)
+            .bind(start)
+            .bind(blob_key)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        } else {
+            0
+        };
+        if forgotten == 1 {
+            tx.commit().await?;
+            Ok(true)
+        } else {
+            tx.rollback().await?;
+            Ok(false)
+        }
+    }
+
     pub async fn forget_piece(&self, session_id: i64, start: i64) -> Result<()> {
         sqlx::query("delete from upload_pieces where session_id = $1 and start_offset = $2")
             .bind(session_id)
