@@ -25,7 +25,9 @@ function makeFile(name: string, size: number): { path: string; sha256: string; s
 /** Opens the embed demo and waits for the widget. */
 async function openWidget(page: Page, query = '', choose = 'Choose files'): Promise<void> {
   await page.goto(`/embed-demo${query}`);
-  await expect(page.locator('body')).toHaveAttribute('data-widget', 'ready');
+  // The first page of a run compiles the wasm bundle, which takes seconds
+  // on a busy machine.
+  await expect(page.locator('body')).toHaveAttribute('data-widget', 'ready', { timeout: 30_000 });
   await expect(page.getByRole('button', { name: choose })).toBeVisible();
 }
 
@@ -189,7 +191,7 @@ test('after a reload mid-upload, picking the same file re-sends at most the part
   reloading = true;
   const acked = new Set(acknowledged);
   await page.reload();
-  await expect(page.locator('body')).toHaveAttribute('data-widget', 'ready');
+  await expect(page.locator('body')).toHaveAttribute('data-widget', 'ready', { timeout: 30_000 });
   const after = new Set<string>();
   page.on('request', (r) => {
     if (r.method() === 'POST' && new URL(r.url()).pathname.startsWith('/upload/')) after.add(key(r));
@@ -298,7 +300,7 @@ test('with a crm token the widget attaches, adds a note or sets a field after th
       </script></body></html>`,
   }));
   await page.goto('/crm-host');
-  await expect(page.locator('body')).toHaveAttribute('data-widget', 'ready');
+  await expect(page.locator('body')).toHaveAttribute('data-widget', 'ready', { timeout: 30_000 });
   for (const mode of ['attach', 'note', 'field']) {
     await page.locator(`#${mode} input[type=file]`).setInputFiles(makeFile(`${mode}.txt`, 1000 + mode.length).path);
   }

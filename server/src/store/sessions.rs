@@ -256,18 +256,8 @@ impl Db {
         to: &DigestCursor,
     ) -> Result<bool> {
         let _turn = self.write_turn().await;
-        let changed = sqlx::query(
-            "update upload_sessions set digest_upto = $3, digest_state = $4 \
-             where id = $1 and digest_upto = $2 and status = 'uploading'",
-        )
-        .bind(session_id)
-        .bind(from.upto)
-        .bind(to.upto)
-        .bind(to.state.as_deref())
-        .execute(self.pool())
-        .await?
-        .rows_affected();
-        Ok(changed == 1)
+        let changed = move_digest(session_id, from, to).execute(self.pool()).await?;
+        Ok(changed.rows_affected() == 1)
     }
 
     /// Completes a session whose every byte is stored: moves the digest
@@ -432,17 +422,7 @@ impl Db {
     ) -> Result<bool> {
         let _turn = self.write_turn().await;
         let mut tx = self.pool().begin().await?;
-        let moved = sqlx::query(
-            "update upload_sessions set digest_upto = $3, digest_state = $4 \
-             where id = $1 and digest_upto = $2 and status = 'uploading'",
-        )
-        .bind(session_id)
-        .bind(from.upto)
-        .bind(to.upto)
-        .bind(to.state.as_deref())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let moved = move_digest(session_id, from, to).execute(&mut *tx).await?.rows_affected();
         let forgotten = if moved == 1 {
             sqlx::query(
                 "delete from upload_pieces \
@@ -474,6 +454,23 @@ impl Db {
             .await?;
         Ok(())
     }
+}
+
+/// Moves an open session's digest from `from` to `to`, if it is still at
+/// `from` (compare-and-set: one row changed, or none).
+fn move_digest<'q>(
+    session_id: i64,
+    from: &DigestCursor,
+    to: &'q DigestCursor,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    sqlx::query(
+        "update upload_sessions set digest_upto = $3, digest_state = $4 \
+         where id = $1 and digest_upto = $2 and status = 'uploading'",
+    )
+    .bind(session_id)
+    .bind(from.upto)
+    .bind(to.upto)
+    .bind(to.state.as_deref())
 }
 
 const PIECE_COLUMNS: &str = "start_offset, end_offset, part_number, blob_key, blob_offset";
