@@ -78,9 +78,11 @@ async fn session_of(state: &AppState, token: &str) -> Result<(SessionRecord, Par
         (status = 200, body = CompletedFile, description = "the part completed the file: the file"),
         (status = 400, body = super::problem::Problem, description = "part-size"),
         (status = 404, body = super::problem::Problem),
+        (status = 408, body = super::problem::Problem, description = "body-too-slow"),
         (status = 409, body = super::problem::Problem, description = "part-out-of-order, part-conflict"),
         (status = 410, body = super::problem::Problem, description = "session-expired"),
         (status = 413, body = super::problem::Problem),
+        (status = 429, body = super::problem::Problem, description = "too-many-requests, with Retry-After"),
         (status = 460, body = super::problem::Problem, description = "checksum-mismatch"),
     ))]
 pub async fn put_part(

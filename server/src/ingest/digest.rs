@@ -365,6 +365,7 @@ pub async fn sha256_of_stored(state: &AppState, record: &PieceRecord) -> Result<
     Ok(hasher.finalize().into())
 }
 
-fn corrupt(e: crate::domain::digest::CorruptState) -> Error {
+/// A saved digest state that does not load: an internal error.
+pub(super) fn corrupt(e: crate::domain::digest::CorruptState) -> Error {
     Error::Io(std::io::Error::other(format!("{e}")))
 }

@@ -66,10 +66,7 @@ where
     let in_order = plan.store.is_some_and(|(from, _)| from == session.digest_upto as u64);
     let digest = match (&session.digest_state, in_order) {
         (_, false) => None,
-        (Some(saved), true) => Some(
-            RunningDigest::resume(saved)
-                .map_err(|e| Error::Io(std::io::Error::other(format!("{e}"))))?,
-        ),
+        (Some(saved), true) => Some(RunningDigest::resume(saved).map_err(digest::corrupt)?),
         (None, true) => Some(RunningDigest::new()),
     };
     let store_from = plan.store.map(|(from, _)| from);
@@ -110,12 +107,12 @@ where
         }
     }
     if let Some(why) = received.cut {
-        let kept = match (writer, store_from) {
-            (Some(w), Some(from)) if request.keep_cut && received.stored > 0 => {
+        let kept = match (writer, store_from, &key) {
+            (Some(w), Some(from), Some(key)) if request.keep_cut && received.stored > 0 => {
                 let kept = w.keep_written().await?;
                 if kept > 0 {
                     let piece = Piece { start: from, end: from + kept, part: request.part };
-                    record(state, &session, piece, key.as_ref(), blob_offset).await?;
+                    record(state, &session, piece, key, blob_offset).await?;
                     digest::advance(state, session.id, None, false).await?;
                 }
                 kept
@@ -145,7 +142,7 @@ where
     }
     let written = writer.finish().await?;
     let piece = Piece { start: from, end: from + written, part: request.part };
-    if !record(state, &session, piece, Some(&key), blob_offset).await? {
+    if !record(state, &session, piece, &key, blob_offset).await? {
         lost(state, &session, piece, &key).await?;
         return finish(state, &session, piece.end, None, request.whole_digest.as_deref()).await;
     }
@@ -258,10 +255,9 @@ async fn record(
     state: &AppState,
     session: &SessionRecord,
     piece: Piece,
-    key: Option<&BlobKey>,
+    key: &BlobKey,
     blob_offset: u64,
 ) -> Result<bool> {
-    let key = key.expect("a stored piece has a blob");
     state
         .db
         .record_piece(NewPiece {
