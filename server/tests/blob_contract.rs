@@ -7,6 +7,7 @@ use bytes::Bytes;
 use futures::TryStreamExt;
 use satchel::{
     blob::{BlobKey, BlobStore, ByteRange, LocalDisk, PartLayout, S3Store},
+    domain::digest::RunningDigest,
     testing::S3Server,
     Error,
 };
@@ -78,6 +79,24 @@ async fn contract(store: Arc<dyn BlobStore>) {
     x.unwrap();
     y.unwrap();
     assert_eq!(read(s, &raced, None).await.unwrap(), bytes.as_ref());
+
+    // Hashing a range feeds exactly its bytes, after what was fed before;
+    // a range the blob does not hold whole, or an absent blob, fails.
+    let mut fed = RunningDigest::new();
+    fed.update(b"before");
+    let range = ByteRange::new(3, 200_003).unwrap();
+    let fed = s.hash_range(&raced, range, fed).await.unwrap();
+    let mut expected = RunningDigest::new();
+    expected.update(b"before");
+    expected.update(&bytes[3..200_003]);
+    assert_eq!(fed.finish(), expected.finish());
+    let whole = ByteRange::new(0, bytes.len() as u64).unwrap();
+    let fed = s.hash_range(&raced, whole, RunningDigest::new()).await.unwrap();
+    assert_eq!(fed.finish(), satchel::domain::digest::sha256(&bytes));
+    let beyond = ByteRange::new(699_990, 700_010).unwrap();
+    assert!(s.hash_range(&raced, beyond, RunningDigest::new()).await.is_err());
+    let absent = s.hash_range(&missing, range, RunningDigest::new()).await;
+    assert!(matches!(absent, Err(Error::NotFound("blob"))));
 
     // Delete removes, and deleting again still succeeds.
     s.delete(&a).await.unwrap();

@@ -17,10 +17,13 @@
 //! the same directory is refused at start-up.
 
 use std::{
-    collections::HashSet,
+    collections::HashMap,
     io::SeekFrom,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, Weak,
+    },
 };
 
 use async_trait::async_trait;
@@ -30,7 +33,10 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
 use super::{clamp_range, BlobKey, BlobStore, BlobStream, ByteRange, PartLayout, PieceWriter};
-use crate::error::{Error, Result};
+use crate::{
+    domain::digest::RunningDigest,
+    error::{Error, Result},
+};
 
 /// Blobs in a local directory.
 #[derive(Debug)]
@@ -38,8 +44,8 @@ pub struct LocalDisk {
     root: PathBuf,
     /// Held open for the store's lifetime: the directory's owner lock.
     _lock: std::fs::File,
-    /// Session blobs whose directory entry this process made durable.
-    entries_synced: Arc<Mutex<HashSet<PathBuf>>>,
+    /// Session blobs being written, shared by their writers.
+    open_blobs: Mutex<HashMap<PathBuf, Weak<OpenBlob>>>,
 }
 
 impl LocalDisk {
@@ -66,7 +72,7 @@ impl LocalDisk {
                 Error::Config(format!("cannot lock {}: {e}", lock_path.display()))
             }
         })?;
-        Ok(LocalDisk { root, _lock: lock, entries_synced: Arc::default() })
+        Ok(LocalDisk { root, _lock: lock, open_blobs: Mutex::default() })
     }
 
     fn path_of(&self, key: &BlobKey) -> PathBuf {
@@ -112,16 +118,112 @@ fn open_in_place(path: &Path) -> std::io::Result<std::fs::File> {
     std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(path)
 }
 
-/// One piece written in place into its session's blob.
-struct InPlaceWriter {
+/// A session blob being written: one handle for all its writers, and
+/// their fdatasyncs shared.
+///
+/// `fdatasync` makes every write to the file that returned before it
+/// began durable, whoever made it. So a writer that needs its bytes
+/// durable takes a ticket once its writes returned; if a sync that began
+/// after the ticket was issued has ended meanwhile, the writer is done
+/// without a sync of its own. With several parts of an upload in flight,
+/// one device flush serves all those that finished writing meanwhile
+/// (group commit), instead of one flush each.
+///
+/// A failed sync leaves the file's state unknown (Linux may drop the
+/// dirty pages it could not write and report success to the next sync),
+/// so every later sync of that file in this process fails too.
+struct OpenBlob {
     file: Arc<std::fs::File>,
     path: PathBuf,
+    /// Tickets issued, one per sync asked for.
+    asked: AtomicU64,
+    synced: tokio::sync::Mutex<Synced>,
+}
+
+#[derive(Default)]
+struct Synced {
+    /// Every ticket up to this one is durable.
+    upto: u64,
+    /// The blob's directory entry is durable.
+    entry: bool,
+    /// Why a sync of this file failed.
+    broken: Option<String>,
+}
+
+impl OpenBlob {
+    /// Makes every write that returned before this call durable, with the
+    /// blob's directory entry the first time.
+    async fn sync(&self) -> Result<()> {
+        let ticket = self.asked.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut synced = self.synced.lock().await;
+        if let Some(why) = &synced.broken {
+            return Err(std::io::Error::other(format!("an earlier sync failed: {why}")).into());
+        }
+        if synced.upto >= ticket {
+            return Ok(());
+        }
+        // Every ticket issued so far was issued after its writes returned,
+        // so the sync below covers them all.
+        let covers = self.asked.load(Ordering::SeqCst);
+        let file = self.file.clone();
+        let dir = (!synced.entry).then(|| self.path.parent().expect("blob paths have a parent"));
+        let dir = dir.map(Path::to_path_buf);
+        let outcome = tokio::task::spawn_blocking(move || {
+            file.sync_data()?;
+            if let Some(dir) = dir {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+            Ok::<_, std::io::Error>(())
+        })
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|synced| synced);
+        match outcome {
+            Ok(()) => {
+                synced.upto = covers;
+                synced.entry = true;
+                Ok(())
+            }
+            Err(e) => {
+                synced.broken = Some(e.to_string());
+                Err(e.into())
+            }
+        }
+    }
+}
+
+/// Bytes read at a time when hashing a blob's range.
+const HASH_CHUNK: usize = 64 * 1024;
+
+/// Starts writing `len` bytes from `offset` to the disk without waiting
+/// for them, so the fdatasync that ends the piece finds them on their way
+/// and the disk works while the rest of the piece arrives. Only a hint:
+/// the fdatasync is what makes the bytes durable.
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a plain syscall on a descriptor this file owns.
+    unsafe {
+        libc::sync_file_range(
+            file.as_raw_fd(),
+            offset as libc::off64_t,
+            len as libc::off64_t,
+            libc::SYNC_FILE_RANGE_WRITE,
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_file: &std::fs::File, _offset: u64, _len: u64) {}
+
+/// One piece written in place into its session's blob.
+struct InPlaceWriter {
+    blob: Arc<OpenBlob>,
     /// Where the next batch goes.
     at: u64,
     written: u64,
     batch: Vec<Bytes>,
     batch_len: usize,
-    entries_synced: Arc<Mutex<HashSet<PathBuf>>>,
 }
 
 impl InPlaceWriter {
@@ -130,15 +232,17 @@ impl InPlaceWriter {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.batch);
-        let (file, mut at) = (self.file.clone(), self.at);
+        let (file, mut at) = (self.blob.file.clone(), self.at);
         self.at += self.batch_len as u64;
         self.batch_len = 0;
         tokio::task::spawn_blocking(move || {
             use std::os::unix::fs::FileExt;
+            let from = at;
             for bytes in batch {
                 file.write_all_at(&bytes, at)?;
                 at += bytes.len() as u64;
             }
+            start_writeback(&file, from, at - from);
             Ok::<_, std::io::Error>(())
         })
         .await
@@ -146,25 +250,10 @@ impl InPlaceWriter {
         Ok(())
     }
 
-    /// Flushes and makes everything durable, with the blob's directory
-    /// entry the first time this process writes to it.
+    /// Flushes and makes everything durable.
     async fn sync(mut self: Box<Self>) -> Result<u64> {
         self.flush().await?;
-        let first = !self.entries_synced.lock().expect("never poisoned").contains(&self.path);
-        let (file, path) = (self.file.clone(), self.path.clone());
-        tokio::task::spawn_blocking(move || {
-            file.sync_data()?;
-            if first {
-                let dir = path.parent().expect("blob paths have a parent");
-                std::fs::File::open(dir)?.sync_all()?;
-            }
-            Ok::<_, std::io::Error>(())
-        })
-        .await
-        .map_err(std::io::Error::other)??;
-        if first {
-            self.entries_synced.lock().expect("never poisoned").insert(self.path.clone());
-        }
+        self.blob.sync().await?;
         Ok(self.written)
     }
 }
@@ -220,6 +309,40 @@ impl BlobStore for LocalDisk {
             .boxed())
     }
 
+    async fn hash_range(
+        &self,
+        key: &BlobKey,
+        range: ByteRange,
+        mut digest: RunningDigest,
+    ) -> Result<RunningDigest> {
+        let path = self.path_of(key);
+        tokio::task::spawn_blocking(move || {
+            use std::os::unix::fs::FileExt;
+            let file = match std::fs::File::open(path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(Error::NotFound("blob"))
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let mut chunk = vec![0u8; HASH_CHUNK];
+            let mut at = range.start;
+            while at < range.end {
+                let want = ((range.end - at) as usize).min(HASH_CHUNK);
+                let got = file.read_at(&mut chunk[..want], at)?;
+                if got == 0 {
+                    break;
+                }
+                digest.update(&chunk[..got]);
+                at += got as u64;
+            }
+            super::short_blob(at - range.start, range)?;
+            Ok(digest)
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+
     async fn size(&self, key: &BlobKey) -> Result<Option<u64>> {
         match tokio::fs::metadata(self.path_of(key)).await {
             Ok(meta) => Ok(Some(meta.len())),
@@ -229,7 +352,8 @@ impl BlobStore for LocalDisk {
     }
 
     async fn delete(&self, key: &BlobKey) -> Result<()> {
-        self.entries_synced.lock().expect("never poisoned").remove(&self.path_of(key));
+        // A blob made again later gets its directory entry synced again.
+        self.open_blobs.lock().expect("never poisoned").remove(&self.path_of(key));
         match tokio::fs::remove_file(self.path_of(key)).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -247,20 +371,39 @@ impl BlobStore for LocalDisk {
 
     async fn piece_writer(&self, key: &BlobKey, offset: u64) -> Result<Box<dyn PieceWriter>> {
         let path = self.path_of(key);
-        let file = {
-            let path = path.clone();
-            tokio::task::spawn_blocking(move || open_in_place(&path))
-                .await
-                .map_err(std::io::Error::other)??
+        let open =
+            self.open_blobs.lock().expect("never poisoned").get(&path).and_then(Weak::upgrade);
+        let blob = match open {
+            Some(blob) => blob,
+            None => {
+                let file = {
+                    let path = path.clone();
+                    tokio::task::spawn_blocking(move || open_in_place(&path))
+                        .await
+                        .map_err(std::io::Error::other)??
+                };
+                let blob = Arc::new(OpenBlob {
+                    file: Arc::new(file),
+                    path: path.clone(),
+                    asked: AtomicU64::new(0),
+                    synced: tokio::sync::Mutex::default(),
+                });
+                let mut open = self.open_blobs.lock().expect("never poisoned");
+                if open.len() >= 1024 {
+                    open.retain(|_, blob| blob.strong_count() > 0);
+                }
+                // Two first writers may race here; both handles are the
+                // same file, and a sync on either covers writes on both.
+                open.insert(path, Arc::downgrade(&blob));
+                blob
+            }
         };
         Ok(Box::new(InPlaceWriter {
-            file: Arc::new(file),
-            path,
+            blob,
             at: offset,
             written: 0,
             batch: Vec::new(),
             batch_len: 0,
-            entries_synced: self.entries_synced.clone(),
         }))
     }
 }

@@ -12,7 +12,10 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 
-use crate::error::{Error, Result};
+use crate::{
+    domain::digest::RunningDigest,
+    error::{Error, Result},
+};
 
 mod local;
 mod s3;
@@ -117,6 +120,31 @@ pub trait BlobStore: Send + Sync + 'static {
     ///   end; a range starting past the end fails with `Validation`).
     async fn get(&self, key: &BlobKey, range: Option<ByteRange>) -> Result<BlobStream>;
 
+    /// Feeds exactly the bytes of `range` of the blob to `digest`, in
+    /// order, and answers it.
+    ///
+    /// - MUST fail with `Error::NotFound("blob")` when the key is absent,
+    ///   and with an I/O error when the blob ends before the range does.
+    /// - Holds no more than one chunk of the blob in memory. The default
+    ///   streams it through `get`; a store that can hash where it reads
+    ///   does (local disk: one trip to a blocking thread, not one a chunk).
+    async fn hash_range(
+        &self,
+        key: &BlobKey,
+        range: ByteRange,
+        mut digest: RunningDigest,
+    ) -> Result<RunningDigest> {
+        use futures::TryStreamExt;
+        let mut stream = self.get(key, Some(range)).await?;
+        let mut fed = 0u64;
+        while let Some(chunk) = stream.try_next().await? {
+            fed += chunk.len() as u64;
+            digest.update(&chunk);
+        }
+        short_blob(fed, range)?;
+        Ok(digest)
+    }
+
     /// The blob's size in bytes, or `None` when it is absent.
     async fn size(&self, key: &BlobKey) -> Result<Option<u64>>;
 
@@ -191,6 +219,17 @@ async fn probe(store: &dyn BlobStore) -> Result<()> {
 }
 
 /// Clamps a requested range to a blob of `size` bytes, per the contract.
+/// The error for a blob that ended `fed` bytes into `range`.
+pub(crate) fn short_blob(fed: u64, range: ByteRange) -> Result<()> {
+    if fed < range.len() {
+        return Err(Error::Io(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("the blob ends {fed} bytes into range {}..{}", range.start, range.end),
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn clamp_range(range: Option<ByteRange>, size: u64) -> Result<ByteRange> {
     match range {
         None => Ok(ByteRange { start: 0, end: size }),

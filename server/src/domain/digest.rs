@@ -44,7 +44,12 @@ impl RunningDigest {
 
     /// Lowercase hex of the digest of everything fed so far.
     pub fn finish_hex(self) -> String {
-        hex::encode(self.0.finalize())
+        hex::encode(self.finish())
+    }
+
+    /// The digest of everything fed so far.
+    pub fn finish(self) -> [u8; 32] {
+        self.0.finalize().into()
     }
 }
 

@@ -25,8 +25,6 @@ use std::{
     },
 };
 
-use futures::TryStreamExt;
-
 use super::rules::{contiguous_from, Piece};
 use crate::{
     blob::{BlobKey, ByteRange},
@@ -52,6 +50,36 @@ struct Mover {
     /// Why the last completion was refused, for the request whose part
     /// ended the file and waited for it.
     refused: Mutex<Option<Refused>>,
+    /// How far this process moved the digest past what it last wrote.
+    ahead: Mutex<Option<Ahead>>,
+}
+
+/// The digest moved in memory past the database's cursor: `cursor`, worked
+/// out from the database's cursor at `stored`. Valid while the database
+/// still says `stored` (no other node moved it).
+#[derive(Clone)]
+struct Ahead {
+    stored: i64,
+    cursor: DigestCursor,
+}
+
+/// The digest's cursor is written to the database once it moved this far
+/// past the last written one (and at the file's end, with the file), not
+/// after every piece: a write per piece would be a commit, and a disk
+/// flush, per part. What is not written is worked out again, from the
+/// stored pieces, by whichever request moves the digest next after a
+/// restart, or by another node.
+pub const WRITE_EVERY: i64 = 8 << 20;
+
+/// Where the digest stands for this process: its cursor in memory when
+/// that is ahead of `session`'s, else the session's own.
+pub fn point(state: &AppState, session: &SessionRecord) -> DigestCursor {
+    let mover = state.ingest.digest_locks.of(session.id);
+    let ahead = mover.ahead.lock().expect("never poisoned").clone();
+    match ahead {
+        Some(ahead) if ahead.stored == session.digest_upto => ahead.cursor,
+        _ => DigestCursor { upto: session.digest_upto, state: session.digest_state.clone() },
+    }
 }
 
 /// The movers of the sessions whose digests this process moves.
@@ -214,7 +242,10 @@ async fn step(
     if session.status != crate::store::sessions::status::UPLOADING {
         return Ok(Step::Closed);
     }
-    let from = DigestCursor { upto: session.digest_upto, state: session.digest_state.clone() };
+    // Written is what the database holds; from, where this process has
+    // the digest (ahead of written, when it did not write its last moves).
+    let written = DigestCursor { upto: session.digest_upto, state: session.digest_state.clone() };
+    let from = point(state, &session);
     let records = state.db.pieces_between(session_id, from.upto, i64::MAX).await?;
     let pieces: Vec<Piece> = records.iter().map(PieceRecord::piece).collect();
     let run = contiguous_from(&pieces, from.upto as u64);
@@ -239,10 +270,19 @@ async fn step(
     }
     let to = DigestCursor { upto: last.end as i64, state: Some(digest.state()) };
     if last.end < session.file_size as u64 {
+        let write = to.upto - written.upto >= WRITE_EVERY;
+        let keep = (!write).then(|| Ahead { stored: written.upto, cursor: to.clone() });
+        *mover.ahead.lock().expect("never poisoned") = keep;
+        if !write {
+            return Ok(Step::Moved);
+        }
         // Moved, or another node moved it first: either way look again.
-        state.db.advance_digest(session_id, &from, &to).await?;
+        state.db.advance_digest(session_id, &written, &to).await?;
         return Ok(Step::Moved);
     }
+    *mover.ahead.lock().expect("never poisoned") = None;
+    // The database's cursor is what completion and taking back compare.
+    let from = written;
     let sha256 = digest.finish_hex();
     let announced = mover.announced.lock().expect("never poisoned").clone();
     let outcome = match mismatch(&session, &sha256, announced.as_deref()) {
@@ -336,10 +376,15 @@ async fn hash_stored(
     record: &PieceRecord,
     digest: &mut RunningDigest,
 ) -> Result<()> {
-    let mut stream = read_piece(state, record).await?;
-    while let Some(chunk) = stream.try_next().await? {
-        digest.update(&chunk);
+    let len = (record.end_offset - record.start_offset) as u64;
+    if len == 0 {
+        return Ok(());
     }
+    let key = BlobKey::new(record.blob_key.clone())?;
+    let start = record.blob_offset as u64;
+    let range = ByteRange::new(start, start + len)?;
+    let fed = state.blobs.hash_range(&key, range, std::mem::take(digest)).await?;
+    *digest = fed;
     Ok(())
 }
 
@@ -356,13 +401,9 @@ pub async fn read_piece(state: &AppState, record: &PieceRecord) -> Result<crate:
 
 /// SHA-256 of a stored piece, read back.
 pub async fn sha256_of_stored(state: &AppState, record: &PieceRecord) -> Result<[u8; 32]> {
-    use sha2::Digest;
-    let mut hasher = sha2::Sha256::new();
-    let mut stream = read_piece(state, record).await?;
-    while let Some(chunk) = stream.try_next().await? {
-        hasher.update(&chunk);
-    }
-    Ok(hasher.finalize().into())
+    let mut digest = RunningDigest::new();
+    hash_stored(state, record, &mut digest).await?;
+    Ok(digest.finish())
 }
 
 /// A saved digest state that does not load: an internal error.

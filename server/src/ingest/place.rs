@@ -37,6 +37,7 @@ use crate::{
     store::{
         now_unix,
         sessions::{status, NewPiece, PieceRecord, SessionRecord},
+        shared_commit::Hold,
     },
 };
 
@@ -58,13 +59,14 @@ where
 {
     let shape = super::shape_of(state, session);
     let layout = state.blobs.part_layout();
-    let (plan, records, session, _claim) = plan_and_claim(state, session, &request).await?;
+    let (plan, records, session, claim) = plan_and_claim(state, session, &request).await?;
     if let Some(digest) = &request.whole_digest {
         // Before anything is recorded: whoever completes the file checks it.
         digest::announce(state, session.id, digest);
     }
-    let in_order = plan.store.is_some_and(|(from, _)| from == session.digest_upto as u64);
-    let digest = match (&session.digest_state, in_order) {
+    let point = digest::point(state, &session);
+    let in_order = plan.store.is_some_and(|(from, _)| from == point.upto as u64);
+    let digest = match (&point.state, in_order) {
         (_, false) => None,
         (Some(saved), true) => Some(RunningDigest::resume(saved).map_err(digest::corrupt)?),
         (None, true) => Some(RunningDigest::new()),
@@ -112,7 +114,7 @@ where
                 let kept = w.keep_written().await?;
                 if kept > 0 {
                     let piece = Piece { start: from, end: from + kept, part: request.part };
-                    record(state, &session, piece, key, blob_offset).await?;
+                    record(state, &session, piece, key, blob_offset, claim).await?;
                     digest::advance(state, session.id, None, false).await?;
                 }
                 kept
@@ -142,11 +144,10 @@ where
     }
     let written = writer.finish().await?;
     let piece = Piece { start: from, end: from + written, part: request.part };
-    if !record(state, &session, piece, &key, blob_offset).await? {
+    if !record(state, &session, piece, &key, blob_offset, claim).await? {
         lost(state, &session, piece, &key).await?;
         return finish(state, &session, piece.end, None, request.whole_digest.as_deref()).await;
     }
-    drop(_claim);
     let seed = received.digest.map(|after| Seed { piece, after });
     finish(state, &session, piece.end, seed, request.whole_digest.as_deref()).await
 }
@@ -250,26 +251,27 @@ fn refused(
 }
 
 /// Records a durable piece; false when another request recorded those
-/// bytes first or the session stopped taking bytes.
+/// bytes first or the session stopped taking bytes. The claim on the
+/// range is let go once the record is settled, even if this request is
+/// dropped meanwhile.
 async fn record(
     state: &AppState,
     session: &SessionRecord,
     piece: Piece,
     key: &BlobKey,
     blob_offset: u64,
+    claim: Option<ClaimGuard>,
 ) -> Result<bool> {
-    state
-        .db
-        .record_piece(NewPiece {
-            session_id: session.id,
-            start: piece.start as i64,
-            end: piece.end as i64,
-            part_number: i64::from(piece.part),
-            blob_key: key.as_str(),
-            blob_offset: blob_offset as i64,
-            now: now_unix(),
-        })
-        .await
+    let piece = NewPiece {
+        session_id: session.id,
+        start: piece.start as i64,
+        end: piece.end as i64,
+        part_number: i64::from(piece.part),
+        blob_key: key.as_str().to_owned(),
+        blob_offset: blob_offset as i64,
+        now: now_unix(),
+    };
+    state.db.record_piece(piece, claim.map(|c| Box::new(c) as Hold)).await
 }
 
 /// The piece could not be recorded: another request stored the same

@@ -23,6 +23,7 @@ pub mod files;
 pub mod listing;
 pub mod secrets;
 pub mod sessions;
+pub mod shared_commit;
 pub mod tokens;
 pub mod trash;
 pub mod web;
@@ -62,6 +63,8 @@ pub struct Db {
     /// at a time. The upload path's writes wait their turn here instead,
     /// where a turn passes on as soon as the last one ends.
     write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// The upload path's writes waiting to share the next commit.
+    commits: std::sync::Arc<shared_commit::SharedCommits>,
 }
 
 impl Db {
@@ -111,7 +114,7 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(unusable)?;
-        Ok(Db { pool, kind, write_turn: Default::default() })
+        Ok(Db { pool, kind, write_turn: Default::default(), commits: Default::default() })
     }
 
     async fn migrate(&self) -> Result<()> {

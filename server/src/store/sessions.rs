@@ -7,7 +7,11 @@
 //! moves forward by compare-and-set on `digest_upto`, so two nodes that
 //! both try to advance it agree on one result.
 
-use super::{accounts::AccountId, Db};
+use super::{
+    accounts::AccountId,
+    shared_commit::{Hold, Write},
+    Db,
+};
 use crate::{
     domain::{file_name::extension_of, parts::PartNumber},
     error::Result,
@@ -95,12 +99,12 @@ impl PieceRecord {
 }
 
 /// A piece whose bytes are durable, to be recorded.
-pub struct NewPiece<'a> {
+pub struct NewPiece {
     pub session_id: i64,
     pub start: i64,
     pub end: i64,
     pub part_number: i64,
-    pub blob_key: &'a str,
+    pub blob_key: String,
     pub blob_offset: i64,
     pub now: i64,
 }
@@ -177,6 +181,11 @@ impl Db {
     /// The pieces a request from `start` needs to see: those that end at
     /// or after `from` (the lesser of `start` and the digest's point) and
     /// start before `until`, in order.
+    ///
+    /// Pieces never overlap, so of those starting before `from` only the
+    /// last can reach it: the index is read from there, not from the
+    /// session's first piece (a 1 GiB upload has thousands of pieces, and
+    /// every part looks them up).
     pub async fn pieces_between(
         &self,
         session_id: i64,
@@ -185,6 +194,8 @@ impl Db {
     ) -> Result<Vec<PieceRecord>> {
         Ok(sqlx::query_as(&format!(
             "select {PIECE_COLUMNS} from upload_pieces where session_id = $1 \
+             and start_offset >= coalesce((select max(start_offset) from upload_pieces \
+                 where session_id = $1 and start_offset < $2), 0) \
              and end_offset >= $2 and start_offset <= $3 order by start_offset"
         ))
         .bind(session_id)
@@ -204,47 +215,12 @@ impl Db {
         .await?)
     }
 
-    /// Records a piece whose bytes are durable. False when the session no
-    /// longer takes bytes or a recorded piece overlaps this one (another
-    /// request stored those bytes first).
-    pub async fn record_piece(&self, piece: NewPiece<'_>) -> Result<bool> {
-        let _turn = self.write_turn().await;
-        let mut tx = self.pool().begin().await?;
-        // The row lock (SQLite: the write lock) orders the pieces of one
-        // session, so the overlap check below sees every earlier insert.
-        let open = sqlx::query(
-            "update upload_sessions set status = status \
-             where id = $1 and status = 'uploading' and expires_at > $2",
-        )
-        .bind(piece.session_id)
-        .bind(piece.now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if open != 1 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        let inserted = sqlx::query(
-            "insert into upload_pieces \
-             (session_id, start_offset, end_offset, part_number, blob_key, blob_offset, created_at) \
-             select $1, $2, $3, $4, $5, $6, $7 \
-             where not exists (select 1 from upload_pieces where session_id = $1 \
-                 and ((start_offset < $3 and end_offset > $2) or start_offset = $2)) \
-             on conflict (session_id, start_offset) do nothing",
-        )
-        .bind(piece.session_id)
-        .bind(piece.start)
-        .bind(piece.end)
-        .bind(piece.part_number)
-        .bind(piece.blob_key)
-        .bind(piece.blob_offset)
-        .bind(piece.now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok(inserted == 1)
+    /// Records a piece whose bytes are durable, keeping `hold` (the
+    /// claim on its range) until the record is settled. False when the
+    /// session no longer takes bytes or a recorded piece overlaps this one
+    /// (another request stored those bytes first).
+    pub async fn record_piece(&self, piece: NewPiece, hold: Option<Hold>) -> Result<bool> {
+        self.shared_write(Write::Record(piece), hold).await
     }
 
     /// Moves the whole-file digest from `from` to `to`, unless another
@@ -255,9 +231,8 @@ impl Db {
         from: &DigestCursor,
         to: &DigestCursor,
     ) -> Result<bool> {
-        let _turn = self.write_turn().await;
-        let changed = move_digest(session_id, from, to).execute(self.pool()).await?;
-        Ok(changed.rows_affected() == 1)
+        let write = Write::MoveDigest { session_id, from: from.clone(), to: to.clone() };
+        self.shared_write(write, None).await
     }
 
     /// Completes a session whose every byte is stored: moves the digest
@@ -458,7 +433,7 @@ impl Db {
 
 /// Moves an open session's digest from `from` to `to`, if it is still at
 /// `from` (compare-and-set: one row changed, or none).
-fn move_digest<'q>(
+pub(super) fn move_digest<'q>(
     session_id: i64,
     from: &DigestCursor,
     to: &'q DigestCursor,
