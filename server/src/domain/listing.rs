@@ -4,6 +4,8 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 
+use super::query::QueryParams;
+
 /// Most files one page may hold.
 pub const MAX_LIMIT: u32 = 250;
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -46,6 +48,7 @@ pub struct ListQuery {
     pub size_to: Option<u64>,
     pub date: Option<DateRange>,
     pub created_by: Vec<i64>,
+    pub updated_by: Vec<i64>,
     pub order: OrderField,
     pub ascending: bool,
     /// From 1.
@@ -54,123 +57,94 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    /// Parses the query string's pairs; `now` anchors the date presets.
-    pub fn parse<'a>(
-        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
-        now: i64,
-    ) -> Result<ListQuery, String> {
+    /// Reads the query string's parameters; `now` anchors the date
+    /// presets. Lists take every form `QueryParams` reads (`[]`, `[0]`,
+    /// repeated keys) and comma lists; `filter[...]` keys this list does
+    /// not know are ignored, as Kommo ignores them.
+    pub fn parse(params: &QueryParams, now: i64) -> Result<ListQuery, String> {
+        let one = |key: &str| params.one(key);
+        let numbers = |key: &str, named: &str| -> Result<Vec<i64>, String> {
+            params.comma_list(key).into_iter().map(|v| number(named, v)).collect()
+        };
         let mut query = ListQuery {
-            uuids: Vec::new(),
-            name: None,
-            extensions: Vec::new(),
-            term: None,
-            source_id: None,
-            deleted: false,
-            size_from: None,
-            size_to: None,
+            uuids: params.comma_list("filter[uuid]").into_iter().map(String::from).collect(),
+            name: one("filter[name]")?.and_then(non_empty),
+            extensions: params
+                .comma_list("filter[extensions]")
+                .into_iter()
+                .map(|e| e.trim_start_matches('.').to_lowercase())
+                .filter(|e| !e.is_empty())
+                .collect(),
+            term: one("filter[term]")?.and_then(non_empty),
+            source_id: optional(params, "filter[source_id]", number)?,
+            deleted: optional(params, "filter[deleted]", boolean)?.unwrap_or(false),
+            size_from: optional(params, "filter[size][from]", number)?,
+            size_to: optional(params, "filter[size][to]", number)?,
             date: None,
-            created_by: Vec::new(),
+            created_by: numbers("filter[created_by]", "filter[created_by][]")?,
+            updated_by: numbers("filter[updated_by]", "filter[updated_by][]")?,
             order: OrderField::CreatedAt,
             ascending: false,
-            page: 1,
-            limit: DEFAULT_LIMIT,
+            page: optional(params, "page", number)?.unwrap_or(1),
+            limit: optional(params, "limit", number)?.unwrap_or(DEFAULT_LIMIT),
         };
-        let (mut size_unit, mut date_type, mut date_from, mut date_to, mut preset) =
-            (1u64, None, None, None, None);
-        let mut orders = 0;
-        for (key, value) in pairs {
-            let value = value.trim();
-            match key {
-                "filter[uuid]" | "filter[uuid][]" => query.uuids.extend(
-                    value.split(',').map(str::trim).filter(|u| !u.is_empty()).map(String::from),
-                ),
-                "filter[name]" => query.name = non_empty(value),
-                "filter[extensions][]" | "filter[extensions]" => query.extensions.extend(
-                    value
-                        .split(',')
-                        .map(|e| e.trim().trim_start_matches('.').to_lowercase())
-                        .filter(|e| !e.is_empty()),
-                ),
-                "filter[term]" => query.term = non_empty(value),
-                "filter[source_id]" => query.source_id = Some(number(key, value)?),
-                "filter[deleted]" => query.deleted = boolean(key, value)?,
-                "filter[size][from]" => query.size_from = Some(number(key, value)?),
-                "filter[size][to]" => query.size_to = Some(number(key, value)?),
-                "filter[size][unit]" => {
-                    size_unit = number(key, value)?;
-                    if size_unit == 0 {
-                        return Err(format!("{key} is bytes per unit and must be at least 1"));
-                    }
-                }
-                "filter[date][type]" => {
-                    date_type = Some(match value {
-                        "created_at" => DateField::CreatedAt,
-                        "updated_at" => DateField::UpdatedAt,
-                        _ => {
-                            return Err(format!("{key} is created_at or updated_at, not `{value}`"))
-                        }
-                    })
-                }
-                "filter[date][from]" => date_from = Some(number(key, value)?),
-                "filter[date][to]" => date_to = Some(number(key, value)?),
-                "filter[date][date_preset]" => {
-                    preset = Some(preset_range(value, now).ok_or_else(|| {
-                        format!(
-                            "{key} is one of day, yesterday, week, previous_week, month, \
-                             previous_month, quarter, year, last_3_days; not `{value}`"
-                        )
-                    })?)
-                }
-                "filter[created_by][]" | "filter[created_by]" => {
-                    for id in value.split(',').map(str::trim).filter(|v| !v.is_empty()) {
-                        query.created_by.push(number(key, id)?);
-                    }
-                }
-                "page" => {
-                    query.page = number(key, value)?;
-                    if query.page == 0 {
-                        return Err("page counts from 1".into());
-                    }
-                }
-                "limit" => {
-                    query.limit = number(key, value)?;
-                    if query.limit == 0 || query.limit > MAX_LIMIT {
-                        return Err(format!("limit is 1 to {MAX_LIMIT}, not {}", query.limit));
-                    }
-                }
-                _ if key.starts_with("order[") && key.ends_with(']') => {
-                    orders += 1;
-                    query.order = match &key[6..key.len() - 1] {
-                        "created_at" => OrderField::CreatedAt,
-                        "updated_at" => OrderField::UpdatedAt,
-                        "size" => OrderField::Size,
-                        "name" => OrderField::Name,
-                        other => {
-                            return Err(format!(
-                                "order by created_at, updated_at, size or name, not `{other}`"
-                            ))
-                        }
-                    };
-                    query.ascending = match value.to_ascii_lowercase().as_str() {
-                        "asc" => true,
-                        "desc" => false,
-                        _ => return Err(format!("{key} is asc or desc, not `{value}`")),
-                    };
-                }
-                _ if key.starts_with("filter[") => {
-                    return Err(format!("{key} is not a filter of this list"));
-                }
-                // Other parameters (`with`, cache busters) are ignored.
-                _ => {}
-            }
+        if query.page == 0 {
+            return Err("page counts from 1".into());
         }
-        if orders > 1 {
+        if query.limit == 0 || query.limit > MAX_LIMIT {
+            return Err(format!("limit is 1 to {MAX_LIMIT}, not {}", query.limit));
+        }
+        let size_unit: u64 = optional(params, "filter[size][unit]", number)?.unwrap_or(1);
+        if size_unit == 0 {
+            return Err("filter[size][unit] is bytes per unit and must be at least 1".into());
+        }
+        let date_type = optional(params, "filter[date][type]", |key, value| match value {
+            "created_at" => Ok(DateField::CreatedAt),
+            "updated_at" => Ok(DateField::UpdatedAt),
+            _ => Err(format!("{key} is created_at or updated_at, not `{value}`")),
+        })?;
+        let date_from = optional(params, "filter[date][from]", number)?;
+        let date_to = optional(params, "filter[date][to]", number)?;
+        let preset = optional(params, "filter[date][date_preset]", |key, value| {
+            preset_range(value, now).ok_or_else(|| {
+                format!(
+                    "{key} is one of day, yesterday, week, previous_week, month, \
+                     previous_month, quarter, year, last_3_days; not `{value}`"
+                )
+            })
+        })?;
+        let orders: Vec<&str> = params
+            .keys()
+            .into_iter()
+            .filter(|k| k.starts_with("order[") && k.ends_with(']'))
+            .collect();
+        if orders.len() > 1 {
             return Err("order by one field at a time".into());
+        }
+        if let Some(key) = orders.first() {
+            query.order = match &key[6..key.len() - 1] {
+                "created_at" => OrderField::CreatedAt,
+                "updated_at" => OrderField::UpdatedAt,
+                "size" => OrderField::Size,
+                "name" => OrderField::Name,
+                other => {
+                    return Err(format!(
+                        "order by created_at, updated_at, size or name, not `{other}`"
+                    ))
+                }
+            };
+            let value = one(key)?.unwrap_or_default();
+            query.ascending = match value.to_ascii_lowercase().as_str() {
+                "asc" => true,
+                "desc" => false,
+                _ => return Err(format!("{key} is asc or desc, not `{value}`")),
+            };
         }
         for (key, count) in [
             ("filter[uuid]", query.uuids.len()),
             ("filter[extensions][]", query.extensions.len()),
             ("filter[created_by][]", query.created_by.len()),
+            ("filter[updated_by][]", query.updated_by.len()),
         ] {
             if count > MAX_LIMIT as usize {
                 return Err(format!("{key} names at most {MAX_LIMIT} values, not {count}"));
@@ -200,6 +174,15 @@ impl ListQuery {
     pub fn offset(&self) -> u64 {
         u64::from(self.page - 1) * u64::from(self.limit)
     }
+}
+
+/// The one value of `key`, read by `read`; `None` when absent.
+fn optional<T>(
+    params: &QueryParams,
+    key: &str,
+    read: impl FnOnce(&str, &str) -> Result<T, String>,
+) -> Result<Option<T>, String> {
+    params.one(key)?.map(|value| read(key, value)).transpose()
 }
 
 fn non_empty(value: &str) -> Option<String> {
@@ -252,9 +235,7 @@ mod tests {
     const NOW: i64 = 1_795_620_600;
 
     fn parse(query: &str) -> Result<ListQuery, String> {
-        let pairs: Vec<(String, String)> =
-            form_urlencoded::parse(query.as_bytes()).into_owned().collect();
-        ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), NOW)
+        ListQuery::parse(&QueryParams::parse(query), NOW)
     }
 
     fn day(y: i32, m: u32, d: u32) -> i64 {
@@ -318,7 +299,8 @@ mod tests {
             ("filter[date][type]=deleted_at", "filter[date][type]"),
             ("filter[deleted]=maybe", "filter[deleted]"),
             ("filter[created_by][]=bob", "filter[created_by][]"),
-            ("filter[colour]=red", "filter[colour]"),
+            ("filter[name][]=Report", "filter[name]"),
+            ("order[size][]=asc", "order[size]"),
             ("order[color]=asc", "order by"),
             ("order[size]=up", "order[size]"),
             ("page=0", "page"),
@@ -329,6 +311,36 @@ mod tests {
             let error = parse(query).unwrap_err();
             assert!(error.contains(named), "{query}: {error}");
         }
+    }
+
+    #[test]
+    fn lists_read_as_php_builds_them_and_as_kommo_documents_them() {
+        let php = parse(
+            "filter%5Buuid%5D=a%2Cb&filter%5Bextensions%5D%5B0%5D=pdf&filter%5Bextensions%5D%5B2%5D=TXT\
+             &filter%5Bcreated_by%5D%5B0%5D=3&filter%5Bupdated_by%5D%5B0%5D=4&filter%5Bupdated_by%5D%5B1%5D=5\
+             &limit=50&page=1",
+        )
+        .unwrap();
+        let kommo = parse(
+            "filter[uuid][]=a&filter[uuid][]=b&filter[extensions][]=pdf&filter[extensions][]=txt\
+             &filter[created_by][]=3&filter[updated_by][]=4,5",
+        )
+        .unwrap();
+        assert_eq!(php, kommo);
+        assert_eq!(php.uuids, ["a", "b"]);
+        assert_eq!(php.extensions, ["pdf", "txt"]);
+        assert_eq!((php.created_by.as_slice(), php.updated_by.as_slice()), (&[3][..], &[4, 5][..]));
+        let error = parse("filter[updated_by][1]=x").unwrap_err();
+        assert!(error.contains("filter[updated_by][]"), "{error}");
+    }
+
+    #[test]
+    fn filters_this_list_does_not_know_are_ignored() {
+        assert_eq!(
+            parse("filter[colour]=red&filter[responsible_user_id][0]=1&filter[extensions][]=pdf")
+                .unwrap(),
+            parse("filter[extensions][]=pdf").unwrap()
+        );
     }
 
     #[test]

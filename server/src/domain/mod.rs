@@ -1,12 +1,14 @@
 //! Satchel's domain rules in plain Rust: no axum, no sqlx, no I/O.
 //! The HTTP layer parses into these types, the store persists them.
 
+pub mod account;
 pub mod crm;
 pub mod digest;
 pub mod file_name;
 pub mod listing;
 pub mod parts;
 pub mod preview;
+pub mod query;
 pub mod range;
 pub mod scope;
 pub mod signing;

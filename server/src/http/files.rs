@@ -2,7 +2,7 @@
 //! endpoints: one file, its versions, one version.
 
 use axum::{
-    extract::{Path, Query, RawQuery, State},
+    extract::{Path, RawQuery, State},
     http::StatusCode,
     response::{IntoResponse, Response},
     routing::get,
@@ -12,11 +12,12 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{auth::Auth, json::ApiJson};
+use super::{auth::Auth, json::ApiJson, query::KommoQuery};
 use crate::{
     domain::{
         file_name::{classify, FileName},
         listing::ListQuery,
+        query::QueryParams,
         Scope,
     },
     error::{Error, Result},
@@ -277,15 +278,9 @@ impl AppState {
     }
 }
 
-#[derive(Deserialize, Default)]
-pub struct WithQuery {
-    with: Option<String>,
-}
-
-impl WithQuery {
-    fn deleted(&self) -> bool {
-        self.with.as_deref().is_some_and(|w| w.split(',').any(|p| p.trim() == "deleted"))
-    }
+/// Whether `with` (a comma list) asks for trashed files too.
+fn with_deleted(query: &QueryParams) -> bool {
+    query.comma_list("with").contains(&"deleted")
 }
 
 /// One file. A trashed file is 404 unless `with=deleted`.
@@ -296,10 +291,10 @@ pub async fn get_file(
     State(state): State<AppState>,
     auth: Auth,
     Path(uuid): Path<String>,
-    Query(with): Query<WithQuery>,
+    KommoQuery(query): KommoQuery,
 ) -> Result<Json<FileView>> {
     auth.require(Scope::Files)?;
-    let file = state.visible_file(&auth, &uuid, with.deleted()).await?;
+    let file = state.visible_file(&auth, &uuid, with_deleted(&query)).await?;
     Ok(Json(state.file_view(&file).await?))
 }
 
@@ -322,10 +317,10 @@ pub async fn list_versions(
     State(state): State<AppState>,
     auth: Auth,
     Path(uuid): Path<String>,
-    Query(with): Query<WithQuery>,
+    KommoQuery(query): KommoQuery,
 ) -> Result<Json<VersionList>> {
     auth.require(Scope::Files)?;
-    let file = state.visible_file(&auth, &uuid, with.deleted()).await?;
+    let file = state.visible_file(&auth, &uuid, with_deleted(&query)).await?;
     let mut versions = Vec::new();
     for version in state.db.versions(file.id).await? {
         versions.push(state.version_view(&file, &version).await?);
@@ -342,10 +337,10 @@ pub async fn get_version(
     State(state): State<AppState>,
     auth: Auth,
     Path((uuid, version_uuid)): Path<(String, String)>,
-    Query(with): Query<WithQuery>,
+    KommoQuery(query): KommoQuery,
 ) -> Result<Json<VersionView>> {
     auth.require(Scope::Files)?;
-    let file = state.visible_file(&auth, &uuid, with.deleted()).await?;
+    let file = state.visible_file(&auth, &uuid, with_deleted(&query)).await?;
     let version = state
         .db
         .version_by_uuid(file.id, &version_uuid)
@@ -381,7 +376,7 @@ pub struct FilePage {
     params(
         ("filter[uuid]" = Option<String>, Query, description = "comma-separated uuids"),
         ("filter[name]" = Option<String>, Query, description = "the name as shown, or the whole name"),
-        ("filter[extensions][]" = Option<Vec<String>>, Query, description = "repeatable"),
+        ("filter[extensions][]" = Option<Vec<String>>, Query, description = "repeatable; also `[0]`, `[1]`… or a comma list"),
         ("filter[term]" = Option<String>, Query, description = "part of the name"),
         ("filter[source_id]" = Option<i64>, Query),
         ("filter[deleted]" = Option<bool>, Query, description = "true: only trashed files"),
@@ -391,7 +386,8 @@ pub struct FilePage {
         ("filter[date][from]" = Option<i64>, Query), ("filter[date][to]" = Option<i64>, Query),
         ("filter[date][date_preset]" = Option<String>, Query,
             description = "day, yesterday, week, previous_week, month, previous_month, quarter, year, last_3_days"),
-        ("filter[created_by][]" = Option<Vec<i64>>, Query, description = "repeatable"),
+        ("filter[created_by][]" = Option<Vec<i64>>, Query, description = "repeatable; also `[0]`, `[1]`… or a comma list"),
+        ("filter[updated_by][]" = Option<Vec<i64>>, Query, description = "repeatable; also `[0]`, `[1]`… or a comma list"),
         ("order[created_at]" = Option<String>, Query, description = "asc or desc; also order[updated_at], order[size], order[name]"),
         ("page" = Option<u32>, Query), ("limit" = Option<u32>, Query, description = "1 to 250, default 50"),
     ),
@@ -406,8 +402,8 @@ pub async fn list_files(
     let raw = raw.unwrap_or_default();
     let pairs: Vec<(String, String)> =
         form_urlencoded::parse(raw.as_bytes()).into_owned().collect();
-    let query = ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), now_unix())
-        .map_err(Error::Validation)?;
+    let params = QueryParams::from_pairs(pairs.iter().cloned());
+    let query = ListQuery::parse(&params, now_unix()).map_err(Error::Validation)?;
     let mut rows = state.db.list_files(auth.account, &query).await?;
     if rows.is_empty() {
         return Ok(StatusCode::NO_CONTENT.into_response());

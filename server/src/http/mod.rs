@@ -21,6 +21,7 @@ use tower_http::{
 
 use crate::state::AppState;
 
+pub mod account;
 pub mod auth;
 pub mod crm;
 pub mod download;
@@ -33,6 +34,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod pages;
 pub mod problem;
+pub mod query;
 pub mod serve;
 pub mod sessions;
 pub mod tokens;
@@ -106,6 +108,7 @@ fn api(state: &AppState) -> Router<AppState> {
         .merge(metrics::router())
         .merge(openapi::router())
         .merge(tokens::router())
+        .merge(account::router())
         .merge(sessions::router())
         .merge(files::router())
         .merge(trash::router())

@@ -18,6 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
         super::health::healthz,
         super::metrics::render,
         super::tokens::issue_token,
+        super::account::get_account,
         super::sessions::open_session,
         super::sessions::list_sessions,
         super::upload::put_part,

@@ -8,6 +8,16 @@ use crate::error::Result;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct AccountId(pub i64);
 
+/// An account as stored. Accounts are created once and never changed, so
+/// their creation time is also their last change.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct AccountRecord {
+    pub id: i64,
+    pub name: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
 impl Db {
     /// The id of the account with this name, creating it if new.
     pub async fn ensure_account(&self, name: &str) -> Result<AccountId> {
@@ -25,5 +35,40 @@ impl Db {
             .fetch_one(self.pool())
             .await?;
         Ok(AccountId(id))
+    }
+
+    /// The account with this id, if it exists.
+    pub async fn account(&self, id: AccountId) -> Result<Option<AccountRecord>> {
+        Ok(sqlx::query_as("select id, name, created_at from accounts where id = $1")
+            .bind(id.0)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AccountId;
+    use crate::testing::{Backend, TestDb};
+
+    async fn an_account_reads_back_as_created(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let before = crate::store::now_unix();
+        let acme = t.db.ensure_account("acme").await.unwrap();
+        let record = t.db.account(acme).await.unwrap().expect("stored");
+        assert_eq!((record.id, record.name.as_str()), (acme.0, "acme"));
+        assert!(record.created_at >= before && record.created_at <= crate::store::now_unix());
+        assert_eq!(t.db.account(AccountId(acme.0 + 1000)).await.unwrap(), None);
+        t.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_an_account_reads_back_as_created() {
+        an_account_reads_back_as_created(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_an_account_reads_back_as_created() {
+        an_account_reads_back_as_created(Backend::Postgres).await;
     }
 }

@@ -305,25 +305,30 @@ impl Db {
     }
 
     /// A page of the account's entities of one type, in id order, plus
-    /// one more when there is a next page.
+    /// one more when there is a next page; only those with these ids when
+    /// `only` names some.
     pub async fn entities(
         &self,
         account: AccountId,
         kind: EntityType,
+        only: &[i64],
         offset: i64,
         limit: i64,
     ) -> Result<Vec<EntityRecord>> {
-        let sql = format!(
-            "select {ENTITY_COLUMNS} from entities where account_id = $1 and entity_type = $2 \
-             order by id limit $3 offset $4"
+        let mut sql = format!(
+            "select {ENTITY_COLUMNS} from entities where account_id = $1 and entity_type = $2"
         );
-        Ok(sqlx::query_as(&sql)
-            .bind(account.0)
-            .bind(kind.as_str())
-            .bind(limit + 1)
-            .bind(offset)
-            .fetch_all(self.pool())
-            .await?)
+        if !only.is_empty() {
+            let args: Vec<String> = (0..only.len()).map(|i| format!("${}", i + 5)).collect();
+            sql.push_str(&format!(" and id in ({})", args.join(", ")));
+        }
+        sql.push_str(" order by id limit $3 offset $4");
+        let mut query =
+            sqlx::query_as(&sql).bind(account.0).bind(kind.as_str()).bind(limit + 1).bind(offset);
+        for id in only {
+            query = query.bind(*id);
+        }
+        Ok(query.fetch_all(self.pool()).await?)
     }
 
     /// Renames an entity and/or replaces some of its fields' values.

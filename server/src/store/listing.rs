@@ -123,6 +123,10 @@ impl Db {
             let args: Vec<String> = q.created_by.iter().map(|&id| sql.arg(Bind::Int(id))).collect();
             sql.and(&format!("f.created_by in ({})", args.join(", ")));
         }
+        if !q.updated_by.is_empty() {
+            let args: Vec<String> = q.updated_by.iter().map(|&id| sql.arg(Bind::Int(id))).collect();
+            sql.and(&format!("f.updated_by in ({})", args.join(", ")));
+        }
         let column = match q.order {
             OrderField::CreatedAt => "f.created_at",
             OrderField::UpdatedAt => "f.updated_at",

@@ -199,26 +199,29 @@ pub async fn create(
 
 /// A page of entities of one type, oldest first; 204 when none.
 #[utoipa::path(get, path = "/api/v4/{entity_type}", tag = "crm", security(("bearer" = [])),
-    params(("entity_type" = String, Path), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
-    responses((status = 200, body = EntityList), (status = 204, description = "none")))]
+    params(("entity_type" = String, Path), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query),
+        ("filter[id][]" = Option<Vec<i64>>, Query, description = "only these ids; repeatable, also `filter[id][0]` or `filter[id]=1`")),
+    responses((status = 200, body = EntityList), (status = 204, description = "none"),
+        (status = 400, body = crate::http::problem::Problem, description = "a bad page, limit or id, named")))]
 pub async fn list(
     State(state): State<AppState>,
     CrmAuth(auth): CrmAuth,
     Kind(kind): Kind,
     params: Params,
 ) -> Result<Response> {
-    let (page, limit) = (params.page()?, params.limit()?);
-    let rows =
-        state.db.entities(auth.account, kind, (page - 1).saturating_mul(limit), limit).await?;
+    let (page, limit, ids) = (params.page()?, params.limit()?, params.ids()?);
+    let offset = (page - 1).saturating_mul(limit);
+    let rows = state.db.entities(auth.account, kind, &ids, offset, limit).await?;
     let Some((records, more)) = page_of(rows, limit) else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
     let views = state.entity_views(&records).await?;
     let link = |page: i64| Href {
         href: format!(
-            "{}/api/v4/{}?page={page}&limit={limit}",
+            "{}/api/v4/{}?{}",
             state.settings.public_url,
-            kind.as_str()
+            kind.as_str(),
+            params.page_query(page, limit)
         ),
     };
     Ok(Json(EntityList {

@@ -5,20 +5,19 @@
 //! `domain::trash::usable`; a bad one fails the whole request with Kommo's
 //! `validation-errors` and nothing is written.
 
-use std::collections::HashMap;
-
 use axum::{
-    extract::{FromRequestParts, Path, Query},
+    extract::{FromRequestParts, Path},
     http::request::Parts,
     Router,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{auth::Auth, files::Href, problem::FILE_TRASHED_CODE};
+use super::{auth::Auth, files::Href, problem::FILE_TRASHED_CODE, query::KommoQuery};
 use crate::{
     domain::{
         crm::{EntityType, FieldError, FieldInput, FileRef, ValueInput},
+        query::QueryParams,
         trash::{usable, Unusable},
         Scope,
     },
@@ -104,25 +103,29 @@ pub fn page_of<T>(mut rows: Vec<T>, limit: i64) -> Option<(Vec<T>, bool)> {
     Some((rows, more))
 }
 
-/// Query parameters of the CRM lists, parsed by hand so a bad value is a
-/// problem answer naming it.
-#[derive(Deserialize, Default)]
-#[serde(transparent)]
-pub struct ListParams(HashMap<String, String>);
+/// Query parameters of the CRM lists, read by `domain::query`'s one rule
+/// (`filter[id][]=1`, `filter[id][0]=1`, `filter%5Bid%5D%5B0%5D=1` alike),
+/// so a bad value is a problem answer naming it. `filter[...]` keys a list
+/// does not know are ignored, as Kommo ignores them.
+#[derive(Default)]
+pub struct ListParams(QueryParams);
 
 /// Most items one page of a CRM list holds.
 pub const MAX_LIMIT: i64 = 250;
 pub const DEFAULT_LIMIT: i64 = 50;
 
+/// A whole number from 1, or a validation problem naming `key`.
+fn positive(key: &str, value: &str) -> Result<i64> {
+    value.parse::<i64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+        Error::validation(format!("{key} must be a whole number from 1, not `{value}`"))
+    })
+}
+
 impl ListParams {
     fn number(&self, key: &str) -> Result<Option<i64>> {
-        match self.0.get(key).map(|v| v.trim()) {
+        match self.0.one(key).map_err(Error::Validation)? {
             None | Some("") => Ok(None),
-            Some(v) => {
-                v.parse::<i64>().ok().filter(|n| *n >= 1).map(Some).ok_or_else(|| {
-                    Error::validation(format!("{key} must be a whole number from 1"))
-                })
-            }
+            Some(v) => positive(key, v).map(Some),
         }
     }
 
@@ -143,9 +146,49 @@ impl ListParams {
     pub fn before_id(&self) -> Result<Option<i64>> {
         self.number("before_id")
     }
+
+    /// `filter[id]`: one id or a list of them (Kommo documents no comma
+    /// list here, so `1,2` is refused as not a number); at most
+    /// `MAX_LIMIT`. Empty: no filter.
+    pub fn ids(&self) -> Result<Vec<i64>> {
+        let ids = self
+            .0
+            .list("filter[id]")
+            .into_iter()
+            .map(|v| positive("filter[id][]", v))
+            .collect::<Result<Vec<i64>>>()?;
+        if ids.len() > MAX_LIMIT as usize {
+            return Err(Error::validation(format!(
+                "filter[id][] names at most {MAX_LIMIT} ids, not {}",
+                ids.len()
+            )));
+        }
+        Ok(ids)
+    }
+
+    /// The query string of a page link: `filter[id]` as sent (in Kommo's
+    /// `[]` form), then `page` and `limit`.
+    pub fn page_query(&self, page: i64, limit: i64) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for id in self.0.list("filter[id]") {
+            query.append_pair("filter[id][]", id);
+        }
+        query.append_pair("page", &page.to_string()).append_pair("limit", &limit.to_string());
+        query.finish()
+    }
 }
 
-pub type Params = Query<ListParams>;
+impl<S: Send + Sync> FromRequestParts<S> for ListParams {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        let KommoQuery(query) =
+            KommoQuery::from_request_parts(parts, state).await.unwrap_or_default();
+        Ok(ListParams(query))
+    }
+}
+
+pub type Params = ListParams;
 
 /// The caller's entity of this type; 404 for an unknown, foreign or
 /// malformed id.
@@ -275,4 +318,36 @@ pub fn router() -> Router<AppState> {
             .merge(media::router(&base));
     }
     router
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(raw: &str) -> ListParams {
+        ListParams(QueryParams::parse(raw))
+    }
+
+    #[test]
+    fn ids_read_every_list_form_and_name_a_bad_one() {
+        for raw in
+            ["filter[id][]=3&filter[id][]=5", "filter%5Bid%5D%5B1%5D=3&filter%5Bid%5D%5B4%5D=5"]
+        {
+            assert_eq!(params(raw).ids().unwrap(), [3, 5], "{raw}");
+        }
+        assert_eq!(params("filter[id]=7").ids().unwrap(), [7]);
+        assert_eq!(params("filter[name]=x").ids().unwrap(), Vec::<i64>::new());
+        for raw in ["filter[id][0]=x", "filter[id]=1,2", "filter[id][]=0"] {
+            let error = params(raw).ids().unwrap_err().to_string();
+            assert!(error.contains("filter[id][]"), "{raw}: {error}");
+        }
+    }
+
+    #[test]
+    fn page_links_keep_the_ids_in_kommos_form() {
+        let p = params("filter%5Bid%5D%5B0%5D=3&filter[other]=1&page=1&limit=2");
+        assert_eq!(p.page_query(2, 2), "filter%5Bid%5D%5B%5D=3&page=2&limit=2");
+        assert_eq!((p.page().unwrap(), p.limit().unwrap()), (1, 2));
+        assert!(params("limit[]=5").limit().unwrap_err().to_string().contains("limit"));
+    }
 }

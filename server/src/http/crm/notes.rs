@@ -168,25 +168,29 @@ pub async fn add(
 /// An entity's notes, oldest first; 204 when none.
 #[utoipa::path(get, path = "/api/v4/{entity_type}/{id}/notes", tag = "crm",
     security(("bearer" = [])),
-    params(("entity_type" = String, Path), ("id" = i64, Path), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
+    params(("entity_type" = String, Path), ("id" = i64, Path), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query),
+        ("filter[id][]" = Option<Vec<i64>>, Query, description = "only these notes; repeatable, also `filter[id][0]` or `filter[id]=1`")),
     responses((status = 200, body = NoteList), (status = 204, description = "no notes"),
+        (status = 400, body = crate::http::problem::Problem, description = "a bad page, limit or id, named"),
         (status = 404, body = crate::http::problem::Problem)))]
 pub async fn list(
     State(state): State<AppState>,
     Target { kind, entity, .. }: Target,
     params: Params,
 ) -> Result<Response> {
-    let (page, limit) = (params.page()?, params.limit()?);
-    let rows = state.db.notes(entity.id, None, (page - 1).saturating_mul(limit), limit).await?;
+    let (page, limit, ids) = (params.page()?, params.limit()?, params.ids()?);
+    let offset = (page - 1).saturating_mul(limit);
+    let rows = state.db.notes(entity.id, Some(&ids), offset, limit).await?;
     let Some((records, more)) = page_of(rows, limit) else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
     let link = |page: i64| Href {
         href: format!(
-            "{}/api/v4/{}/{}/notes?page={page}&limit={limit}",
+            "{}/api/v4/{}/{}/notes?{}",
             state.settings.public_url,
             kind.as_str(),
-            entity.id
+            entity.id,
+            params.page_query(page, limit)
         ),
     };
     let notes = records.iter().map(|n| note_view(&state, kind.as_str(), n)).collect();
