@@ -8,7 +8,9 @@
 //!    sends them (release build, SQLite + local disk, every part durable
 //!    before it is acknowledged);
 //! 3. rustus, a Rust tus server, receiving the same bytes in 512 KiB
-//!    PATCHes from the same client, when `rustus` is on PATH.
+//!    PATCHes from the same client (tus takes one PATCH at a time), with
+//!    `--force-fsync` so that it too is durable, when `rustus` is on PATH
+//!    (`scripts/bench-upload.sh` installs the pinned version).
 //!
 //! The disk's speed drifts from minute to minute on shared machines, so
 //! the three run in turn, round after round, and each round's ratios
@@ -72,8 +74,10 @@ async fn rustus_upload(data: &Path, total: usize) -> Option<f64> {
         .arg(data)
         .arg("--info-dir")
         .arg(data)
-        // rustus refuses bodies over 256 KiB unless told otherwise.
+        // rustus refuses bodies over 256 KiB unless told otherwise, and
+        // fsyncs what it writes only when told: durable, like Satchel.
         .args(["--max-body-size", &(2 * PART).to_string(), "--log-level", "ERROR"])
+        .args(["--force-fsync", "true"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -146,7 +150,7 @@ async fn main() {
                 over_rustus.push(satchel / rustus);
                 println!(" | rustus {rustus:6.1} MB/s (satchel/rustus {:.2}x)", satchel / rustus);
             }
-            None => println!(" | rustus not on PATH (cargo install rustus --locked)"),
+            None => println!(" | rustus not on PATH (scripts/bench-upload.sh installs it)"),
         }
     }
     println!("median satchel / durable raw write: {:5.0} %", 100.0 * median(of_raw));
