@@ -7,63 +7,24 @@
 use axum::{
     body::Body,
     http::{header, Request},
-    Router,
 };
-use satchel::{
-    state::Settings,
-    testing::{Backend, TestApp},
-};
+use satchel::testing::Backend;
 use serde_json::{json, Value};
-use support::{path_of, pattern, send, upload_one_part, with_token, Answer};
+use support::{path_of, pattern, send, upload_one_part, Answer};
 
 mod support;
+
+use support::kommo::Kommo;
 
 /// The public URL the drive is discovered at; the trailing slash must not
 /// reach `drive_url`.
 const PUBLIC_URL: &str = "https://drive.satchel.test";
 
-struct Ctx {
-    app: TestApp,
-    router: Router,
-    /// `files`, `files_delete` and `crm`.
-    token: String,
-}
+type Ctx = Kommo;
 
-impl Ctx {
-    async fn new(backend: Backend) -> Ctx {
-        let settings = Settings { public_url: PUBLIC_URL.into(), ..Settings::default() };
-        let app = TestApp::with(backend, settings, None).await;
-        let token = app.token("acme", "files,files_delete,crm").await;
-        Ctx { router: app.router(), app, token }
-    }
-
-    /// A GET as the PHP library sends it: its headers, no body.
-    async fn php_get(&self, token: &str, uri: &str) -> Answer {
-        let request = Request::get(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .header(header::USER_AGENT, "amoCRM-API-Library/1.16.0")
-            .header("X-Library-Version", "1.16.0")
-            .header("X-Client-UUID", "3f0e7a1c-54d6-4b6f-9c1e-2b2d3c4e5f60")
-            .body(Body::empty())
-            .unwrap();
-        send(&self.router, request).await
-    }
-
-    async fn get_ok(&self, uri: &str) -> Value {
-        let answer = self.php_get(&self.token, uri).await;
-        assert_eq!(answer.status, 200, "GET {uri}: {}", answer.text());
-        answer.json()
-    }
-
-    async fn post_ok(&self, uri: &str, body: Value) -> Value {
-        let answer = send(&self.router, with_token("POST", uri, &self.token, Some(body))).await;
-        assert_eq!(answer.status, 200, "POST {uri}: {}", answer.text());
-        answer.json()
-    }
-
-    async fn upload(&self, token: &str, name: &str, size: usize) -> Value {
-        upload_one_part(&self.router, token, name, &pattern(size, size as u8), None).await
-    }
+/// A file of `size` bytes, uploaded in one part with `token`.
+async fn upload(ctx: &Ctx, token: &str, name: &str, size: usize) -> Value {
+    upload_one_part(&ctx.router, token, name, &pattern(size, size as u8), None).await
 }
 
 /// `field` of every item of a list answer (`_embedded.{what}`), in order;
@@ -78,12 +39,12 @@ fn listed(answer: &Answer, what: &str, field: &str) -> Vec<Value> {
 }
 
 async fn the_account_answers_kommo_fields_and_the_drive_url(backend: Backend) {
-    let ctx = Ctx::new(backend).await;
+    let ctx = Ctx::new(backend, PUBLIC_URL).await;
     // Any valid token of the account, whatever its scopes.
     let files_only = ctx.app.token("acme", "files").await;
     let crm_only = ctx.app.token("acme", "crm").await;
 
-    let account = ctx.php_get(&files_only, "/api/v4/account?with=drive_url").await;
+    let account = ctx.php_as(&files_only, "GET", "/api/v4/account?with=drive_url", None).await;
     assert_eq!(account.status, 200, "{}", account.text());
     assert_eq!(account.header("content-type"), Some("application/json"));
     let account = account.json();
@@ -114,7 +75,7 @@ async fn the_account_answers_kommo_fields_and_the_drive_url(backend: Backend) {
 
     // The drive URL it discovered serves the Files API: what a file made
     // there links to starts with it.
-    let file = ctx.upload(&files_only, "contract.pdf", 10).await;
+    let file = upload(&ctx, &files_only, "contract.pdf", 10).await;
     assert!(file["_links"]["self"]["href"]
         .as_str()
         .unwrap()
@@ -123,7 +84,7 @@ async fn the_account_answers_kommo_fields_and_the_drive_url(backend: Backend) {
     // current_user_id is the user the token acts as: the one a file it
     // makes names as its author.
     assert_eq!(file["created_by"]["id"], account["current_user_id"]);
-    let as_crm = ctx.php_get(&crm_only, "/api/v4/account").await;
+    let as_crm = ctx.php_as(&crm_only, "GET", "/api/v4/account", None).await;
     assert_eq!(as_crm.status, 200, "{}", as_crm.text());
     let as_crm = as_crm.json();
     assert_eq!(as_crm["id"], account["id"]);
@@ -138,7 +99,7 @@ async fn the_account_answers_kommo_fields_and_the_drive_url(backend: Backend) {
         "/api/v4/account?with%5B0%5D=amojo_rights&with%5B1%5D=users_groups%2Ctask_types\
          &with[]=drive_url&with[]=is_api_filter_enabled&with[]=no_such_thing",
     ] {
-        let all = ctx.get_ok(uri).await;
+        let all = ctx.ok("GET", uri, None).await;
         assert_eq!(all["drive_url"], PUBLIC_URL, "{uri}");
         assert_eq!(all["is_api_filter_enabled"], true);
         assert_eq!(
@@ -153,7 +114,7 @@ async fn the_account_answers_kommo_fields_and_the_drive_url(backend: Backend) {
 
     // Each account sees itself.
     let other = ctx.app.token("globex", "files").await;
-    let globex = ctx.php_get(&other, "/api/v4/account").await.json();
+    let globex = ctx.php_as(&other, "GET", "/api/v4/account", None).await.json();
     assert_eq!(globex["name"], "globex");
     assert_ne!(globex["id"], account["id"]);
 
@@ -162,7 +123,9 @@ async fn the_account_answers_kommo_fields_and_the_drive_url(backend: Backend) {
         send(&ctx.router, Request::get("/api/v4/account").body(Body::empty()).unwrap()).await;
     let problem = bare.problem(401, "unauthorized");
     assert!(problem["detail"].as_str().unwrap().contains("bearer token"), "{problem}");
-    ctx.php_get("sat_not-a-token", "/api/v4/account").await.problem(401, "unauthorized");
+    ctx.php_as("sat_not-a-token", "GET", "/api/v4/account", None)
+        .await
+        .problem(401, "unauthorized");
     let basic = Request::get("/api/v4/account?with=drive_url")
         .header(header::AUTHORIZATION, format!("Basic {}", ctx.token))
         .body(Body::empty())
@@ -191,11 +154,11 @@ async fn postgres_the_account_answers_kommo_fields_and_the_drive_url() {
 }
 
 async fn the_files_list_reads_query_arrays_as_php_writes_them(backend: Backend) {
-    let ctx = Ctx::new(backend).await;
+    let ctx = Ctx::new(backend, PUBLIC_URL).await;
     let second = ctx.app.token("acme", "files").await;
-    let pdf = ctx.upload(&ctx.token, "Contract.pdf", 30).await;
-    let txt = ctx.upload(&second, "notes.TXT", 20).await;
-    let png = ctx.upload(&ctx.token, "logo.png", 10).await;
+    let pdf = upload(&ctx, &ctx.token, "Contract.pdf", 30).await;
+    let txt = upload(&ctx, &second, "notes.TXT", 20).await;
+    let png = upload(&ctx, &ctx.token, "logo.png", 10).await;
     let uuid = |f: &Value| f["uuid"].as_str().unwrap().to_owned();
     let names = |answer: &Answer| -> Vec<String> {
         listed(answer, "files", "sanitized_name")
@@ -205,9 +168,9 @@ async fn the_files_list_reads_query_arrays_as_php_writes_them(backend: Backend) 
     };
     let c = &ctx;
     let list =
-        |query: String| async move { c.php_get(&c.token, &format!("/v1.0/files?{query}")).await };
+        |query: String| async move { c.php("GET", &format!("/v1.0/files?{query}"), None).await };
 
-    // The request the brief names, byte for byte as Guzzle sends it.
+    // The list request as the PHP library sends it, byte for byte as Guzzle does.
     let php = list(
         "filter%5Bextensions%5D%5B0%5D=pdf&filter%5Bextensions%5D%5B1%5D=txt&limit=50&page=1"
             .into(),
@@ -256,7 +219,7 @@ async fn the_files_list_reads_query_arrays_as_php_writes_them(backend: Backend) 
     assert_eq!(names(&first), ["logo.png"]);
     let next = first.json()["_links"]["next"]["href"].as_str().unwrap().to_owned();
     assert!(next.starts_with(&format!("{PUBLIC_URL}/v1.0/files?")), "{next}");
-    let second_page = ctx.php_get(&ctx.token, &path_of(&next)).await;
+    let second_page = ctx.php_as(&ctx.token, "GET", &path_of(&next), None).await;
     assert_eq!(names(&second_page), ["Contract.pdf"]);
     assert!(second_page.json()["_links"].get("next").is_none());
 
@@ -286,9 +249,13 @@ async fn postgres_the_files_list_reads_query_arrays_as_php_writes_them() {
 }
 
 async fn the_crm_lists_read_id_filters_in_every_list_form(backend: Backend) {
-    let ctx = Ctx::new(backend).await;
+    let ctx = Ctx::new(backend, PUBLIC_URL).await;
     let created = ctx
-        .post_ok("/api/v4/leads", json!([{"name": "Alpha"}, {"name": "Beta"}, {"name": "Gamma"}]))
+        .ok(
+            "POST",
+            "/api/v4/leads",
+            Some(json!([{"name": "Alpha"}, {"name": "Beta"}, {"name": "Gamma"}])),
+        )
         .await;
     let ids: Vec<i64> = created["_embedded"]["leads"]
         .as_array()
@@ -298,7 +265,7 @@ async fn the_crm_lists_read_id_filters_in_every_list_form(backend: Backend) {
         .collect();
     let c = &ctx;
     let leads =
-        |query: String| async move { c.php_get(&c.token, &format!("/api/v4/leads?{query}")).await };
+        |query: String| async move { c.php("GET", &format!("/api/v4/leads?{query}"), None).await };
     let lead_names = |answer: &Answer| listed(answer, "leads", "name");
 
     let php = format!(
@@ -329,7 +296,7 @@ async fn the_crm_lists_read_id_filters_in_every_list_form(backend: Backend) {
     assert_eq!(lead_names(&first), ["Beta"]);
     let next = first.json()["_links"]["next"]["href"].as_str().unwrap().to_owned();
     assert!(next.starts_with(&format!("{PUBLIC_URL}/api/v4/leads?")), "{next}");
-    assert_eq!(lead_names(&ctx.php_get(&ctx.token, &path_of(&next)).await), ["Gamma"]);
+    assert_eq!(lead_names(&ctx.php_as(&ctx.token, "GET", &path_of(&next), None).await), ["Gamma"]);
 
     for (query, named) in [
         ("filter%5Bid%5D%5B0%5D=abc", "filter[id][]"),
@@ -345,13 +312,14 @@ async fn the_crm_lists_read_id_filters_in_every_list_form(backend: Backend) {
     let lead = ids[0];
     let notes_uri = format!("/api/v4/leads/{lead}/notes");
     let added = ctx
-        .post_ok(
+        .ok(
+            "POST",
             &notes_uri,
-            json!([
+            Some(json!([
                 {"note_type": "common", "params": {"text": "first"}},
                 {"note_type": "common", "params": {"text": "second"}},
                 {"note_type": "common", "params": {"text": "third"}},
-            ]),
+            ])),
         )
         .await;
     let note_ids: Vec<i64> = added["_embedded"]["notes"]
@@ -362,7 +330,7 @@ async fn the_crm_lists_read_id_filters_in_every_list_form(backend: Backend) {
         .collect();
     let notes = |query: String| {
         let uri = format!("{notes_uri}?{query}");
-        async move { c.php_get(&c.token, &uri).await }
+        async move { c.php("GET", &uri, None).await }
     };
     let texts = |answer: &Answer| -> Vec<Value> {
         listed(answer, "notes", "params").into_iter().map(|p| p["text"].clone()).collect()

@@ -350,6 +350,10 @@ pub async fn load_card(kind: String, id: i64) -> Result<EntityCard, ServerFnErro
             notes.push(super::feed::Note {
                 id: note["id"].as_i64().unwrap_or_default(),
                 created_at: note["created_at"].as_i64().unwrap_or_default(),
+                detail: super::feed::describe(
+                    note["note_type"].as_str().unwrap_or_default(),
+                    params,
+                ),
                 text: params["text"].as_str().map(str::to_owned),
                 file,
             });

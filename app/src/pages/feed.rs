@@ -1,8 +1,11 @@
 //! An entity's feed as Kommo shows it: notes oldest to newest, where a
 //! common note and an attachment note with the same `created_at` are one
-//! item (the comment with its file). Plain Rust, tested on the host.
+//! item (the comment with its file). Calls, service messages, SMS and
+//! places carry a line saying what they are (`describe`). Plain Rust,
+//! tested on the host.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// A file as a chip shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +26,9 @@ pub struct FileChip {
 pub struct Note {
     pub id: i64,
     pub created_at: i64,
+    /// What the note is, for types other than a comment or a file
+    /// (`describe`).
+    pub detail: Option<String>,
     pub text: Option<String>,
     pub file: Option<FileChip>,
 }
@@ -31,8 +37,60 @@ pub struct Note {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedItem {
     pub created_at: i64,
+    pub detail: Option<String>,
     pub text: Option<String>,
     pub files: Vec<FileChip>,
+}
+
+/// A call's length as `1 min 5 s`.
+fn duration(seconds: i64) -> String {
+    match (seconds / 60, seconds % 60) {
+        (0, s) => format!("{s} s"),
+        (m, 0) => format!("{m} min"),
+        (m, s) => format!("{m} min {s} s"),
+    }
+}
+
+/// The line that says what a note of this type is, from its params:
+/// `Incoming call · +1 415 · 1 min · Twilio`, `Service message · Bot`,
+/// `SMS received · +1 415`, `Location · 222 Columbus Ave`. `None` for a
+/// comment, a file or a type the feed does not know.
+pub fn describe(note_type: &str, params: &Value) -> Option<String> {
+    let text = |key: &str| params[key].as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+    let mut parts: Vec<String> = Vec::new();
+    let label = match note_type {
+        "call_in" | "call_out" => {
+            parts.extend(text("phone"));
+            parts.extend(params["duration"].as_i64().map(duration));
+            parts.extend(text("source"));
+            if note_type == "call_in" {
+                "Incoming call"
+            } else {
+                "Outgoing call"
+            }
+        }
+        "service_message" | "extended_service_message" => {
+            parts.extend(text("service"));
+            "Service message"
+        }
+        "sms_in" | "sms_out" => {
+            parts.extend(text("phone"));
+            if note_type == "sms_in" {
+                "SMS received"
+            } else {
+                "SMS sent"
+            }
+        }
+        "geolocation" => {
+            let coordinates =
+                text("latitude").zip(text("longitude")).map(|(a, o)| format!("{a}, {o}"));
+            parts.extend(text("address").or(coordinates));
+            "Location"
+        }
+        _ => return None,
+    };
+    parts.insert(0, label.to_owned());
+    Some(parts.join(" · "))
 }
 
 /// Groups notes (oldest first, as the API lists them) into feed items:
@@ -42,7 +100,10 @@ pub fn group(notes: Vec<Note>) -> Vec<FeedItem> {
     let mut items: Vec<FeedItem> = Vec::new();
     for note in notes {
         let joins = items.last().is_some_and(|last| {
-            last.created_at == note.created_at && (last.text.is_none() || note.text.is_none())
+            last.created_at == note.created_at
+                && last.detail.is_none()
+                && note.detail.is_none()
+                && (last.text.is_none() || note.text.is_none())
         });
         if joins {
             let last = items.last_mut().expect("checked");
@@ -53,6 +114,7 @@ pub fn group(notes: Vec<Note>) -> Vec<FeedItem> {
         } else {
             items.push(FeedItem {
                 created_at: note.created_at,
+                detail: note.detail,
                 text: note.text,
                 files: note.file.into_iter().collect(),
             });
@@ -107,11 +169,11 @@ mod tests {
     }
 
     fn text(id: i64, at: i64, t: &str) -> Note {
-        Note { id, created_at: at, text: Some(t.into()), file: None }
+        Note { id, created_at: at, detail: None, text: Some(t.into()), file: None }
     }
 
     fn file(id: i64, at: i64, name: &str) -> Note {
-        Note { id, created_at: at, text: None, file: Some(chip(name)) }
+        Note { id, created_at: at, detail: None, text: None, file: Some(chip(name)) }
     }
 
     #[test]
@@ -142,6 +204,41 @@ mod tests {
         assert_eq!(feed[1].text.as_deref(), Some("two"));
         assert_eq!(feed[1].files.len(), 2);
         assert!(group(vec![]).is_empty());
+    }
+
+    #[test]
+    fn calls_messages_sms_and_places_say_what_they_are() {
+        let call = serde_json::json!({"uniq": "u", "duration": 65, "source": "Twilio",
+                                      "link": null, "phone": "+14155551234"});
+        assert_eq!(
+            describe("call_in", &call).as_deref(),
+            Some("Incoming call · +14155551234 · 1 min 5 s · Twilio")
+        );
+        let short = serde_json::json!({"duration": 60, "phone": "+1", "source": ""});
+        assert_eq!(describe("call_out", &short).as_deref(), Some("Outgoing call · +1 · 1 min"));
+        let service = serde_json::json!({"service": "Bot", "text": "Done"});
+        assert_eq!(
+            describe("extended_service_message", &service).as_deref(),
+            Some("Service message · Bot")
+        );
+        let sms = serde_json::json!({"text": "Hi", "phone": "+1"});
+        assert_eq!(describe("sms_out", &sms).as_deref(), Some("SMS sent · +1"));
+        let place = serde_json::json!({"latitude": "32", "longitude": "-13"});
+        assert_eq!(describe("geolocation", &place).as_deref(), Some("Location · 32, -13"));
+        let place = serde_json::json!({"address": "222 Columbus Ave", "latitude": "32", "longitude": "-13"});
+        assert_eq!(describe("geolocation", &place).as_deref(), Some("Location · 222 Columbus Ave"));
+        assert_eq!(describe("common", &serde_json::json!({"text": "x"})), None);
+        assert_eq!(describe("attachment", &serde_json::json!({})), None);
+    }
+
+    #[test]
+    fn a_described_note_stays_its_own_item() {
+        let mut sms = text(2, 10, "Hi");
+        sms.detail = Some("SMS received · +1".into());
+        let feed = group(vec![file(1, 10, "a.pdf"), sms, file(3, 10, "b.pdf")]);
+        assert_eq!(feed.len(), 3);
+        assert_eq!(feed[1].detail.as_deref(), Some("SMS received · +1"));
+        assert_eq!(feed[1].text.as_deref(), Some("Hi"));
     }
 
     #[test]

@@ -347,6 +347,7 @@ fn card_view(card: EntityCard, actions: MediaActions) -> impl IntoView {
                                 .map(|item| view! {
                                     <li class="feed-item">
                                         <p class="muted"><time>{feed::when(item.created_at)}</time></p>
+                                        {item.detail.map(|d| view! { <p class="note-kind">{d}</p> })}
                                         {item.text.map(|t| view! { <p>{t}</p> })}
                                         {item.files.into_iter().map(|c| view! { <Chip chip=c /> }).collect_view()}
                                     </li>

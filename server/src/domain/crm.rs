@@ -1,6 +1,6 @@
 //! The CRM side's rules in plain Rust: entity and field types, and the
 //! parsing of what integrators send (entities, custom-field values,
-//! notes, file references) into typed values. A bad value becomes a
+//! file references; notes are `domain::notes`) into typed values. A bad value becomes a
 //! `FieldError` with Kommo's `path`, so one answer lists every problem of
 //! a batch and nothing is written.
 
@@ -120,13 +120,6 @@ pub struct EntityInput {
     pub fields: Vec<FieldInput>,
 }
 
-/// A note to add.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum NoteInput {
-    Common { text: String, created_at: Option<i64> },
-    Attachment { file: FileRef, created_at: Option<i64> },
-}
-
 /// The custom fields a request may name: id to type.
 pub type FieldTypes = HashMap<i64, FieldType>;
 
@@ -141,7 +134,7 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-fn invalid_type(path: &str, want: &str, got: &Value) -> FieldError {
+pub fn invalid_type(path: &str, want: &str, got: &Value) -> FieldError {
     FieldError::new("InvalidType", path, format!("must be {want}, not {}", type_name(got)))
 }
 
@@ -179,7 +172,7 @@ fn parse_text(value: &Value, path: &str) -> Result<String, FieldError> {
 }
 
 /// Unix seconds: a non-negative integer.
-fn parse_time(value: &Value, path: &str) -> Result<i64, FieldError> {
+pub fn parse_time(value: &Value, path: &str) -> Result<i64, FieldError> {
     value
         .as_i64()
         .filter(|t| *t >= 0)
@@ -355,42 +348,6 @@ pub fn parse_entity(
     EntityInput { name, fields }
 }
 
-/// One note: `{note_type, params, created_at?}`.
-pub fn parse_note(value: &Value, errors: &mut Vec<FieldError>) -> Option<NoteInput> {
-    let Value::Object(object) = value else {
-        errors.push(invalid_type("", "an object", value));
-        return None;
-    };
-    let created_at = match object.get("created_at") {
-        None | Some(Value::Null) => None,
-        Some(v) => parse_time(v, "created_at").map_err(|e| errors.push(e)).ok(),
-    };
-    let params = object.get("params").unwrap_or(&Value::Null);
-    match object.get("note_type").and_then(Value::as_str) {
-        Some("common") => {
-            let text = params.get("text").unwrap_or(&Value::Null);
-            let text = parse_text(text, "params.text").map_err(|e| errors.push(e)).ok()?;
-            if text.trim().is_empty() {
-                errors.push(FieldError::new("NotBlank", "params.text", "a common note needs text"));
-                return None;
-            }
-            Some(NoteInput::Common { text, created_at })
-        }
-        Some("attachment") => {
-            let file = parse_file_ref(params, "params", errors)?;
-            Some(NoteInput::Attachment { file, created_at })
-        }
-        _ => {
-            errors.push(FieldError::new(
-                "NotSupportedChoice",
-                "note_type",
-                "note_type must be common or attachment",
-            ));
-            None
-        }
-    }
-}
-
 /// A batch body: an array of 1 to `MAX_BATCH` items.
 pub fn batch(value: &Value) -> Result<&[Value], String> {
     match value {
@@ -498,48 +455,6 @@ mod tests {
         parse_entity(&json!({"name": "x".repeat(256)}), &fields(), &mut errors);
         let codes: Vec<&str> = errors.iter().map(|e| e.code).collect();
         assert_eq!(codes, vec!["NotBlank", "InvalidType", "TooLong"]);
-    }
-
-    #[test]
-    fn notes_parse_by_type() {
-        let mut errors = vec![];
-        assert_eq!(
-            parse_note(&json!({"note_type": "common", "params": {"text": "hi"}}), &mut errors),
-            Some(NoteInput::Common { text: "hi".into(), created_at: None })
-        );
-        let note = parse_note(
-            &json!({"note_type": "attachment", "created_at": 1700000000,
-                    "params": {"file_uuid": "f", "version_uuid": "v", "file_name": "a.pdf"}}),
-            &mut errors,
-        );
-        assert!(
-            matches!(&note, Some(NoteInput::Attachment { file, created_at: Some(1700000000) })
-                if file.file_uuid == "f" && file.version_uuid.as_deref() == Some("v")),
-            "{note:?}"
-        );
-        assert!(errors.is_empty(), "{errors:?}");
-        assert_eq!(parse_note(&json!({"note_type": "call_in", "params": {}}), &mut errors), None);
-        assert_eq!(
-            parse_note(&json!({"note_type": "common", "params": {"text": " "}}), &mut errors),
-            None
-        );
-        assert_eq!(
-            parse_note(
-                &json!({"note_type": "attachment", "params": {}, "created_at": -1}),
-                &mut errors
-            ),
-            None
-        );
-        let codes: Vec<(&str, &str)> = errors.iter().map(|e| (e.code, e.path.as_str())).collect();
-        assert_eq!(
-            codes,
-            vec![
-                ("NotSupportedChoice", "note_type"),
-                ("NotBlank", "params.text"),
-                ("InvalidType", "created_at"),
-                ("NotBlank", "params.file_uuid"),
-            ]
-        );
     }
 
     #[test]

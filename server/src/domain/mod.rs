@@ -6,6 +6,7 @@ pub mod crm;
 pub mod digest;
 pub mod file_name;
 pub mod listing;
+pub mod notes;
 pub mod parts;
 pub mod preview;
 pub mod query;

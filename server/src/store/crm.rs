@@ -5,7 +5,10 @@
 
 use super::{accounts::AccountId, Db, DbKind};
 use crate::{
-    domain::crm::{EntityType, FieldType, FieldTypes},
+    domain::{
+        crm::{EntityType, FieldType, FieldTypes},
+        notes::{NoteFilter, OrderField},
+    },
     error::{Error, Result},
 };
 
@@ -49,9 +52,14 @@ pub struct ValueRecord {
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct NoteRecord {
     pub id: i64,
+    pub account_id: i64,
     pub entity_id: i64,
+    /// The entity's type: leads, contacts or companies.
+    pub entity_type: String,
     pub note_type: String,
     pub text_value: Option<String>,
+    /// The params of every type but attachment, a JSON object.
+    pub params: Option<String>,
     pub file_uuid: Option<String>,
     pub version_uuid: Option<String>,
     /// The name the note was given.
@@ -62,6 +70,7 @@ pub struct NoteRecord {
     pub created_at: i64,
     pub updated_at: i64,
     pub created_by: Option<i64>,
+    pub updated_by: Option<i64>,
 }
 
 /// One file in an entity's Media tab.
@@ -99,6 +108,100 @@ pub struct StoredField {
 pub enum NewNote {
     Common { text: String, created_at: i64 },
     Attachment { file_id: i64, version_id: i64, file_name: String, created_at: i64 },
+}
+
+/// What a note holds, its file (if any) already resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NoteBody {
+    /// Every type but attachment: its params (a JSON object) and its
+    /// text, where the type has one.
+    Params {
+        note_type: &'static str,
+        params: String,
+        text: Option<String>,
+    },
+    Attachment {
+        file_id: i64,
+        version_id: i64,
+        file_name: String,
+    },
+}
+
+impl NoteBody {
+    fn file_id(&self) -> Option<i64> {
+        match self {
+            NoteBody::Attachment { file_id, .. } => Some(*file_id),
+            NoteBody::Params { .. } => None,
+        }
+    }
+}
+
+/// A note to add to an entity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoteWrite {
+    pub entity_id: i64,
+    pub body: NoteBody,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl NewNote {
+    /// The same note as the batch write takes it.
+    fn into_write(self, entity_id: i64, now: i64) -> NoteWrite {
+        let (body, created_at) = match self {
+            NewNote::Common { text, created_at } => (
+                NoteBody::Params {
+                    note_type: "common",
+                    params: serde_json::json!({ "text": text }).to_string(),
+                    text: Some(text),
+                },
+                created_at,
+            ),
+            NewNote::Attachment { file_id, version_id, file_name, created_at } => {
+                (NoteBody::Attachment { file_id, version_id, file_name }, created_at)
+            }
+        };
+        NoteWrite { entity_id, body, created_at, updated_at: now }
+    }
+}
+
+/// The changes to one note: a new body (type and params) or none, and
+/// its times.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoteEdit {
+    pub id: i64,
+    pub entity_id: i64,
+    pub body: Option<NoteBody>,
+    pub created_at: Option<i64>,
+    pub updated_at: i64,
+}
+
+/// Which notes a list reads: the account's notes of one entity type (or
+/// of one entity), narrowed by Kommo's filters.
+pub struct NoteQuery<'a> {
+    pub account: AccountId,
+    pub kind: EntityType,
+    pub entity_id: Option<i64>,
+    pub filter: &'a NoteFilter,
+}
+
+const NOTE_SELECT: &str = "select n.id, n.account_id, n.entity_id, e.entity_type, n.note_type, \
+       n.text_value, n.params, f.uuid as file_uuid, v.uuid as version_uuid, n.file_name, \
+       v.name as original_name, f.deleted_at as trashed_at, n.created_at, n.updated_at, \
+       n.created_by, coalesce(n.updated_by, n.created_by) as updated_by \
+     from notes n join entities e on e.id = n.entity_id \
+     left join files f on f.id = n.file_id \
+     left join file_versions v on v.id = n.version_id";
+
+/// A value bound to a built query.
+enum Arg {
+    Int(i64),
+    Text(String),
+}
+
+/// `, $n, $n+1 ...` placeholders for `count` values after `args`.
+fn placeholders(args: &[Arg], count: usize) -> String {
+    (0..count).map(|i| format!("${}", args.len() + i + 1)).collect::<Vec<_>>().join(", ")
 }
 
 /// Inside a write: the files it puts to use must still be outside the
@@ -393,49 +496,46 @@ impl Db {
         by: i64,
         now: i64,
     ) -> Result<Vec<i64>> {
+        let writes: Vec<NoteWrite> =
+            notes.iter().cloned().map(|n| n.into_write(entity_id, now)).collect();
+        self.write_notes(account, &writes, by).await
+    }
+
+    /// Adds notes, each to its entity (the caller checked they are the
+    /// account's), in one transaction; an attachment note also attaches
+    /// its file. Returns the notes' ids in order.
+    pub async fn write_notes(
+        &self,
+        account: AccountId,
+        notes: &[NoteWrite],
+        by: i64,
+    ) -> Result<Vec<i64>> {
         let mut tx = self.pool().begin().await?;
-        let files: Vec<i64> = notes
-            .iter()
-            .filter_map(|n| match n {
-                NewNote::Attachment { file_id, .. } => Some(*file_id),
-                NewNote::Common { .. } => None,
-            })
-            .collect();
+        let files: Vec<i64> = notes.iter().filter_map(|n| n.body.file_id()).collect();
         still_usable(&mut tx, self.kind(), files).await?;
         let mut ids = Vec::with_capacity(notes.len());
         for note in notes {
-            let (kind, text, file_id, version_id, file_name, created_at) = match note {
-                NewNote::Common { text, created_at } => {
-                    ("common", Some(text.as_str()), None, None, None, *created_at)
-                }
-                NewNote::Attachment { file_id, version_id, file_name, created_at } => (
-                    "attachment",
-                    None,
-                    Some(*file_id),
-                    Some(*version_id),
-                    Some(file_name.as_str()),
-                    *created_at,
-                ),
-            };
+            let (kind, text, params, file_id, version_id, file_name) = body_columns(&note.body);
             let id: i64 = sqlx::query_scalar(
-                "insert into notes (account_id, entity_id, note_type, text_value, file_id, \
-                 version_id, file_name, created_at, updated_at, created_by) \
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning id",
+                "insert into notes (account_id, entity_id, note_type, text_value, params, file_id, \
+                 version_id, file_name, created_at, updated_at, created_by, updated_by) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) returning id",
             )
             .bind(account.0)
-            .bind(entity_id)
+            .bind(note.entity_id)
             .bind(kind)
             .bind(text)
+            .bind(params)
             .bind(file_id)
             .bind(version_id)
             .bind(file_name)
-            .bind(created_at)
-            .bind(now)
+            .bind(note.created_at)
+            .bind(note.updated_at)
             .bind(by)
             .fetch_one(&mut *tx)
             .await?;
             if let Some(file_id) = file_id {
-                attach(&mut tx, account, entity_id, file_id, by, now).await?;
+                attach(&mut tx, account, note.entity_id, file_id, by, note.updated_at).await?;
             }
             ids.push(id);
         }
@@ -443,32 +543,152 @@ impl Db {
         Ok(ids)
     }
 
-    /// An entity's notes, oldest first, plus one more when there is a next
-    /// page; or only the notes with these ids.
-    pub async fn notes(
-        &self,
-        entity_id: i64,
-        only: Option<&[i64]>,
-        offset: i64,
-        limit: i64,
-    ) -> Result<Vec<NoteRecord>> {
-        let mut sql = "select n.id, n.entity_id, n.note_type, n.text_value, f.uuid as file_uuid, \
-               v.uuid as version_uuid, n.file_name, v.name as original_name, \
-               f.deleted_at as trashed_at, n.created_at, n.updated_at, n.created_by \
-             from notes n left join files f on f.id = n.file_id \
-             left join file_versions v on v.id = n.version_id where n.entity_id = $1"
-            .to_owned();
-        let only = only.unwrap_or_default();
-        if !only.is_empty() {
-            let args: Vec<String> = (0..only.len()).map(|i| format!("${}", i + 4)).collect();
-            sql.push_str(&format!(" and n.id in ({})", args.join(", ")));
+    /// Edits notes of the account (the caller found each one), in one
+    /// transaction; a note that becomes an attachment attaches its file.
+    pub async fn edit_notes(&self, account: AccountId, edits: &[NoteEdit], by: i64) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        let files: Vec<i64> =
+            edits.iter().filter_map(|e| e.body.as_ref().and_then(NoteBody::file_id)).collect();
+        still_usable(&mut tx, self.kind(), files).await?;
+        for edit in edits {
+            if let Some(body) = &edit.body {
+                let (kind, text, params, file_id, version_id, file_name) = body_columns(body);
+                sqlx::query(
+                    "update notes set note_type = $1, text_value = $2, params = $3, file_id = $4, \
+                     version_id = $5, file_name = $6 where id = $7 and account_id = $8",
+                )
+                .bind(kind)
+                .bind(text)
+                .bind(params)
+                .bind(file_id)
+                .bind(version_id)
+                .bind(file_name)
+                .bind(edit.id)
+                .bind(account.0)
+                .execute(&mut *tx)
+                .await?;
+                if let Some(file_id) = file_id {
+                    attach(&mut tx, account, edit.entity_id, file_id, by, edit.updated_at).await?;
+                }
+            }
+            if let Some(created_at) = edit.created_at {
+                sqlx::query("update notes set created_at = $1 where id = $2 and account_id = $3")
+                    .bind(created_at)
+                    .bind(edit.id)
+                    .bind(account.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query(
+                "update notes set updated_at = $1, updated_by = $2 where id = $3 and account_id = $4",
+            )
+            .bind(edit.updated_at)
+            .bind(by)
+            .bind(edit.id)
+            .bind(account.0)
+            .execute(&mut *tx)
+            .await?;
         }
-        sql.push_str(" order by n.created_at, n.id limit $2 offset $3");
-        let mut query = sqlx::query_as(&sql).bind(entity_id).bind(limit + 1).bind(offset);
-        for id in only {
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The account's note of this entity type and id.
+    pub async fn note(
+        &self,
+        account: AccountId,
+        kind: EntityType,
+        id: i64,
+    ) -> Result<Option<NoteRecord>> {
+        let sql =
+            format!("{NOTE_SELECT} where n.account_id = $1 and e.entity_type = $2 and n.id = $3");
+        Ok(sqlx::query_as(&sql)
+            .bind(account.0)
+            .bind(kind.as_str())
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// The account's notes with these ids, in id order.
+    pub async fn notes_by_id(&self, account: AccountId, ids: &[i64]) -> Result<Vec<NoteRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let args: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "{NOTE_SELECT} where n.account_id = $1 and n.id in ({}) order by n.id",
+            args.join(", ")
+        );
+        let mut query = sqlx::query_as(&sql).bind(account.0);
+        for id in ids {
             query = query.bind(*id);
         }
         Ok(query.fetch_all(self.pool()).await?)
+    }
+
+    /// A page of notes as the list's filter and order ask, plus one more
+    /// when there is a next page. Without an order: oldest first
+    /// (`created_at`, then `id`), the feed's order.
+    pub async fn notes(&self, query: &NoteQuery<'_>) -> Result<Vec<NoteRecord>> {
+        let filter = query.filter;
+        let mut args = vec![Arg::Int(query.account.0), Arg::Text(query.kind.as_str().to_owned())];
+        let mut sql = format!("{NOTE_SELECT} where n.account_id = $1 and e.entity_type = $2");
+        if let Some(entity) = query.entity_id {
+            sql.push_str(&format!(" and n.entity_id = ${}", args.len() + 1));
+            args.push(Arg::Int(entity));
+        }
+        for (column, ids) in [("n.id", &filter.ids), ("n.entity_id", &filter.entity_ids)] {
+            if !ids.is_empty() {
+                sql.push_str(&format!(" and {column} in ({})", placeholders(&args, ids.len())));
+                args.extend(ids.iter().map(|id| Arg::Int(*id)));
+            }
+        }
+        if !filter.note_types.is_empty() {
+            let listed = placeholders(&args, filter.note_types.len());
+            sql.push_str(&format!(" and n.note_type in ({listed})"));
+            args.extend(filter.note_types.iter().map(|t| Arg::Text(t.as_str().to_owned())));
+        }
+        let (from, to) = filter.updated_at.map(|u| u.bounds()).unwrap_or_default();
+        for (bound, op) in [(from, ">="), (to, "<=")] {
+            if let Some(ts) = bound {
+                sql.push_str(&format!(" and n.updated_at {op} ${}", args.len() + 1));
+                args.push(Arg::Int(ts));
+            }
+        }
+        let mut order: Vec<String> = filter
+            .order
+            .iter()
+            .map(|(field, ascending)| {
+                let column = match field {
+                    OrderField::UpdatedAt => "n.updated_at",
+                    OrderField::Id => "n.id",
+                };
+                format!("{column} {}", if *ascending { "asc" } else { "desc" })
+            })
+            .collect();
+        if order.is_empty() {
+            order.push("n.created_at asc".into());
+        }
+        if !filter.order.iter().any(|(f, _)| *f == OrderField::Id) {
+            order.push("n.id asc".into());
+        }
+        sql.push_str(&format!(
+            " order by {} limit ${} offset ${}",
+            order.join(", "),
+            args.len() + 1,
+            args.len() + 2
+        ));
+        args.push(Arg::Int(filter.limit + 1));
+        args.push(Arg::Int(filter.offset()));
+        let mut built = sqlx::query_as(&sql);
+        for arg in args {
+            built = match arg {
+                Arg::Int(n) => built.bind(n),
+                Arg::Text(t) => built.bind(t),
+            };
+        }
+        Ok(built.fetch_all(self.pool()).await?)
     }
 
     /// Attaches files to an entity; files already attached stay as they
@@ -552,6 +772,22 @@ impl Db {
         .bind(file_id)
         .fetch_all(self.pool())
         .await?)
+    }
+}
+
+/// The columns a note's body fills: type, text, params, file, version,
+/// file name.
+#[allow(clippy::type_complexity)]
+fn body_columns(
+    body: &NoteBody,
+) -> (&'static str, Option<&str>, Option<&str>, Option<i64>, Option<i64>, Option<&str>) {
+    match body {
+        NoteBody::Params { note_type, params, text } => {
+            (note_type, text.as_deref(), Some(params.as_str()), None, None, None)
+        }
+        NoteBody::Attachment { file_id, version_id, file_name } => {
+            ("attachment", None, None, Some(*file_id), Some(*version_id), Some(file_name.as_str()))
+        }
     }
 }
 

@@ -9,6 +9,8 @@ use axum::{
 use serde_json::Value;
 use tower::ServiceExt;
 
+pub mod kommo;
+
 pub struct Answer {
     pub status: StatusCode,
     pub headers: HeaderMap,

@@ -226,7 +226,7 @@ pub async fn list(
     };
     Ok(Json(EntityList {
         _page: Some(page),
-        _links: Some(ListLinks { self_: link(page), next: more.then(|| link(page + 1)) }),
+        _links: Some(ListLinks::paged(page, more, link)),
         _embedded: json!({ kind.as_str(): views }),
     })
     .into_response())

@@ -136,7 +136,7 @@ pub async fn list(
         .map(|r| MediaFile { file_uuid: r.file_uuid, id: r.id, is_deleted: r.trashed_at.is_some() })
         .collect();
     Ok(Json(MediaList {
-        _links: Some(ListLinks { self_, next }),
+        _links: Some(ListLinks { self_, next, prev: None, first: None }),
         _embedded: MediaEmbedded { files },
     })
     .into_response())

@@ -192,7 +192,7 @@ pub type Params = ListParams;
 
 /// The caller's entity of this type; 404 for an unknown, foreign or
 /// malformed id.
-async fn entity_of(
+pub(super) async fn entity_of(
     state: &AppState,
     account: AccountId,
     kind: EntityType,
@@ -299,13 +299,30 @@ pub struct FileUuid {
     pub file_uuid: String,
 }
 
-/// HAL `self` (and `next`) links of a CRM list.
+/// HAL links of a CRM list: `self`, and where they apply `next`,
+/// `prev` and `first`.
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
 pub struct ListLinks {
     #[serde(rename = "self")]
     pub self_: Href,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next: Option<Href>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<Href>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<Href>,
+}
+
+impl ListLinks {
+    /// The links of page `page` of a list, `link` making each page's.
+    pub fn paged(page: i64, more: bool, link: impl Fn(i64) -> Href) -> ListLinks {
+        ListLinks {
+            self_: link(page),
+            next: more.then(|| link(page + 1)),
+            prev: (page > 1).then(|| link(page - 1)),
+            first: (page > 1).then(|| link(1)),
+        }
+    }
 }
 
 pub fn router() -> Router<AppState> {

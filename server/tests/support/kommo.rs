@@ -1,0 +1,70 @@
+//! An integration written for Kommo, driving the app: one account with a
+//! token of every scope, and requests sent as Kommo's official PHP
+//! library sends them (its headers, a JSON body when there is one).
+
+use axum::{
+    body::Body,
+    http::{header, Request},
+    Router,
+};
+use satchel::{
+    state::Settings,
+    testing::{Backend, TestApp},
+};
+use serde_json::Value;
+
+use super::{send, Answer};
+
+pub struct Kommo {
+    pub app: TestApp,
+    pub router: Router,
+    /// `files`, `files_delete` and `crm`.
+    pub token: String,
+}
+
+impl Kommo {
+    /// The app at `public_url`, with account `acme` and its token.
+    pub async fn new(backend: Backend, public_url: &str) -> Kommo {
+        let settings = Settings { public_url: public_url.into(), ..Settings::default() };
+        let app = TestApp::with(backend, settings, None).await;
+        let token = app.token("acme", "files,files_delete,crm").await;
+        Kommo { router: app.router(), app, token }
+    }
+
+    /// A request as the PHP library sends it with `token`: its headers,
+    /// and a JSON body (`json_encode` of the array) when there is one.
+    pub async fn php_as(
+        &self,
+        token: &str,
+        method: &str,
+        uri: &str,
+        body: Option<Value>,
+    ) -> Answer {
+        let builder = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::USER_AGENT, "amoCRM-API-Library/1.16.0")
+            .header("X-Library-Version", "1.16.0")
+            .header("X-Client-UUID", "3f0e7a1c-54d6-4b6f-9c1e-2b2d3c4e5f60");
+        let request = match body {
+            Some(body) => builder
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string())),
+            None => builder.body(Body::empty()),
+        };
+        send(&self.router, request.unwrap()).await
+    }
+
+    /// `php_as` with the account's token.
+    pub async fn php(&self, method: &str, uri: &str, body: Option<Value>) -> Answer {
+        self.php_as(&self.token, method, uri, body).await
+    }
+
+    /// `php` that must answer 200; its JSON body.
+    pub async fn ok(&self, method: &str, uri: &str, body: Option<Value>) -> Value {
+        let answer = self.php(method, uri, body).await;
+        assert_eq!(answer.status, 200, "{method} {uri}: {}", answer.text());
+        answer.json()
+    }
+}
