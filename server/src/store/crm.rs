@@ -201,7 +201,12 @@ enum Arg {
 
 /// `, $n, $n+1 ...` placeholders for `count` values after `args`.
 fn placeholders(args: &[Arg], count: usize) -> String {
-    (0..count).map(|i| format!("${}", args.len() + i + 1)).collect::<Vec<_>>().join(", ")
+    numbered(args.len() + 1, count)
+}
+
+/// `$first, $first+1, ...`: `count` numbered placeholders for an `in (...)`.
+fn numbered(first: usize, count: usize) -> String {
+    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Inside a write: the files it puts to use must still be outside the
@@ -422,8 +427,7 @@ impl Db {
             "select {ENTITY_COLUMNS} from entities where account_id = $1 and entity_type = $2"
         );
         if !only.is_empty() {
-            let args: Vec<String> = (0..only.len()).map(|i| format!("${}", i + 5)).collect();
-            sql.push_str(&format!(" and id in ({})", args.join(", ")));
+            sql.push_str(&format!(" and id in ({})", numbered(5, only.len())));
         }
         sql.push_str(" order by id limit $3 offset $4");
         let mut query =
@@ -465,7 +469,6 @@ impl Db {
         if entity_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let args: Vec<String> = (1..=entity_ids.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "select fv.entity_id, fv.field_id, cf.name as field_name, cf.field_type, fv.text_value, \
                f.uuid as file_uuid, coalesce(pv.uuid, av.uuid) as version_uuid, \
@@ -477,7 +480,7 @@ impl Db {
              left join file_versions pv on pv.id = fv.version_id \
              left join file_versions av on av.id = f.active_version_id \
              where fv.entity_id in ({}) order by fv.entity_id, fv.field_id, fv.position",
-            args.join(", ")
+            numbered(1, entity_ids.len())
         );
         let mut query = sqlx::query_as(&sql);
         for id in entity_ids {
@@ -615,10 +618,9 @@ impl Db {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let args: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
         let sql = format!(
             "{NOTE_SELECT} where n.account_id = $1 and n.id in ({}) order by n.id",
-            args.join(", ")
+            numbered(2, ids.len())
         );
         let mut query = sqlx::query_as(&sql).bind(account.0);
         for id in ids {
@@ -749,12 +751,11 @@ impl Db {
         if file_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let args: Vec<String> = (0..file_ids.len()).map(|i| format!("${}", i + 2)).collect();
         let sql = format!(
             "select l.id, f.uuid as file_uuid, f.deleted_at as trashed_at \
              from entity_files l join files f on f.id = l.file_id \
              where l.entity_id = $1 and l.file_id in ({}) order by l.id",
-            args.join(", ")
+            numbered(2, file_ids.len())
         );
         let mut query = sqlx::query_as(&sql).bind(entity_id);
         for id in file_ids {
