@@ -56,6 +56,12 @@ pub enum Error {
     #[error("{0}")]
     PartSize(String),
 
+    /// 415 `unsupported-media-type`: a body in an encoding the endpoint
+    /// does not read, or without a Content-Type; the text names the ones
+    /// it reads.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+
     /// 413 `body-too-large`: a body over the limit, refused unread.
     #[error("the body exceeds {max} bytes")]
     BodyTooLarge { max: u64 },

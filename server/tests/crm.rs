@@ -10,6 +10,7 @@ use satchel::{
 use serde_json::{json, Value};
 use support::{path_of, pattern, send, upload_one_part, with_token, Answer};
 
+#[macro_use]
 mod support;
 
 struct Ctx {
@@ -751,17 +752,6 @@ async fn concurrent_uses_of_files_all_land(backend: Backend) {
     assert_eq!(ctx.count("entity_files").await, 18);
     assert_eq!(ctx.count("notes").await, 18);
     ctx.app.cleanup().await;
-}
-
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(satchel::testing::Backend::Sqlite).await; })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() { super::$name(satchel::testing::Backend::Postgres).await; })*
-        }
-    };
 }
 
 on_both!(

@@ -11,6 +11,7 @@ use satchel::testing::Backend;
 use serde_json::{json, Value};
 use support::{path_of, pattern, upload_one_part, Answer};
 
+#[macro_use]
 mod support;
 
 use support::kommo::Kommo;
@@ -613,17 +614,6 @@ async fn notes_are_edited_in_batch_and_one_at_a_time(backend: Backend) {
         ctx.php("PATCH", &uri, body.clone()).await.problem(404, "not-found");
     }
     ctx.app.cleanup().await;
-}
-
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(satchel::testing::Backend::Sqlite).await; })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() { super::$name(satchel::testing::Backend::Postgres).await; })*
-        }
-    };
 }
 
 on_both!(

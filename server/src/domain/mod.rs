@@ -5,6 +5,7 @@ pub mod account;
 pub mod crm;
 pub mod digest;
 pub mod file_name;
+pub mod form;
 pub mod listing;
 pub mod notes;
 pub mod parts;

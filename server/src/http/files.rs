@@ -12,7 +12,7 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{auth::Auth, json::ApiJson, query::KommoQuery};
+use super::{auth::Auth, body::ApiBody, query::KommoQuery};
 use crate::{
     domain::{
         file_name::{classify, FileName},
@@ -445,7 +445,10 @@ pub struct FilePatch {
 
 /// Rename a file, or make another of its versions the active one.
 #[utoipa::path(patch, path = "/v1.0/files/{uuid}", tag = "files", security(("bearer" = [])),
-    params(("uuid" = String, Path)), request_body = FilePatch,
+    params(("uuid" = String, Path)),
+    request_body(description = "JSON, or a form (urlencoded or multipart) with PHP-style bracket keys",
+        content((FilePatch = "application/json"), (FilePatch = "application/x-www-form-urlencoded"),
+            (FilePatch = "multipart/form-data"))),
     responses((status = 200, body = FileView),
         (status = 400, body = super::problem::Problem, description = "both or neither; a bad name"),
         (status = 404, body = super::problem::Problem)))]
@@ -453,7 +456,7 @@ pub async fn patch_file(
     State(state): State<AppState>,
     auth: Auth,
     Path(uuid): Path<String>,
-    ApiJson(patch): ApiJson<FilePatch>,
+    ApiBody(patch): ApiBody<FilePatch>,
 ) -> Result<Json<FileView>> {
     auth.require(Scope::Files)?;
     let file = state.visible_file(&auth, &uuid, false).await?;

@@ -1,5 +1,6 @@
 //! A JSON body extractor whose rejections are problem answers
-//! (`validation`, 400) instead of axum's plain-text 4xx.
+//! (`validation`, 400) instead of axum's plain-text 4xx. The CRM side
+//! reads JSON only; the Files API reads forms too (`body::ApiBody`).
 
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;

@@ -23,6 +23,7 @@ use crate::state::AppState;
 
 pub mod account;
 pub mod auth;
+pub mod body;
 pub mod crm;
 pub mod download;
 pub mod embed;
@@ -33,6 +34,7 @@ pub mod login;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;
+pub mod part_body;
 pub mod problem;
 pub mod query;
 pub mod serve;

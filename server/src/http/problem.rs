@@ -58,6 +58,11 @@ impl Error {
             Error::BodyTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "body-too-large", "Body too large")
             }
+            Error::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            ),
             Error::PartOutOfOrder { .. } => {
                 (StatusCode::CONFLICT, "part-out-of-order", "Part out of order")
             }

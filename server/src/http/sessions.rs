@@ -5,7 +5,7 @@ use axum::{extract::State, routing::get, Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{auth::Auth, json::ApiJson};
+use super::{auth::Auth, body::ApiBody};
 use crate::{
     domain::{
         digest::parse_sha256_hex,
@@ -79,7 +79,9 @@ pub fn part_count(session: &SessionRecord) -> u32 {
 
 /// Open an upload session.
 #[utoipa::path(post, path = "/v1.0/sessions", tag = "uploads", security(("bearer" = [])),
-    request_body = OpenSession,
+    request_body(description = "JSON, or a form (urlencoded or multipart) with PHP-style bracket keys",
+        content((OpenSession = "application/json"), (OpenSession = "application/x-www-form-urlencoded"),
+            (OpenSession = "multipart/form-data"))),
     responses(
         (status = 200, body = SessionOpened),
         (status = 400, body = super::problem::Problem, description = "validation, file-too-large, file-trashed"),
@@ -88,7 +90,7 @@ pub fn part_count(session: &SessionRecord) -> u32 {
 pub async fn open_session(
     State(state): State<AppState>,
     auth: Auth,
-    ApiJson(request): ApiJson<OpenSession>,
+    ApiBody(request): ApiBody<OpenSession>,
 ) -> Result<Json<SessionOpened>> {
     auth.require(Scope::Files)?;
     let name = FileName::parse(&request.file_name).map_err(Error::Validation)?;

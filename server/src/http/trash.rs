@@ -12,7 +12,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{auth::Auth, files::FilesEmbedded, json::ApiJson};
+use super::{auth::Auth, body::ApiBody, files::FilesEmbedded};
 use crate::{
     domain::Scope,
     error::{Error, Result},
@@ -32,7 +32,9 @@ pub struct FileRef {
 /// named once.
 fn batch_uuids(body: Vec<FileRef>) -> Result<Vec<String>> {
     if body.is_empty() {
-        return Err(Error::validation("the body names no files: send [{\"uuid\": \"...\"}]"));
+        return Err(Error::validation(
+            "the body names no files: send [{\"uuid\": \"...\"}], or as a form 0[uuid]=...",
+        ));
     }
     if body.len() > MAX_BATCH {
         return Err(Error::validation(format!(
@@ -51,14 +53,16 @@ fn batch_uuids(body: Vec<FileRef>) -> Result<Vec<String>> {
 
 /// Move files to the trash.
 #[utoipa::path(delete, path = "/v1.0/files", tag = "files", security(("bearer" = [])),
-    request_body = Vec<FileRef>,
+    request_body(description = "JSON, or a form (urlencoded or multipart) with PHP-style bracket keys",
+        content((Vec<FileRef> = "application/json"), (Vec<FileRef> = "application/x-www-form-urlencoded"),
+            (Vec<FileRef> = "multipart/form-data"))),
     responses((status = 204, description = "every file named is in the trash"),
         (status = 400, body = super::problem::Problem, description = "an unknown uuid: nothing moved"),
         (status = 403, body = super::problem::Problem, description = "`files_delete` missing")))]
 pub async fn trash(
     State(state): State<AppState>,
     auth: Auth,
-    ApiJson(body): ApiJson<Vec<FileRef>>,
+    ApiBody(body): ApiBody<Vec<FileRef>>,
 ) -> Result<StatusCode> {
     auth.require(Scope::Files)?;
     auth.require(Scope::FilesDelete)?;
@@ -79,14 +83,16 @@ pub struct RestoredFiles {
 
 /// Take files out of the trash.
 #[utoipa::path(post, path = "/v1.0/files/restore", tag = "files", security(("bearer" = [])),
-    request_body = Vec<FileRef>,
+    request_body(description = "JSON, or a form (urlencoded or multipart) with PHP-style bracket keys",
+        content((Vec<FileRef> = "application/json"), (Vec<FileRef> = "application/x-www-form-urlencoded"),
+            (Vec<FileRef> = "multipart/form-data"))),
     responses((status = 200, body = RestoredFiles),
         (status = 400, body = super::problem::Problem, description = "quota-exceeded: nothing restored"),
         (status = 404, body = super::problem::Problem, description = "a file that is gone: nothing restored")))]
 pub async fn restore(
     State(state): State<AppState>,
     auth: Auth,
-    ApiJson(body): ApiJson<Vec<FileRef>>,
+    ApiBody(body): ApiBody<Vec<FileRef>>,
 ) -> Result<Json<RestoredFiles>> {
     auth.require(Scope::Files)?;
     let uuids = batch_uuids(body)?;

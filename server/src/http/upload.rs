@@ -17,7 +17,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::files::FileView;
+use super::{files::FileView, part_body};
 use crate::{
     domain::{digest::content_digest_sha256, parts::PartNumber},
     error::{Error, Result},
@@ -72,7 +72,8 @@ async fn session_of(state: &AppState, token: &str) -> Result<(SessionRecord, Par
 #[utoipa::path(post, path = "/upload/{token}", tag = "uploads",
     params(("token" = String, Path, description = "from upload_url or next_url"),
         ("part" = Option<u32>, Query, description = "part k of full-size parts (part_url_template)")),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    request_body(description = "the part's raw bytes, or a multipart form with them in its file field",
+        content((Vec<u8> = "application/octet-stream"), (part_body::PartForm = "multipart/form-data"))),
     responses(
         (status = 202, body = PartAccepted, description = "an intermediate part was stored"),
         (status = 200, body = CompletedFile, description = "the part completed the file: the file"),
@@ -101,10 +102,14 @@ pub async fn put_part(
         start = shape.offset_of_part(k).ok_or(Error::NotFound("part"))?;
         part = k;
     }
+    // A part may come as a multipart form, its bytes in the file field;
+    // the form's Content-Length is not the part's.
+    let form = part_body::form_boundary(&headers)?;
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|_| form.is_none());
     if declared.is_some_and(|len| len > session.part_size as u64) {
         return Err(Error::BodyTooLarge { max: session.part_size as u64 });
     }
@@ -145,7 +150,10 @@ pub async fn put_part(
     // slower than --min-upload-rate is dropped instead.
     let appended = tokio::spawn({
         let state = state.clone();
-        let stream = body.into_data_stream().boxed();
+        let stream = match form {
+            None => body.into_data_stream().boxed(),
+            Some(boundary) => part_body::file_bytes(body, boundary, session.part_size as u64),
+        };
         async move {
             let appended = ingest::append(&state, &session, request, stream).await;
             // Held until the body is done with, even if the client left.

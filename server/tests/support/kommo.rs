@@ -1,6 +1,7 @@
 //! An integration written for Kommo, driving the app: one account with a
 //! token of every scope, and requests sent as Kommo's official PHP
-//! library sends them (its headers, a JSON body when there is one).
+//! library sends them (its headers, a JSON body when there is one, or a
+//! form as PHP encodes it).
 
 use axum::{
     body::Body,
@@ -40,13 +41,7 @@ impl Kommo {
         uri: &str,
         body: Option<Value>,
     ) -> Answer {
-        let builder = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .header(header::USER_AGENT, "amoCRM-API-Library/1.16.0")
-            .header("X-Library-Version", "1.16.0")
-            .header("X-Client-UUID", "3f0e7a1c-54d6-4b6f-9c1e-2b2d3c4e5f60");
+        let builder = php_request(token, method, uri);
         let request = match body {
             Some(body) => builder
                 .header(header::CONTENT_TYPE, "application/json")
@@ -54,6 +49,22 @@ impl Kommo {
             None => builder.body(Body::empty()),
         };
         send(&self.router, request.unwrap()).await
+    }
+
+    /// A request with the PHP library's headers and the account's token,
+    /// and `body` sent as it is with this Content-Type (a form, say).
+    pub async fn php_encoded(
+        &self,
+        method: &str,
+        uri: &str,
+        content_type: &str,
+        body: impl Into<Body>,
+    ) -> Answer {
+        let request = php_request(&self.token, method, uri)
+            .header(header::CONTENT_TYPE, content_type)
+            .body(body.into())
+            .unwrap();
+        send(&self.router, request).await
     }
 
     /// `php_as` with the account's token.
@@ -67,4 +78,15 @@ impl Kommo {
         assert_eq!(answer.status, 200, "{method} {uri}: {}", answer.text());
         answer.json()
     }
+}
+
+/// A request with the headers Kommo's PHP library sends, and `token`.
+fn php_request(token: &str, method: &str, uri: &str) -> axum::http::request::Builder {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::USER_AGENT, "amoCRM-API-Library/1.16.0")
+        .header("X-Library-Version", "1.16.0")
+        .header("X-Client-UUID", "3f0e7a1c-54d6-4b6f-9c1e-2b2d3c4e5f60")
 }

@@ -11,6 +11,20 @@ use tower::ServiceExt;
 
 pub mod kommo;
 
+/// Runs each `async fn(Backend)` named as a test on SQLite, in module
+/// `sqlite`, and on PostgreSQL, in module `postgres`.
+#[allow(unused_macros)]
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(satchel::testing::Backend::Sqlite).await; })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::$name(satchel::testing::Backend::Postgres).await; })*
+        }
+    };
+}
+
 pub struct Answer {
     pub status: StatusCode,
     pub headers: HeaderMap,
