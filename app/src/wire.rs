@@ -81,8 +81,30 @@ pub struct FileSummary {
     pub uuid: String,
     pub version_uuid: String,
     pub sha256: String,
+    /// The name as Kommo shows it: without its extension.
     #[serde(default)]
-    pub sanitized_name: String,
+    pub name: String,
+    #[serde(default)]
+    pub metadata: FileMetadata,
+}
+
+/// A file object's `metadata`, as far as the widget reads it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileMetadata {
+    /// Lowercase, without the dot; empty when the name has none.
+    #[serde(default)]
+    pub extension: String,
+}
+
+impl FileSummary {
+    /// The name with its extension, as Kommo's PHP library writes it for
+    /// an attachment note (`getNameWithExtension()`).
+    pub fn name_with_extension(&self) -> String {
+        match self.metadata.extension.as_str() {
+            "" => self.name.clone(),
+            extension => format!("{}.{extension}", self.name),
+        }
+    }
 }
 
 /// The resume point as the widget reads it; the file object stays as the
@@ -132,6 +154,22 @@ fn one() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_is_named_with_its_extension_as_kommos_library_names_it() {
+        let file: FileSummary = serde_json::from_str(
+            r#"{"uuid": "u", "version_uuid": "v", "sha256": "s", "name": "Отчёт",
+                "sanitized_name": "Otchyot", "metadata": {"extension": "pdf", "mime_type": "application/pdf"}}"#,
+        )
+        .unwrap();
+        assert_eq!(file.name_with_extension(), "Отчёт.pdf");
+        let bare: FileSummary = serde_json::from_str(
+            r#"{"uuid": "u", "version_uuid": "v", "sha256": "s", "name": "README",
+                "metadata": {"extension": ""}}"#,
+        )
+        .unwrap();
+        assert_eq!(bare.name_with_extension(), "README");
+    }
 
     #[test]
     fn answers_from_before_windows_still_read() {

@@ -160,10 +160,14 @@ async fn the_files_list_reads_query_arrays_as_php_writes_them(backend: Backend) 
     let txt = upload(&ctx, &second, "notes.TXT", 20).await;
     let png = upload(&ctx, &ctx.token, "logo.png", 10).await;
     let uuid = |f: &Value| f["uuid"].as_str().unwrap().to_owned();
+    // Each file's name with its extension, as the library's
+    // getNameWithExtension() writes it.
     let names = |answer: &Answer| -> Vec<String> {
-        listed(answer, "files", "sanitized_name")
-            .into_iter()
-            .map(|n| n.as_str().unwrap().to_owned())
+        let extensions = listed(answer, "files", "metadata");
+        listed(answer, "files", "name")
+            .iter()
+            .zip(&extensions)
+            .map(|(n, m)| format!("{}.{}", n.as_str().unwrap(), m["extension"].as_str().unwrap()))
             .collect()
     };
     let c = &ctx;
@@ -176,7 +180,7 @@ async fn the_files_list_reads_query_arrays_as_php_writes_them(backend: Backend) 
             .into(),
     )
     .await;
-    assert_eq!(names(&php), ["notes.TXT", "Contract.pdf"]);
+    assert_eq!(names(&php), ["notes.txt", "Contract.pdf"]);
     let body = php.json();
     assert_eq!((&body["_page"], &body["_count"]), (&json!(1), &json!(2)));
     // The same list in every other form: indices out of order or with
@@ -187,19 +191,19 @@ async fn the_files_list_reads_query_arrays_as_php_writes_them(backend: Backend) 
         "filter[extensions][]=pdf&filter[extensions][]=txt",
         "filter[extensions]=pdf,txt",
     ] {
-        assert_eq!(names(&list(query.into()).await), ["notes.TXT", "Contract.pdf"], "{query}");
+        assert_eq!(names(&list(query.into()).await), ["notes.txt", "Contract.pdf"], "{query}");
     }
 
     // filter[uuid] as the library sends it: one comma-joined string.
     let by_uuid = format!("filter%5Buuid%5D={}%2C{}&limit=50&page=1", uuid(&pdf), uuid(&png));
     assert_eq!(names(&list(by_uuid).await), ["logo.png", "Contract.pdf"]);
     let indexed = format!("filter[uuid][0]={}&filter[uuid][1]={}", uuid(&txt), uuid(&png));
-    assert_eq!(names(&list(indexed).await), ["logo.png", "notes.TXT"]);
+    assert_eq!(names(&list(indexed).await), ["logo.png", "notes.txt"]);
 
     // Authors, as the library indexes them; updated_by too.
     let author = &txt["created_by"]["id"];
     let by_author = format!("filter%5Bcreated_by%5D%5B0%5D={author}&limit=50&page=1");
-    assert_eq!(names(&list(by_author).await), ["notes.TXT"]);
+    assert_eq!(names(&list(by_author).await), ["notes.txt"]);
     let first_author = &pdf["updated_by"]["id"];
     let by_editor = format!(
         "filter%5Bupdated_by%5D%5B0%5D={first_author}&filter%5Bupdated_by%5D%5B1%5D=999999"
@@ -208,7 +212,7 @@ async fn the_files_list_reads_query_arrays_as_php_writes_them(backend: Backend) 
 
     // Filters this list does not know are ignored, as Kommo ignores them.
     let unknown = "filter%5Bresponsible_user_id%5D%5B0%5D=5&filter[colour]=red&limit=50&page=1";
-    assert_eq!(names(&list(unknown.into()).await), ["logo.png", "notes.TXT", "Contract.pdf"]);
+    assert_eq!(names(&list(unknown.into()).await), ["logo.png", "notes.txt", "Contract.pdf"]);
 
     // A page's links keep the filters as sent, so following `next` (as
     // the library does, re-sending its query) walks the same list.

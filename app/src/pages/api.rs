@@ -160,6 +160,16 @@ pub(crate) mod on_server {
         Ok(Some(chip_of(&version, file_uuid, file["is_trashed"] == true, name)))
     }
 
+    /// A file or version object's name with its extension (objects
+    /// show the name without it, and the extension in `metadata`).
+    pub fn name_with_extension(json: &Value) -> String {
+        let name = json["name"].as_str().unwrap_or_default();
+        match json["metadata"]["extension"].as_str().unwrap_or_default() {
+            "" => name.to_owned(),
+            extension => format!("{name}.{extension}"),
+        }
+    }
+
     /// A chip from a file or version object.
     pub fn chip_of(
         json: &Value,
@@ -171,9 +181,7 @@ pub(crate) mod on_server {
         super::FileChip {
             file_uuid: file_uuid.to_owned(),
             version_uuid: version_uuid.unwrap_or_default().to_owned(),
-            name: name
-                .map(str::to_owned)
-                .unwrap_or_else(|| json["sanitized_name"].as_str().unwrap_or_default().to_owned()),
+            name: name.map(str::to_owned).unwrap_or_else(|| name_with_extension(json)),
             size: json["size"].as_i64().unwrap_or_default(),
             kind: json["type"].as_str().unwrap_or("file").to_owned(),
             download: json["_links"]["download"]["href"].as_str().unwrap_or_default().to_owned(),

@@ -2,6 +2,8 @@
 //! the shown name and its extension, classified into a file type, and
 //! sanitized for use in download paths and headers.
 
+use super::transliterate::to_ascii;
+
 /// A validated file name: 1..=255 characters after trimming, no control
 /// characters.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,13 +68,33 @@ impl FileName {
     /// ends with it.
     pub fn renamed(&self, shown: &str) -> Result<FileName, String> {
         let shown = FileName::parse(shown)?;
-        match self.extension() {
-            Some(ext) if shown.extension().as_deref() != Some(ext.as_str()) => {
-                // The extension as it was written, case and all.
-                let written = &self.0[self.0.len() - ext.len()..];
-                FileName::parse(&format!("{}.{written}", shown.as_str()))
+        match self.written_extension() {
+            Some(ext) if shown.extension() != self.extension() => {
+                FileName::parse(&format!("{}.{ext}", shown.as_str()))
             }
             _ => Ok(shown),
+        }
+    }
+
+    /// What a file is called when `version` becomes its active version
+    /// again: the name it is shown by stays, the extension becomes the
+    /// version's (as written; none when the version has none), so the
+    /// extension always matches the bytes and their MIME type.
+    pub fn with_extension_of(&self, version: &FileName) -> FileName {
+        let joined = match version.written_extension() {
+            Some(ext) => format!("{}.{ext}", self.stem()),
+            None => self.stem().to_owned(),
+        };
+        // Only a name at the length limit can outgrow it; the version's
+        // own name is a valid one.
+        FileName::parse(&joined).unwrap_or_else(|_| version.clone())
+    }
+
+    /// The extension as written, case and all.
+    fn written_extension(&self) -> Option<&str> {
+        match self.0.rsplit_once('.') {
+            Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() => Some(ext),
+            _ => None,
         }
     }
 
@@ -82,6 +104,18 @@ impl FileName {
             Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() => stem,
             _ => &self.0,
         }
+    }
+
+    /// Kommo's `sanitized_name`: the name as shown (without its
+    /// extension) in ASCII, as `transliterate::to_ascii` writes it.
+    pub fn sanitized_stem(&self) -> String {
+        to_ascii(self.stem())
+    }
+
+    /// The whole name in ASCII, extension included: the last segment of a
+    /// download link (Kommo's end in `picture.png`).
+    pub fn ascii(&self) -> String {
+        to_ascii(&self.0)
     }
 
     /// The whole name with path separators, quotes and other characters
@@ -155,6 +189,19 @@ mod tests {
     }
 
     #[test]
+    fn a_version_made_active_again_brings_its_extension_not_its_name() {
+        let file = FileName::parse("Q3 summary.docx").unwrap();
+        let v1 = FileName::parse("Report.PDF").unwrap();
+        assert_eq!(file.with_extension_of(&v1).as_str(), "Q3 summary.PDF");
+        let bare = FileName::parse("notes").unwrap();
+        assert_eq!(file.with_extension_of(&bare).as_str(), "Q3 summary");
+        assert_eq!(bare.with_extension_of(&v1).as_str(), "notes.PDF");
+        let longest = FileName::parse(&format!("{}.md", "a".repeat(252))).unwrap();
+        let long_ext = FileName::parse("x.markdown").unwrap();
+        assert_eq!(longest.with_extension_of(&long_ext), long_ext, "over 255 characters");
+    }
+
+    #[test]
     fn names_are_trimmed_and_bounded() {
         assert_eq!(FileName::parse("  a.pdf ").unwrap().as_str(), "a.pdf");
         assert!(FileName::parse("   ").is_err());
@@ -195,6 +242,18 @@ mod tests {
         assert_eq!(classify("application/pdf", Some("pdf")), FileType::Document);
         assert_eq!(classify("text/plain", None), FileType::Document);
         assert_eq!(classify("application/zip", Some("zip")), FileType::File);
+    }
+
+    #[test]
+    fn the_sanitized_name_is_the_shown_name_in_ascii() {
+        let n = FileName::parse("Отчёт за Q3.PDF").unwrap();
+        assert_eq!(n.sanitized_stem(), "Otchyot za Q3");
+        assert_eq!(n.ascii(), "Otchyot za Q3.PDF");
+        let n = FileName::parse("Relatório final.docx").unwrap();
+        assert_eq!((n.stem(), n.sanitized_stem().as_str()), ("Relatório final", "Relatorio final"));
+        assert_eq!(FileName::parse("source.jpeg").unwrap().sanitized_stem(), "source");
+        assert_eq!(FileName::parse(".env").unwrap().sanitized_stem(), ".env");
+        assert_eq!(FileName::parse("a/b?.txt").unwrap().sanitized_stem(), "a_b_");
     }
 
     #[test]

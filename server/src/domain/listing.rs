@@ -2,13 +2,11 @@
 //! the query string into plain values. Every bad value is refused with a
 //! message naming its parameter.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
-
-use super::query::QueryParams;
-
-/// Most files one page may hold.
-pub const MAX_LIMIT: u32 = 250;
-pub const DEFAULT_LIMIT: u32 = 50;
+use super::{
+    date_preset::DatePreset,
+    paging::{Paging, MAX_LIMIT},
+    query::QueryParams,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrderField {
@@ -41,7 +39,8 @@ pub struct ListQuery {
     pub extensions: Vec<String>,
     pub term: Option<String>,
     pub source_id: Option<i64>,
-    /// Only trashed files (otherwise only files outside the trash).
+    /// Only trashed files (otherwise only files outside the trash):
+    /// `filter[deleted]` was passed.
     pub deleted: bool,
     /// Bytes, both ends included.
     pub size_from: Option<u64>,
@@ -51,9 +50,7 @@ pub struct ListQuery {
     pub updated_by: Vec<i64>,
     pub order: OrderField,
     pub ascending: bool,
-    /// From 1.
-    pub page: u32,
-    pub limit: u32,
+    pub paging: Paging,
 }
 
 impl ListQuery {
@@ -77,7 +74,7 @@ impl ListQuery {
                 .collect(),
             term: one("filter[term]")?.and_then(non_empty),
             source_id: optional(params, "filter[source_id]", number)?,
-            deleted: optional(params, "filter[deleted]", boolean)?.unwrap_or(false),
+            deleted: optional(params, "filter[deleted]", passed)?.unwrap_or(false),
             size_from: optional(params, "filter[size][from]", number)?,
             size_to: optional(params, "filter[size][to]", number)?,
             date: None,
@@ -85,15 +82,8 @@ impl ListQuery {
             updated_by: numbers("filter[updated_by]", "filter[updated_by][]")?,
             order: OrderField::CreatedAt,
             ascending: false,
-            page: optional(params, "page", number)?.unwrap_or(1),
-            limit: optional(params, "limit", number)?.unwrap_or(DEFAULT_LIMIT),
+            paging: Paging::from_query(params)?,
         };
-        if query.page == 0 {
-            return Err("page counts from 1".into());
-        }
-        if query.limit == 0 || query.limit > MAX_LIMIT {
-            return Err(format!("limit is 1 to {MAX_LIMIT}, not {}", query.limit));
-        }
         let size_unit: u64 = optional(params, "filter[size][unit]", number)?.unwrap_or(1);
         if size_unit == 0 {
             return Err("filter[size][unit] is bytes per unit and must be at least 1".into());
@@ -106,12 +96,10 @@ impl ListQuery {
         let date_from = optional(params, "filter[date][from]", number)?;
         let date_to = optional(params, "filter[date][to]", number)?;
         let preset = optional(params, "filter[date][date_preset]", |key, value| {
-            preset_range(value, now).ok_or_else(|| {
-                format!(
-                    "{key} is one of day, yesterday, week, previous_week, month, \
-                     previous_month, quarter, year, last_3_days; not `{value}`"
-                )
-            })
+            DatePreset::parse(value)
+                .ok_or_else(|| format!("{key} is one of {}; not `{value}`", DatePreset::names()))?
+                .range(now)
+                .ok_or_else(|| format!("{key}: the server's clock is outside the calendar"))
         })?;
         let orders: Vec<&str> = params
             .keys()
@@ -169,11 +157,6 @@ impl ListQuery {
         }
         Ok(query)
     }
-
-    /// Rows to skip for this page.
-    pub fn offset(&self) -> u64 {
-        u64::from(self.page - 1) * u64::from(self.limit)
-    }
 }
 
 /// The one value of `key`, read by `read`; `None` when absent.
@@ -193,38 +176,11 @@ fn number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, String> {
     value.parse().map_err(|_| format!("{key} must be a whole number, not `{value}`"))
 }
 
-fn boolean(key: &str, value: &str) -> Result<bool, String> {
-    match value {
-        "true" | "1" => Ok(true),
-        "false" | "0" => Ok(false),
-        _ => Err(format!("{key} is true or false, not `{value}`")),
-    }
-}
-
-/// The range a date preset names at `now`, in UTC, from the first second
-/// of its first day to `now` (or to the last second of a past period).
-pub fn preset_range(preset: &str, now: i64) -> Option<(i64, i64)> {
-    let now_dt: DateTime<Utc> = DateTime::from_timestamp(now, 0)?;
-    let today = now_dt.date_naive();
-    let start = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp());
-    let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
-    let month_start = today.with_day(1)?;
-    let quarter_start = NaiveDate::from_ymd_opt(today.year(), (today.month0() / 3) * 3 + 1, 1)?;
-    Some(match preset {
-        "day" => (start(today)?, now),
-        "yesterday" => (start(today - Duration::days(1))?, start(today)? - 1),
-        "last_3_days" => (start(today - Duration::days(2))?, now),
-        "week" => (start(monday)?, now),
-        "previous_week" => (start(monday - Duration::days(7))?, start(monday)? - 1),
-        "month" => (start(month_start)?, now),
-        "previous_month" => {
-            let last_month = (month_start - Duration::days(1)).with_day(1)?;
-            (start(last_month)?, start(month_start)? - 1)
-        }
-        "quarter" => (start(quarter_start)?, now),
-        "year" => (start(NaiveDate::from_ymd_opt(today.year(), 1, 1)?)?, now),
-        _ => return None,
-    })
+/// Whether a flag Kommo reads as "if passed" was passed: any value is,
+/// even an empty one (`filter[deleted]=`), but `0` and `false`, which a
+/// client sends to say "not".
+fn passed(_key: &str, value: &str) -> Result<bool, String> {
+    Ok(!matches!(value.to_ascii_lowercase().as_str(), "0" | "false"))
 }
 
 #[cfg(test)]
@@ -239,7 +195,7 @@ mod tests {
     }
 
     fn day(y: i32, m: u32, d: u32) -> i64 {
-        NaiveDate::from_ymd_opt(y, m, d)
+        chrono::NaiveDate::from_ymd_opt(y, m, d)
             .unwrap()
             .and_hms_opt(0, 0, 0)
             .unwrap()
@@ -249,7 +205,7 @@ mod tests {
 
     #[test]
     fn the_fixed_now_is_a_wednesday_afternoon() {
-        let now = DateTime::from_timestamp(NOW, 0).unwrap();
+        let now = chrono::DateTime::from_timestamp(NOW, 0).unwrap();
         assert_eq!(now.to_rfc3339(), "2026-11-25T15:30:00+00:00");
     }
 
@@ -257,11 +213,28 @@ mod tests {
     fn defaults_are_newest_first_fifty_a_page_outside_the_trash() {
         let q = parse("").unwrap();
         assert_eq!(
-            (q.order, q.ascending, q.page, q.limit, q.deleted),
-            (OrderField::CreatedAt, false, 1, 50, false)
+            (q.order, q.ascending, q.paging, q.deleted),
+            (OrderField::CreatedAt, false, Paging { page: 1, limit: 50 }, false)
         );
-        assert_eq!(q.offset(), 0);
-        assert_eq!(parse("page=3&limit=20").unwrap().offset(), 40);
+        assert_eq!(parse("page=3&limit=20").unwrap().paging.offset(), 40);
+    }
+
+    #[test]
+    fn a_limit_over_the_maximum_is_read_as_the_maximum() {
+        assert_eq!(parse("limit=1000").unwrap().paging, Paging { page: 1, limit: MAX_LIMIT });
+        assert_eq!(parse("limit=250&page=2").unwrap().paging, Paging { page: 2, limit: 250 });
+    }
+
+    #[test]
+    fn deleted_is_read_as_kommo_does_if_passed() {
+        for passed in
+            ["filter[deleted]=true", "filter[deleted]=1", "filter[deleted]=", "filter[deleted]=Y"]
+        {
+            assert!(parse(passed).unwrap().deleted, "{passed}");
+        }
+        for not in ["", "filter[deleted]=false", "filter[deleted]=0", "filter[deleted]=FALSE"] {
+            assert!(!parse(not).unwrap().deleted, "{not}");
+        }
     }
 
     #[test]
@@ -297,14 +270,14 @@ mod tests {
             ("filter[size][from]=9&filter[size][to]=3", "filter[size][from]"),
             ("filter[date][date_preset]=fortnight", "filter[date][date_preset]"),
             ("filter[date][type]=deleted_at", "filter[date][type]"),
-            ("filter[deleted]=maybe", "filter[deleted]"),
+            ("filter[deleted][]=1", "filter[deleted]"),
             ("filter[created_by][]=bob", "filter[created_by][]"),
             ("filter[name][]=Report", "filter[name]"),
             ("order[size][]=asc", "order[size]"),
             ("order[color]=asc", "order by"),
             ("order[size]=up", "order[size]"),
             ("page=0", "page"),
-            ("limit=251", "limit"),
+            ("limit=0", "limit"),
             ("limit=x", "limit"),
             (&format!("filter[uuid]={}", vec!["u"; 251].join(",")), "filter[uuid]"),
         ] {
@@ -344,27 +317,35 @@ mod tests {
     }
 
     #[test]
-    fn presets_cover_their_calendar_periods() {
-        let at = |p: &str| preset_range(p, NOW).unwrap();
-        assert_eq!(at("day"), (day(2026, 11, 25), NOW));
-        assert_eq!(at("yesterday"), (day(2026, 11, 24), day(2026, 11, 25) - 1));
-        assert_eq!(at("last_3_days"), (day(2026, 11, 23), NOW));
-        assert_eq!(at("week"), (day(2026, 11, 23), NOW));
-        assert_eq!(at("previous_week"), (day(2026, 11, 16), day(2026, 11, 23) - 1));
-        assert_eq!(at("month"), (day(2026, 11, 1), NOW));
-        assert_eq!(at("previous_month"), (day(2026, 10, 1), day(2026, 11, 1) - 1));
-        assert_eq!(at("quarter"), (day(2026, 10, 1), NOW));
-        assert_eq!(at("year"), (day(2026, 1, 1), NOW));
-        assert!(preset_range("decade", NOW).is_none());
-        // January's previous month is last December.
-        let january = day(2027, 1, 10);
+    fn a_preset_is_its_calendar_period_and_wins_over_explicit_bounds() {
+        for preset in DatePreset::ALL {
+            let q = parse(&format!("filter[date][date_preset]={}", preset.as_str())).unwrap();
+            let (from, to) = preset.range(NOW).unwrap();
+            assert_eq!(
+                q.date,
+                Some(DateRange { field: DateField::CreatedAt, from: Some(from), to: Some(to) }),
+                "{preset:?}"
+            );
+        }
+        let q = parse(
+            "filter%5Bdate%5D%5Bdate_preset%5D=yesterday&filter%5Bdate%5D%5Bfrom%5D=5\
+             &filter%5Bdate%5D%5Btype%5D=updated_at",
+        )
+        .unwrap();
         assert_eq!(
-            preset_range("previous_month", january).unwrap(),
-            (day(2026, 12, 1), day(2027, 1, 1) - 1)
+            q.date,
+            Some(DateRange {
+                field: DateField::UpdatedAt,
+                from: Some(day(2026, 11, 24)),
+                to: Some(day(2026, 11, 25) - 1)
+            })
         );
-        // A preset wins over explicit bounds and filters created_at by default.
-        let q = parse("filter[date][date_preset]=yesterday&filter[date][from]=5").unwrap();
-        assert_eq!(q.date.unwrap().field, DateField::CreatedAt);
-        assert_eq!(q.date.unwrap().from, Some(day(2026, 11, 24)));
+        // One end alone is a range open on the other side.
+        let q = parse("filter[date][to]=99").unwrap();
+        assert_eq!(
+            q.date,
+            Some(DateRange { field: DateField::CreatedAt, from: None, to: Some(99) })
+        );
+        assert_eq!(parse("filter[date][type]=updated_at").unwrap().date, None);
     }
 }

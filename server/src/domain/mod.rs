@@ -3,11 +3,13 @@
 
 pub mod account;
 pub mod crm;
+pub mod date_preset;
 pub mod digest;
 pub mod file_name;
 pub mod form;
 pub mod listing;
 pub mod notes;
+pub mod paging;
 pub mod parts;
 pub mod preview;
 pub mod query;
@@ -15,6 +17,7 @@ pub mod range;
 pub mod scope;
 pub mod signing;
 pub mod token;
+pub mod transliterate;
 pub mod trash;
 
 pub use scope::{Scope, Scopes};

@@ -18,13 +18,10 @@ use serde_json::{Map, Value};
 
 use super::{
     crm::{invalid_type, parse_file_ref, parse_time, FieldError, FileRef, MAX_TEXT_CHARS},
+    paging::{Paging, MAX_LIMIT},
     query::QueryParams,
 };
 
-/// Most items one page of the notes list holds: Kommo's documented
-/// maximum. A larger `limit` is read as this one.
-pub const MAX_LIMIT: i64 = 250;
-pub const DEFAULT_LIMIT: i64 = 50;
 /// Longest phone, service, source, address or other short param.
 pub const MAX_SHORT_CHARS: usize = 255;
 /// Longest link to a call's recording.
@@ -410,8 +407,7 @@ pub struct NoteFilter {
     pub order: Vec<(OrderField, bool)>,
     /// Whether `with=is_pinned` asked for the pin flag.
     pub with_is_pinned: bool,
-    pub page: i64,
-    pub limit: i64,
+    pub paging: Paging,
 }
 
 /// A whole number from `min`, or a problem naming `key`.
@@ -446,8 +442,8 @@ fn timestamp(query: &QueryParams, key: &str) -> Result<Option<i64>, String> {
 impl NoteFilter {
     /// Reads the list's parameters; a bad one is an error naming it.
     /// `filter[...]` and `order[...]` keys the list does not know are
-    /// ignored, as Kommo ignores them. `limit` above `MAX_LIMIT` is read
-    /// as `MAX_LIMIT`.
+    /// ignored, as Kommo ignores them. `page` and `limit` are read as
+    /// every list reads them (`Paging`).
     pub fn from_query(query: &QueryParams) -> Result<NoteFilter, String> {
         let note_types = query
             .comma_list("filter[note_type]")
@@ -494,14 +490,6 @@ impl NoteFilter {
             };
             order.push((field, ascending));
         }
-        let limit = match query.one("limit")? {
-            None | Some("") => DEFAULT_LIMIT,
-            Some(v) => number("limit", v, 1)?.min(MAX_LIMIT),
-        };
-        let page = match query.one("page")? {
-            None | Some("") => 1,
-            Some(v) => number("page", v, 1)?,
-        };
         Ok(NoteFilter {
             ids: ids(query, "filter[id]")?,
             entity_ids: ids(query, "filter[entity_id]")?,
@@ -509,14 +497,8 @@ impl NoteFilter {
             updated_at,
             order,
             with_is_pinned: query.comma_list("with").contains(&"is_pinned"),
-            page,
-            limit,
+            paging: Paging::from_query(query)?,
         })
-    }
-
-    /// Rows to skip for this page.
-    pub fn offset(&self) -> i64 {
-        (self.page - 1).saturating_mul(self.limit)
     }
 
     /// The query string of another page of the same list, in Kommo's
@@ -555,7 +537,7 @@ impl NoteFilter {
         if self.with_is_pinned {
             query.append_pair("with", "is_pinned");
         }
-        query.append_pair("page", &page.to_string()).append_pair("limit", &self.limit.to_string());
+        self.paging.append_to(page, &mut query);
         query.finish()
     }
 }
@@ -748,21 +730,23 @@ mod tests {
         assert_eq!(f.note_types, [NoteType::Common, NoteType::CallIn, NoteType::SmsOut]);
         assert_eq!(f.updated_at, Some(UpdatedAt::Range { from: Some(10), to: Some(20) }));
         assert_eq!(f.order, [(OrderField::UpdatedAt, false), (OrderField::Id, true)]);
-        assert_eq!((f.page, f.limit, f.offset(), f.with_is_pinned), (2, 50, 50, true));
+        assert_eq!(
+            (f.paging, f.paging.offset(), f.with_is_pinned),
+            (Paging { page: 2, limit: 50 }, 50, true)
+        );
         assert_eq!(filter("filter[updated_at]=15").unwrap().updated_at, Some(UpdatedAt::Since(15)));
         assert_eq!(
             filter("filter[updated_at][to]=15").unwrap().updated_at.unwrap().bounds(),
             (None, Some(15))
         );
         let default = filter("").unwrap();
-        assert_eq!((default.page, default.limit, default.order.len()), (1, DEFAULT_LIMIT, 0));
+        assert_eq!((default.paging, default.order.len()), (Paging::default(), 0));
     }
 
     #[test]
     fn a_limit_over_kommos_maximum_is_read_as_the_maximum() {
-        assert_eq!(filter("limit=251").unwrap().limit, MAX_LIMIT);
-        assert_eq!(filter("limit=100000").unwrap().limit, MAX_LIMIT);
-        assert_eq!(filter("limit=250").unwrap().limit, 250);
+        assert_eq!(filter("limit=251").unwrap().paging.limit, MAX_LIMIT);
+        assert_eq!(filter("limit=250").unwrap().paging.limit, 250);
     }
 
     #[test]
@@ -799,6 +783,7 @@ mod tests {
              &order%5Bid%5D=desc&page=3&limit=2"
         );
         let again = filter(&query).unwrap();
-        assert_eq!(NoteFilter { page: 1, ..again }, NoteFilter { page: 1, ..f });
+        assert_eq!(again.paging, Paging { page: 3, limit: 2 });
+        assert_eq!(NoteFilter { paging: f.paging, ..again }, f);
     }
 }

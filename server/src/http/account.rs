@@ -14,7 +14,7 @@ use axum::{extract::State, routing::get, Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{auth::Auth, files::Href, query::KommoQuery};
+use super::{auth::Auth, links::Href, query::KommoQuery};
 use crate::{
     domain::account::{AccountWith, CONTACT_NAME_DISPLAY_ORDER, CUSTOMERS_MODE},
     error::{Error, Result},

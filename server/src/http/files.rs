@@ -12,11 +12,17 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{auth::Auth, body::ApiBody, query::KommoQuery};
+use super::{
+    auth::Auth,
+    body::ApiBody,
+    links::{Href, ListLinks},
+    query::KommoQuery,
+};
 use crate::{
     domain::{
         file_name::{classify, FileName},
         listing::ListQuery,
+        paging::page_of,
         query::QueryParams,
         Scope,
     },
@@ -27,11 +33,6 @@ use crate::{
         now_unix,
     },
 };
-
-#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
-pub struct Href {
-    pub href: String,
-}
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
 pub struct Actor {
@@ -66,7 +67,9 @@ pub struct FileLinks {
     pub download_version: Href,
 }
 
-/// A file, with its active version's size, type and digest.
+/// A file, with its active version's size, type and digest. Every key
+/// Kommo documents is present, `null` when it has no value (Kommo's PHP
+/// library reads each one).
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
 pub struct FileView {
     pub uuid: String,
@@ -74,6 +77,7 @@ pub struct FileView {
     pub id: i64,
     /// The name without its extension, as Kommo shows it.
     pub name: String,
+    /// `name` in ASCII (Cyrillic transliterated, accents dropped).
     pub sanitized_name: String,
     pub size: i64,
     #[serde(rename = "type")]
@@ -102,20 +106,29 @@ pub struct VersionLinks {
     pub download: Href,
 }
 
-/// One version of a file.
+/// One version of a file, with every key Kommo documents.
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
 pub struct VersionView {
     pub uuid: String,
     pub file_uuid: String,
     #[serde(rename = "type")]
     pub kind: String,
+    /// The version's name without its extension.
     pub name: String,
+    /// `name` in ASCII.
     pub sanitized_name: String,
     pub size: i64,
     pub is_main: bool,
+    /// Where the version came from; Satchel has no sources: null.
+    pub source_id: Option<i64>,
+    /// Hex SHA-256 of the version's bytes (beyond Kommo).
     pub sha256: String,
     pub created_at: i64,
     pub created_by: Option<Actor>,
+    /// When the version was last made the active one (its upload, or a
+    /// `PATCH` with its `version_uuid`).
+    pub updated_at: i64,
+    pub updated_by: Option<Actor>,
     pub metadata: Metadata,
     pub previews: Option<Vec<Preview>>,
     pub _links: VersionLinks,
@@ -124,7 +137,10 @@ pub struct VersionView {
 /// Name-derived fields shared by files and versions.
 struct Described {
     stem: String,
+    /// Kommo's `sanitized_name`: the stem in ASCII.
     sanitized: String,
+    /// The last segment of a download link: the whole name in ASCII.
+    download_name: String,
     kind: &'static str,
     metadata: Metadata,
 }
@@ -135,7 +151,8 @@ fn describe(name: &str, mime_type: &str) -> Described {
     let extension = parsed.extension();
     Described {
         stem: parsed.stem().to_owned(),
-        sanitized: parsed.sanitized(),
+        sanitized: parsed.sanitized_stem(),
+        download_name: parsed.ascii(),
         kind: classify(mime_type, extension.as_deref()).as_str(),
         metadata: Metadata {
             extension: extension.unwrap_or_default(),
@@ -145,19 +162,15 @@ fn describe(name: &str, mime_type: &str) -> Described {
 }
 
 impl AppState {
-    /// A signed link to one version's bytes, valid for `--link-ttl`.
-    pub fn download_link(
-        &self,
-        file_uuid: &str,
-        version_uuid: &str,
-        sanitized_name: &str,
-    ) -> String {
+    /// A signed link to one version's bytes, valid for `--link-ttl`;
+    /// `name` is its last segment.
+    pub fn download_link(&self, file_uuid: &str, version_uuid: &str, name: &str) -> String {
         let expires_at = now_unix() + self.settings.link_ttl.as_secs() as i64;
         let sign = self.signing.download_signature(file_uuid, version_uuid, expires_at);
         format!(
             "{}/download/{file_uuid}/{version_uuid}/{}?sign={sign}",
             self.settings.public_url,
-            utf8_percent_encode(sanitized_name, NON_ALPHANUMERIC)
+            utf8_percent_encode(name, NON_ALPHANUMERIC)
         )
     }
 
@@ -195,7 +208,7 @@ impl AppState {
     pub async fn file_view(&self, file: &FileRecord) -> Result<FileView> {
         let previews = self.preview_views(&file.uuid, file.version_id, &file.version_uuid).await?;
         let d = describe(&file.name, &file.mime_type);
-        let version_link = self.download_link(&file.uuid, &file.version_uuid, &d.sanitized);
+        let version_link = self.download_link(&file.uuid, &file.version_uuid, &d.download_name);
         Ok(FileView {
             uuid: file.uuid.clone(),
             version_uuid: file.version_uuid.clone(),
@@ -241,9 +254,12 @@ impl AppState {
             name: d.stem,
             size: version.size,
             is_main: version.id == file.version_id,
+            source_id: version.source_id,
             sha256: version.sha256.clone(),
             created_at: version.created_at,
             created_by: actor(version.created_by),
+            updated_at: version.updated_at,
+            updated_by: actor(version.updated_by),
             metadata: d.metadata,
             previews,
             _links: VersionLinks {
@@ -254,7 +270,7 @@ impl AppState {
                     ),
                 },
                 download: Href {
-                    href: self.download_link(&file.uuid, &version.uuid, &d.sanitized),
+                    href: self.download_link(&file.uuid, &version.uuid, &d.download_name),
                 },
             },
             sanitized_name: d.sanitized,
@@ -355,20 +371,12 @@ pub struct FilesEmbedded {
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
-pub struct PageLinks {
-    #[serde(rename = "self")]
-    pub self_: Href,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next: Option<Href>,
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
 pub struct FilePage {
-    pub _page: u32,
+    pub _page: i64,
     /// Files on this page.
     pub _count: usize,
     pub _embedded: FilesEmbedded,
-    pub _links: PageLinks,
+    pub _links: ListLinks,
 }
 
 /// The account's files, with Kommo's filters, order and pages.
@@ -379,17 +387,21 @@ pub struct FilePage {
         ("filter[extensions][]" = Option<Vec<String>>, Query, description = "repeatable; also `[0]`, `[1]`… or a comma list"),
         ("filter[term]" = Option<String>, Query, description = "part of the name"),
         ("filter[source_id]" = Option<i64>, Query),
-        ("filter[deleted]" = Option<bool>, Query, description = "true: only trashed files"),
+        ("filter[deleted]" = Option<String>, Query, description = "passed (any value but `0` or `false`): only trashed files"),
         ("filter[size][from]" = Option<u64>, Query), ("filter[size][to]" = Option<u64>, Query),
         ("filter[size][unit]" = Option<u64>, Query, description = "bytes per unit, default 1"),
         ("filter[date][type]" = Option<String>, Query, description = "created_at or updated_at"),
-        ("filter[date][from]" = Option<i64>, Query), ("filter[date][to]" = Option<i64>, Query),
+        ("filter[date][from]" = Option<i64>, Query, description = "unix seconds, included"),
+        ("filter[date][to]" = Option<i64>, Query, description = "unix seconds, included"),
         ("filter[date][date_preset]" = Option<String>, Query,
-            description = "day, yesterday, week, previous_week, month, previous_month, quarter, year, last_3_days"),
+            description = "a calendar period in UTC, over from/to: day, tomorrow, yesterday, week, previous_week, \
+                next_week, month, next_month, previous_month, quarter, previous_quarter, next_quarter, \
+                last_3_days, next_3_days, last_6_month, year"),
         ("filter[created_by][]" = Option<Vec<i64>>, Query, description = "repeatable; also `[0]`, `[1]`… or a comma list"),
         ("filter[updated_by][]" = Option<Vec<i64>>, Query, description = "repeatable; also `[0]`, `[1]`… or a comma list"),
         ("order[created_at]" = Option<String>, Query, description = "asc or desc; also order[updated_at], order[size], order[name]"),
-        ("page" = Option<u32>, Query), ("limit" = Option<u32>, Query, description = "1 to 250, default 50"),
+        ("page" = Option<i64>, Query),
+        ("limit" = Option<i64>, Query, description = "default 50; above 250 reads as 250"),
     ),
     responses((status = 200, body = FilePage), (status = 204, description = "nothing matches"),
         (status = 400, body = super::problem::Problem, description = "a bad filter value, named")))]
@@ -404,31 +416,29 @@ pub async fn list_files(
         form_urlencoded::parse(raw.as_bytes()).into_owned().collect();
     let params = QueryParams::from_pairs(pairs.iter().cloned());
     let query = ListQuery::parse(&params, now_unix()).map_err(Error::Validation)?;
-    let mut rows = state.db.list_files(auth.account, &query).await?;
-    if rows.is_empty() {
+    let rows = state.db.list_files(auth.account, &query).await?;
+    let Some((rows, more)) = page_of(rows, query.paging.limit) else {
         return Ok(StatusCode::NO_CONTENT.into_response());
-    }
-    let more = rows.len() > query.limit as usize;
-    rows.truncate(query.limit as usize);
+    };
     let mut files = Vec::with_capacity(rows.len());
     for row in &rows {
         files.push(state.file_view(row).await?);
     }
-    let page_link = |page: u32| {
+    // The query as sent (so the PHP library's `nextPage()`, which sends a
+    // link's query again, walks the same list), with the page and the
+    // limit used.
+    let page_link = |page: i64| {
         let mut link = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in pairs.iter().filter(|(k, _)| k != "page") {
+        for (k, v) in pairs.iter().filter(|(k, _)| k != "page" && k != "limit") {
             link.append_pair(k, v);
         }
-        link.append_pair("page", &page.to_string());
+        query.paging.append_to(page, &mut link);
         Href { href: format!("{}/v1.0/files?{}", state.settings.public_url, link.finish()) }
     };
     let page = FilePage {
-        _page: query.page,
+        _page: query.paging.page,
         _count: files.len(),
-        _links: PageLinks {
-            self_: page_link(query.page),
-            next: more.then(|| page_link(query.page + 1)),
-        },
+        _links: ListLinks::paged(query.paging.page, more, page_link),
         _embedded: FilesEmbedded { files },
     };
     Ok(Json(page).into_response())
@@ -483,7 +493,13 @@ pub async fn patch_file(
                 .version_by_uuid(file.id, &version_uuid)
                 .await?
                 .ok_or(Error::NotFound("version"))?;
-            state.db.activate_version(file.id, version.id, auth.user, now_unix()).await?;
+            let current = FileName::parse(&file.name).map_err(Error::Validation)?;
+            let name = current
+                .with_extension_of(&FileName::parse(&version.name).map_err(Error::Validation)?);
+            state
+                .db
+                .activate_version(file.id, &version, name.as_str(), auth.user, now_unix())
+                .await?;
         }
     }
     let file = state.db.file_by_id(file.id).await?.ok_or(Error::NotFound("file"))?;

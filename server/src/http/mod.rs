@@ -30,6 +30,7 @@ pub mod embed;
 pub mod files;
 pub mod health;
 pub mod json;
+pub mod links;
 pub mod login;
 pub mod metrics;
 pub mod openapi;

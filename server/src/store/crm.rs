@@ -681,8 +681,8 @@ impl Db {
             args.len() + 1,
             args.len() + 2
         ));
-        args.push(Arg::Int(filter.limit + 1));
-        args.push(Arg::Int(filter.offset()));
+        args.push(Arg::Int(filter.paging.limit + 1));
+        args.push(Arg::Int(filter.paging.offset()));
         let mut built = sqlx::query_as(&sql);
         for arg in args {
             built = match arg {

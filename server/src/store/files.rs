@@ -53,6 +53,12 @@ pub struct VersionRecord {
     pub part_size: i64,
     pub created_at: i64,
     pub created_by: Option<i64>,
+    /// Always null: Satchel has no sources.
+    pub source_id: Option<i64>,
+    /// When and by whom the version was last made the active one; its
+    /// upload until then.
+    pub updated_at: i64,
+    pub updated_by: Option<i64>,
 }
 
 /// A stored preview of one version.
@@ -72,8 +78,11 @@ pub(super) const FILE_SELECT: &str =
     (select count(*) from file_versions c where c.file_id = f.id) as version_count \
     from files f join file_versions v on v.id = f.active_version_id";
 
+/// A version's columns; `updated_*` are null until the version is made
+/// active again (migration 0011), and read as its upload then.
 const VERSION_COLUMNS: &str = "id, uuid, file_id, name, size, mime_type, sha256, session_id, \
-    part_size, created_at, created_by";
+    part_size, created_at, created_by, source_id, coalesce(updated_at, created_at) as updated_at, \
+    coalesce(updated_by, created_by) as updated_by";
 
 impl Db {
     /// The account's file with this uuid, trashed or not.
@@ -118,24 +127,37 @@ impl Db {
     }
 
     /// Makes one of the file's versions the one listings and downloads
-    /// show.
+    /// show, the file now called `name` (`FileName::with_extension_of`);
+    /// the version records when and by whom.
     pub async fn activate_version(
         &self,
         file_id: i64,
-        version_id: i64,
+        version: &VersionRecord,
+        name: &str,
         by: i64,
         now: i64,
     ) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
         sqlx::query(
             "update files set active_version_id = $1, updated_at = $2, updated_by = $3, \
-             size = (select v.size from file_versions v where v.id = $1) where id = $4",
+             size = $5, name = $6, extension = $7 where id = $4",
         )
-        .bind(version_id)
+        .bind(version.id)
         .bind(now)
         .bind(by)
         .bind(file_id)
-        .execute(self.pool())
+        .bind(version.size)
+        .bind(name)
+        .bind(extension_of(name))
+        .execute(&mut *tx)
         .await?;
+        sqlx::query("update file_versions set updated_at = $1, updated_by = $2 where id = $3")
+            .bind(now)
+            .bind(by)
+            .bind(version.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -134,8 +134,8 @@ impl Db {
             OrderField::Name => "lower(f.name)",
         };
         let direction = if q.ascending { "asc" } else { "desc" };
-        let limit = sql.arg(Bind::Int(i64::from(q.limit) + 1));
-        let offset = sql.arg(Bind::Int(q.offset() as i64));
+        let limit = sql.arg(Bind::Int(q.paging.limit + 1));
+        let offset = sql.arg(Bind::Int(q.paging.offset()));
         sql.text.push_str(&format!(
             " order by {column} {direction}, f.id {direction} limit {limit} offset {offset}"
         ));

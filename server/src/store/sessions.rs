@@ -322,17 +322,27 @@ impl Db {
         .bind(session.created_by)
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query(
-            "update files set active_version_id = $1, size = $5, updated_at = $2, updated_by = $3 \
-             where id = $4",
-        )
-        .bind(version_id)
-        .bind(now)
-        .bind(session.created_by)
-        .bind(file_id)
-        .bind(session.file_size)
-        .execute(&mut *tx)
-        .await?;
+        // A new version becomes the active one and the file takes its
+        // name, extension included, as Kommo shows a file by its active
+        // version. A new file already has it: naming it again would only
+        // rewrite its name index (SQLite's trigram trigger fires on any
+        // update of `name`).
+        let new_version = session.target_file_id.is_some();
+        let set_name = if new_version { ", name = $6, extension = $7" } else { "" };
+        let sql = format!(
+            "update files set active_version_id = $1, size = $5, updated_at = $2, updated_by = $3\
+             {set_name} where id = $4"
+        );
+        let mut activate = sqlx::query(&sql)
+            .bind(version_id)
+            .bind(now)
+            .bind(session.created_by)
+            .bind(file_id)
+            .bind(session.file_size);
+        if new_version {
+            activate = activate.bind(&session.file_name).bind(extension_of(&session.file_name));
+        }
+        activate.execute(&mut *tx).await?;
         sqlx::query("update upload_sessions set file_id = $1, version_id = $2 where id = $3")
             .bind(file_id)
             .bind(version_id)

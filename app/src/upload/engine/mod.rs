@@ -293,7 +293,7 @@ impl Engine {
                 format!("/api/v4/{entity_type}/{id}/notes"),
                 json!([{"note_type": "attachment", "params": {
                     "file_uuid": uuid, "version_uuid": file.version_uuid,
-                    "file_name": file.sanitized_name}}]),
+                    "file_name": file.name_with_extension()}}]),
             ),
             FollowUp::Field { entity_type, id, field_id } => (
                 "PATCH",

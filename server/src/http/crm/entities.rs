@@ -12,11 +12,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::{page_of, resolve_fields, trashed_meanwhile, CrmAuth, Kind, ListLinks, Params, Target};
+use super::{resolve_fields, trashed_meanwhile, CrmAuth, Kind, Params, Target};
 use crate::{
-    domain::crm::{batch, parse_entity, parse_name, EntityType, FieldError, FieldType},
+    domain::{
+        crm::{batch, parse_entity, parse_name, EntityType, FieldError, FieldType},
+        paging::page_of,
+    },
     error::{Error, Result},
-    http::{files::Href, json::ApiJson},
+    http::{
+        json::ApiJson,
+        links::{Href, ListLinks},
+    },
     state::AppState,
     store::{
         accounts::AccountId,
@@ -199,7 +205,8 @@ pub async fn create(
 
 /// A page of entities of one type, oldest first; 204 when none.
 #[utoipa::path(get, path = "/api/v4/{entity_type}", tag = "crm", security(("bearer" = [])),
-    params(("entity_type" = String, Path), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query),
+    params(("entity_type" = String, Path), ("page" = Option<i64>, Query),
+        ("limit" = Option<i64>, Query, description = "default 50; above 250 reads as 250"),
         ("filter[id][]" = Option<Vec<i64>>, Query, description = "only these ids; repeatable, also `filter[id][0]` or `filter[id]=1`")),
     responses((status = 200, body = EntityList), (status = 204, description = "none"),
         (status = 400, body = crate::http::problem::Problem, description = "a bad page, limit or id, named")))]
@@ -209,10 +216,9 @@ pub async fn list(
     Kind(kind): Kind,
     params: Params,
 ) -> Result<Response> {
-    let (page, limit, ids) = (params.page()?, params.limit()?, params.ids()?);
-    let offset = (page - 1).saturating_mul(limit);
-    let rows = state.db.entities(auth.account, kind, &ids, offset, limit).await?;
-    let Some((records, more)) = page_of(rows, limit) else {
+    let (paging, ids) = (params.paging()?, params.ids()?);
+    let rows = state.db.entities(auth.account, kind, &ids, paging.offset(), paging.limit).await?;
+    let Some((records, more)) = page_of(rows, paging.limit) else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
     let views = state.entity_views(&records).await?;
@@ -221,12 +227,12 @@ pub async fn list(
             "{}/api/v4/{}?{}",
             state.settings.public_url,
             kind.as_str(),
-            params.page_query(page, limit)
+            params.page_query(page, &paging)
         ),
     };
     Ok(Json(EntityList {
-        _page: Some(page),
-        _links: Some(ListLinks::paged(page, more, link)),
+        _page: Some(paging.page),
+        _links: Some(ListLinks::paged(paging.page, more, link)),
         _embedded: json!({ kind.as_str(): views }),
     })
     .into_response())

@@ -14,13 +14,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{
-    page_of, resolve_file, trashed_meanwhile, CrmAuth, FileUuid, ListLinks, Params, Target,
-};
+use super::{resolve_file, trashed_meanwhile, CrmAuth, FileUuid, Params, Target};
 use crate::{
-    domain::crm::{batch, parse_file_ref, EntityType, FieldError, FileRef},
+    domain::{
+        crm::{batch, parse_file_ref, EntityType, FieldError, FileRef},
+        paging::page_of,
+    },
     error::{Error, Result},
-    http::{files::Href, json::ApiJson},
+    http::{
+        json::ApiJson,
+        links::{Href, ListLinks},
+    },
     state::AppState,
     store::{accounts::AccountId, now_unix},
 };
@@ -106,7 +110,7 @@ async fn entries(state: &AppState, entity_id: i64, files: &[(i64, String)]) -> R
 #[utoipa::path(get, path = "/api/v4/{entity_type}/{id}/files", tag = "crm",
     security(("bearer" = [])),
     params(("entity_type" = String, Path), ("id" = i64, Path),
-        ("limit" = Option<i64>, Query, description = "1 to 250, default 50"),
+        ("limit" = Option<i64>, Query, description = "default 50; above 250 reads as 250"),
         ("before_id" = Option<i64>, Query, description = "only links older than this id")),
     responses((status = 200, body = MediaList), (status = 204, description = "no files"),
         (status = 404, body = crate::http::problem::Problem)))]
@@ -115,7 +119,7 @@ pub async fn list(
     Target { kind, entity, .. }: Target,
     params: Params,
 ) -> Result<Response> {
-    let (limit, before_id) = (params.limit()?, params.before_id()?);
+    let (limit, before_id) = (params.paging()?.limit, params.before_id()?);
     let rows = state.db.media(entity.id, before_id, limit).await?;
     let Some((rows, more)) = page_of(rows, limit) else {
         return Ok(StatusCode::NO_CONTENT.into_response());

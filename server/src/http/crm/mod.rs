@@ -13,10 +13,11 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{auth::Auth, files::Href, problem::FILE_TRASHED_CODE, query::KommoQuery};
+use super::{auth::Auth, problem::FILE_TRASHED_CODE, query::KommoQuery};
 use crate::{
     domain::{
         crm::{EntityType, FieldError, FieldInput, FileRef, ValueInput},
+        paging::{positive, Paging, MAX_LIMIT},
         query::QueryParams,
         trash::{usable, Unusable},
         Scope,
@@ -92,17 +93,6 @@ impl FromRequestParts<AppState> for Target {
     }
 }
 
-/// A page of rows fetched with one extra: `None` when empty (the list
-/// answers 204), else the page and whether more follow.
-pub fn page_of<T>(mut rows: Vec<T>, limit: i64) -> Option<(Vec<T>, bool)> {
-    if rows.is_empty() {
-        return None;
-    }
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    Some((rows, more))
-}
-
 /// Query parameters of the CRM lists, read by `domain::query`'s one rule
 /// (`filter[id][]=1`, `filter[id][0]=1`, `filter%5Bid%5D%5B0%5D=1` alike),
 /// so a bad value is a problem answer naming it. `filter[...]` keys a list
@@ -110,41 +100,17 @@ pub fn page_of<T>(mut rows: Vec<T>, limit: i64) -> Option<(Vec<T>, bool)> {
 #[derive(Default)]
 pub struct ListParams(QueryParams);
 
-/// Most items one page of a CRM list holds.
-pub const MAX_LIMIT: i64 = 250;
-pub const DEFAULT_LIMIT: i64 = 50;
-
-/// A whole number from 1, or a validation problem naming `key`.
-fn positive(key: &str, value: &str) -> Result<i64> {
-    value.parse::<i64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
-        Error::validation(format!("{key} must be a whole number from 1, not `{value}`"))
-    })
-}
-
 impl ListParams {
-    fn number(&self, key: &str) -> Result<Option<i64>> {
-        match self.0.one(key).map_err(Error::Validation)? {
-            None | Some("") => Ok(None),
-            Some(v) => positive(key, v).map(Some),
-        }
-    }
-
-    /// `limit`, 1 to `MAX_LIMIT`, default `DEFAULT_LIMIT`.
-    pub fn limit(&self) -> Result<i64> {
-        match self.number("limit")? {
-            None => Ok(DEFAULT_LIMIT),
-            Some(n) if n <= MAX_LIMIT => Ok(n),
-            Some(_) => Err(Error::validation(format!("limit must be from 1 to {MAX_LIMIT}"))),
-        }
-    }
-
-    /// `page`, from 1.
-    pub fn page(&self) -> Result<i64> {
-        Ok(self.number("page")?.unwrap_or(1))
+    /// `page` and `limit`, read as every list reads them (`Paging`).
+    pub fn paging(&self) -> Result<Paging> {
+        Paging::from_query(&self.0).map_err(Error::Validation)
     }
 
     pub fn before_id(&self) -> Result<Option<i64>> {
-        self.number("before_id")
+        match self.0.one("before_id").map_err(Error::Validation)? {
+            None | Some("") => Ok(None),
+            Some(v) => positive("before_id", v).map(Some).map_err(Error::Validation),
+        }
     }
 
     /// `filter[id]`: one id or a list of them (Kommo documents no comma
@@ -156,7 +122,8 @@ impl ListParams {
             .list("filter[id]")
             .into_iter()
             .map(|v| positive("filter[id][]", v))
-            .collect::<Result<Vec<i64>>>()?;
+            .collect::<Result<Vec<i64>, String>>()
+            .map_err(Error::Validation)?;
         if ids.len() > MAX_LIMIT as usize {
             return Err(Error::validation(format!(
                 "filter[id][] names at most {MAX_LIMIT} ids, not {}",
@@ -167,13 +134,13 @@ impl ListParams {
     }
 
     /// The query string of a page link: `filter[id]` as sent (in Kommo's
-    /// `[]` form), then `page` and `limit`.
-    pub fn page_query(&self, page: i64, limit: i64) -> String {
+    /// `[]` form), then `page` and the limit used.
+    pub fn page_query(&self, page: i64, paging: &Paging) -> String {
         let mut query = form_urlencoded::Serializer::new(String::new());
         for id in self.0.list("filter[id]") {
             query.append_pair("filter[id][]", id);
         }
-        query.append_pair("page", &page.to_string()).append_pair("limit", &limit.to_string());
+        paging.append_to(page, &mut query);
         query.finish()
     }
 }
@@ -299,32 +266,6 @@ pub struct FileUuid {
     pub file_uuid: String,
 }
 
-/// HAL links of a CRM list: `self`, and where they apply `next`,
-/// `prev` and `first`.
-#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
-pub struct ListLinks {
-    #[serde(rename = "self")]
-    pub self_: Href,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next: Option<Href>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prev: Option<Href>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first: Option<Href>,
-}
-
-impl ListLinks {
-    /// The links of page `page` of a list, `link` making each page's.
-    pub fn paged(page: i64, more: bool, link: impl Fn(i64) -> Href) -> ListLinks {
-        ListLinks {
-            self_: link(page),
-            next: more.then(|| link(page + 1)),
-            prev: (page > 1).then(|| link(page - 1)),
-            first: (page > 1).then(|| link(1)),
-        }
-    }
-}
-
 pub fn router() -> Router<AppState> {
     let mut router = Router::new().merge(media::file_links_router());
     for kind in EntityType::ALL {
@@ -363,8 +304,11 @@ mod tests {
     #[test]
     fn page_links_keep_the_ids_in_kommos_form() {
         let p = params("filter%5Bid%5D%5B0%5D=3&filter[other]=1&page=1&limit=2");
-        assert_eq!(p.page_query(2, 2), "filter%5Bid%5D%5B%5D=3&page=2&limit=2");
-        assert_eq!((p.page().unwrap(), p.limit().unwrap()), (1, 2));
-        assert!(params("limit[]=5").limit().unwrap_err().to_string().contains("limit"));
+        let paging = p.paging().unwrap();
+        assert_eq!(paging, Paging { page: 1, limit: 2 });
+        assert_eq!(p.page_query(2, &paging), "filter%5Bid%5D%5B%5D=3&page=2&limit=2");
+        assert!(params("limit[]=5").paging().unwrap_err().to_string().contains("limit"));
+        assert_eq!(params("limit=500").paging().unwrap().limit, MAX_LIMIT);
+        assert!(params("before_id=x").before_id().unwrap_err().to_string().contains("before_id"));
     }
 }

@@ -19,17 +19,22 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::{
-    entity_of, page_of, resolve_file, trashed_meanwhile, CrmAuth, Kind, ListLinks, Target,
-};
+use super::{entity_of, resolve_file, trashed_meanwhile, CrmAuth, Kind, Target};
 use crate::{
     domain::{
         crm::{batch, EntityType, FieldError},
         notes::{parse_note_item, Mode, NoteContent, NoteFilter, NoteItem, NoteType},
+        paging::page_of,
         query::QueryParams,
     },
     error::{Error, Result},
-    http::{auth::Auth, crm::entities::SelfLink, files::Href, json::ApiJson, query::KommoQuery},
+    http::{
+        auth::Auth,
+        crm::entities::SelfLink,
+        json::ApiJson,
+        links::{Href, ListLinks},
+        query::KommoQuery,
+    },
     state::AppState,
     store::{
         crm::{EntityRecord, NoteBody, NoteEdit, NoteQuery, NoteRecord, NoteWrite},
@@ -578,7 +583,7 @@ async fn list_notes(
         .db
         .notes(&NoteQuery { account: auth.account, kind, entity_id, filter: &filter })
         .await?;
-    let Some((records, more)) = page_of(rows, filter.limit) else {
+    let Some((records, more)) = page_of(rows, filter.paging.limit) else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
     let base = match entity_id {
@@ -590,8 +595,8 @@ async fn list_notes(
     let notes =
         records.iter().map(|n| NoteView { is_pinned: pinned, ..note_view(state, n) }).collect();
     Ok(Json(NoteList {
-        _page: Some(filter.page),
-        _links: Some(ListLinks::paged(filter.page, more, link)),
+        _page: Some(filter.paging.page),
+        _links: Some(ListLinks::paged(filter.paging.page, more, link)),
         _embedded: NotesEmbedded { notes },
     })
     .into_response())
