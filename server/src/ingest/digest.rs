@@ -192,7 +192,11 @@ pub async fn advance(
                     closed = true;
                     break;
                 }
-                Ok(Step::Done) if !mover.pending.load(Ordering::SeqCst) => break,
+                // Everything recorded up to the last look is taken in: only
+                // a piece recorded since (by a request of this process,
+                // which left word) needs another look. Pieces other nodes
+                // record are taken in by the requests that recorded them.
+                Ok(Step::Done | Step::Taken) if !mover.pending.load(Ordering::SeqCst) => break,
                 Ok(_) => {}
                 Err(e) => {
                     // The request whose part ended the file may be
@@ -222,7 +226,10 @@ pub async fn advance(
 
 /// What one look at the stored pieces did.
 enum Step {
-    /// Moved the digest, or another node did: look again.
+    /// Took in the whole run of pieces that continued the digest.
+    Taken,
+    /// Another node moved the digest, or a completion lost a race: look
+    /// again.
     Moved,
     /// Nothing more to take in.
     Done,
@@ -274,11 +281,11 @@ async fn step(
         let keep = (!write).then(|| Ahead { stored: written.upto, cursor: to.clone() });
         *mover.ahead.lock().expect("never poisoned") = keep;
         if !write {
-            return Ok(Step::Moved);
+            return Ok(Step::Taken);
         }
-        // Moved, or another node moved it first: either way look again.
-        state.db.advance_digest(session_id, &written, &to).await?;
-        return Ok(Step::Moved);
+        // Another node may have moved it first: then look again.
+        let moved = state.db.advance_digest(session_id, &written, &to).await?;
+        return Ok(if moved { Step::Taken } else { Step::Moved });
     }
     *mover.ahead.lock().expect("never poisoned") = None;
     // The database's cursor is what completion and taking back compare.

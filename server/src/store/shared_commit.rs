@@ -184,12 +184,20 @@ async fn apply(conn: &mut AnyConnection, write: &Write) -> Result<bool> {
             if open != 1 {
                 return Ok(false);
             }
+            // Recorded pieces never overlap, so one overlaps this piece
+            // only if it starts inside it, or is the last to start before
+            // it and reaches into it: two index lookups, not a scan of
+            // every piece before this one (thousands in a large upload).
             let inserted = sqlx::query(
                 "insert into upload_pieces (session_id, start_offset, end_offset, part_number, \
                      blob_key, blob_offset, created_at) \
                  select $1, $2, $3, $4, $5, $6, $7 \
                  where not exists (select 1 from upload_pieces where session_id = $1 \
-                     and ((start_offset < $3 and end_offset > $2) or start_offset = $2)) \
+                     and start_offset >= $2 and (start_offset < $3 or start_offset = $2)) \
+                 and not exists (select 1 from upload_pieces where session_id = $1 \
+                     and start_offset = (select max(start_offset) from upload_pieces \
+                         where session_id = $1 and start_offset < $2) \
+                     and end_offset > $2) \
                  on conflict (session_id, start_offset) do nothing",
             )
             .bind(piece.session_id)
@@ -329,6 +337,50 @@ mod tests {
     #[tokio::test]
     async fn postgres_writes_keep_their_own_outcomes() {
         writes_queued_together_keep_their_own_outcomes(Backend::Postgres).await;
+    }
+
+    /// A piece `[start, end)` recorded with its own key.
+    fn span(session_id: i64, start: i64, end: i64) -> NewPiece {
+        NewPiece { end, ..piece(session_id, start, &format!("{start}-{end}")) }
+    }
+
+    async fn a_piece_overlapping_a_recorded_one_is_not_recorded(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let db = t.db.clone();
+        let s = session(&db, 1000).await;
+        for (start, end) in [(0, 100), (100, 250), (600, 700)] {
+            assert!(db.record_piece(span(s.id, start, end), None).await.unwrap());
+        }
+        // Over the start of a piece, inside one, reaching back into the
+        // last one that starts before it, covering one whole, and an
+        // empty piece where one starts: each overlaps.
+        for (start, end) in [(50, 150), (120, 130), (240, 300), (590, 710), (600, 600), (0, 0)] {
+            let recorded = db.record_piece(span(s.id, start, end), None).await.unwrap();
+            assert!(!recorded, "{start}..{end} overlaps a recorded piece");
+        }
+        // Touching a piece at either end, or in a gap, does not.
+        for (start, end) in [(250, 400), (500, 600), (700, 1000), (400, 400)] {
+            let recorded = db.record_piece(span(s.id, start, end), None).await.unwrap();
+            assert!(recorded, "{start}..{end} fits");
+        }
+        let pieces = db.pieces(s.id).await.unwrap();
+        let spans: Vec<(i64, i64)> =
+            pieces.iter().map(|p| (p.start_offset, p.end_offset)).collect();
+        assert_eq!(
+            spans,
+            [(0, 100), (100, 250), (250, 400), (400, 400), (500, 600), (600, 700), (700, 1000)]
+        );
+        t.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_a_piece_overlapping_a_recorded_one_is_not_recorded() {
+        a_piece_overlapping_a_recorded_one_is_not_recorded(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_a_piece_overlapping_a_recorded_one_is_not_recorded() {
+        a_piece_overlapping_a_recorded_one_is_not_recorded(Backend::Postgres).await;
     }
 
     #[tokio::test]
