@@ -1,5 +1,6 @@
-//! Background work: expiring upload sessions and freeing their parts, and
-//! purging files that have been in the trash longer than `--trash-ttl`.
+//! Background work: expiring upload sessions and freeing their parts,
+//! deleting blobs closed sessions left that no row names, and purging
+//! files that have been in the trash longer than `--trash-ttl`.
 //!
 //! Safe on several nodes at once and after a crash: expiry is one
 //! conditional update, and blobs are deleted before the rows that name
@@ -18,6 +19,8 @@ pub struct Sweep {
     pub sessions_expired: u64,
     pub parts_freed: u64,
     pub files_purged: u64,
+    /// Blobs of closed sessions that no piece row named, deleted.
+    pub leftovers_removed: u64,
     /// Expired tokens (widget and demo tokens), sign-in links and browser
     /// sessions deleted.
     pub tokens_removed: u64,
@@ -42,6 +45,18 @@ pub async fn sweep(state: &AppState) -> Result<Sweep> {
             parts_freed += 1;
         }
     }
+    let mut leftovers_removed = 0;
+    loop {
+        let batch = state.db.sessions_with_leftovers(100).await?;
+        if batch.is_empty() {
+            break;
+        }
+        for (session_id, completed) in batch {
+            leftovers_removed +=
+                crate::ingest::place::sweep_leftovers(state, session_id, completed).await?;
+            state.db.leftovers_swept(session_id).await?;
+        }
+    }
     let mut files_purged = 0;
     loop {
         let batch = state.db.files_to_purge(purge_cutoff(state, now_unix()), 100).await?;
@@ -61,7 +76,7 @@ pub async fn sweep(state: &AppState) -> Result<Sweep> {
     }
     let tokens_removed = state.db.remove_expired_tokens(now_unix()).await?
         + state.db.remove_expired_sign_ins(now_unix()).await?;
-    Ok(Sweep { sessions_expired, parts_freed, files_purged, tokens_removed })
+    Ok(Sweep { sessions_expired, parts_freed, files_purged, leftovers_removed, tokens_removed })
 }
 
 /// Files trashed at or before this moment are due for the purge.
@@ -115,6 +130,7 @@ pub fn spawn_sweeper(state: AppState) -> tokio::task::JoinHandle<()> {
                     sessions_expired = s.sessions_expired,
                     parts_freed = s.parts_freed,
                     files_purged = s.files_purged,
+                    leftovers_removed = s.leftovers_removed,
                     tokens_removed = s.tokens_removed,
                     "swept upload sessions and the trash"
                 ),

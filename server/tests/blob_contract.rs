@@ -98,11 +98,28 @@ async fn contract(store: Arc<dyn BlobStore>) {
     let absent = s.hash_range(&missing, range, RunningDigest::new()).await;
     assert!(matches!(absent, Err(Error::NotFound("blob"))));
 
+    // Listing a folder: every blob in it (and in its folders), nothing
+    // beside it, even where a key only shares its first characters.
+    s.put(&key("parts/1/deeper/000003"), pattern(3, 4)).await.unwrap();
+    s.put(&key("parts/10/000001"), pattern(3, 5)).await.unwrap();
+    let listed = |prefix: &'static str| async move {
+        let mut keys: Vec<String> =
+            s.list(&key(prefix)).await.unwrap().iter().map(|k| k.as_str().to_owned()).collect();
+        keys.sort();
+        keys
+    };
+    let in_one = ["parts/1/000001", "parts/1/000002", "parts/1/deeper/000003", "parts/1/empty"];
+    assert_eq!(listed("parts/1").await, in_one);
+    assert_eq!(listed("parts/10").await, ["parts/10/000001"]);
+    assert!(listed("parts/3").await.is_empty(), "an absent folder lists empty");
+    assert!(listed("parts/1/000001").await.is_empty(), "a blob is not a folder");
+
     // Delete removes, and deleting again still succeeds.
     s.delete(&a).await.unwrap();
     assert!(matches!(read(s, &a, None).await, Err(Error::NotFound("blob"))));
     s.delete(&a).await.unwrap();
     assert_eq!(read(s, &b, None).await.unwrap(), pattern(5, 3).as_ref());
+    assert!(!listed("parts/1").await.contains(&"parts/1/000001".to_owned()), "deleted, unlisted");
 }
 
 #[tokio::test]

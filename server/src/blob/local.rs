@@ -100,6 +100,36 @@ fn write_durably(tmp: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<()>
     written
 }
 
+/// The keys of the files under `dir` (the folder of key `prefix` in
+/// `root`), walked depth first; none when it is absent or not a folder.
+fn keys_under(root: &Path, dir: &Path) -> std::io::Result<Vec<BlobKey>> {
+    let mut keys = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let entries = match std::fs::read_dir(&folder) {
+            Ok(entries) => entries,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound) || !folder.is_dir() => {
+                continue
+            }
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                folders.push(entry.path());
+                continue;
+            }
+            let path = entry.path();
+            let relative = path.strip_prefix(root).expect("walked from inside the root");
+            // Names that are no key (a stray file) are not blobs.
+            if let Some(key) = relative.to_str().and_then(|k| BlobKey::new(k).ok()) {
+                keys.push(key);
+            }
+        }
+    }
+    Ok(keys)
+}
+
 /// Bytes a writer gathers before it hands them to the disk: large enough
 /// that a trip to a blocking thread carries a good load, small enough that
 /// hundreds of uploads at once hold little memory.
@@ -359,6 +389,14 @@ impl BlobStore for LocalDisk {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    async fn list(&self, prefix: &BlobKey) -> Result<Vec<BlobKey>> {
+        let (root, dir) = (self.root.clone(), self.path_of(prefix));
+        let keys = tokio::task::spawn_blocking(move || keys_under(&root, &dir))
+            .await
+            .map_err(std::io::Error::other)??;
+        Ok(keys)
     }
 
     fn describe(&self) -> String {

@@ -152,6 +152,14 @@ pub trait BlobStore: Send + Sync + 'static {
     /// sweepers can retry after a crash.
     async fn delete(&self, key: &BlobKey) -> Result<()>;
 
+    /// The keys of the blobs in the folder `prefix`: those whose key
+    /// starts with `prefix/`, in no particular order.
+    ///
+    /// - MUST list every blob whose put (or piece write) returned, and
+    ///   nothing outside the folder; a folder that does not exist lists
+    ///   empty. Sweepers use it to find blobs no row names.
+    async fn list(&self, prefix: &BlobKey) -> Result<Vec<BlobKey>>;
+
     /// A human description for logs (`file:///…`, `s3://…`).
     fn describe(&self) -> String;
 

@@ -102,6 +102,12 @@ impl BlobStore for S3Store {
         Ok(())
     }
 
+    async fn list(&self, prefix: &BlobKey) -> Result<Vec<BlobKey>> {
+        use futures::TryStreamExt;
+        let found: Vec<_> = self.store.list(Some(&path_of(prefix))).try_collect().await?;
+        found.into_iter().map(|meta| BlobKey::new(meta.location.to_string())).collect()
+    }
+
     fn describe(&self) -> String {
         self.url.clone()
     }

@@ -152,6 +152,43 @@ where
     finish(state, &session, piece.end, seed, request.whole_digest.as_deref()).await
 }
 
+/// Deletes the blobs of a session that takes no more bytes that no piece
+/// row names, and answers how many: bytes written but never recorded (a
+/// crash between the two, or a request that lost a race and could not
+/// remove its own). A completed session keeps its recorded pieces (they
+/// are its file); a cancelled or expired one has none left by now. A
+/// request still writing for the session cannot record its bytes any
+/// more and removes them itself; deleting them first is harmless.
+pub async fn sweep_leftovers(state: &AppState, session_id: i64, completed: bool) -> Result<u64> {
+    let candidates = match state.blobs.part_layout() {
+        // The session blob is the file once the session completed.
+        PartLayout::SessionBlob if completed => vec![],
+        PartLayout::SessionBlob => {
+            let key = session_key(session_id)?;
+            let present = state.blobs.size(&key).await?.is_some();
+            if present {
+                vec![key]
+            } else {
+                vec![]
+            }
+        }
+        PartLayout::BlobPerPart => {
+            state.blobs.list(&BlobKey::new(format!("parts/{session_id}"))?).await?
+        }
+    };
+    let recorded: std::collections::HashSet<String> = if completed {
+        state.db.pieces(session_id).await?.into_iter().map(|p| p.blob_key).collect()
+    } else {
+        Default::default()
+    };
+    let mut deleted = 0;
+    for key in candidates.iter().filter(|k| !recorded.contains(k.as_str())) {
+        state.blobs.delete(key).await?;
+        deleted += 1;
+    }
+    Ok(deleted)
+}
+
 /// Plans the request against the stored pieces and, in place, claims the
 /// range it stores; plans again after waiting for another claim, and once
 /// more under its own claim (what it saw before may have been recorded).

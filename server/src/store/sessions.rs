@@ -391,6 +391,31 @@ impl Db {
         .await?)
     }
 
+    /// Sessions that take no more bytes and were not yet looked over for
+    /// leftover blobs, with whether they completed: completed ones at
+    /// once, cancelled and expired ones once their pieces are freed.
+    pub async fn sessions_with_leftovers(&self, limit: i64) -> Result<Vec<(i64, bool)>> {
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "select s.id, s.status from upload_sessions s where s.leftovers_swept = 0 \
+             and (s.status = 'completed' or (s.status in ('cancelled', 'expired') \
+                 and not exists (select 1 from upload_pieces p where p.session_id = s.id))) \
+             order by s.id limit $1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(id, state)| (id, state == status::COMPLETED)).collect())
+    }
+
+    /// Notes that the session was looked over for leftover blobs.
+    pub async fn leftovers_swept(&self, session_id: i64) -> Result<()> {
+        sqlx::query("update upload_sessions set leftovers_swept = 1 where id = $1")
+            .bind(session_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Takes back the piece that ended the file after its completion was
     /// refused: moves the digest from `from` back to `to` (where the piece
     /// starts) and forgets the piece, in one transaction, only while the
