@@ -249,6 +249,27 @@ test('pause, resume and cancel; cancel frees the session', async ({ page }) => {
   expect(await completed(page)).toEqual([]);
 });
 
+test('pausing and resuming, again and again, is never counted as a failure', async ({ page }) => {
+  await page.route('**/upload/**', async (route) => {
+    if (route.request().method() === 'POST') await new Promise((r) => setTimeout(r, 300));
+    return route.continue().catch(() => {});
+  });
+  const file = makeFile('pauses.bin', 60 * MB);
+  await openWidget(page);
+  await pick(page, [file.path]);
+  const row = page.locator('li.upload');
+  // More pauses than the failures that stop an upload (12); a pause that
+  // counted as one would also wait out a growing backoff after Resume.
+  for (let i = 0; i < 14; i++) {
+    await expect(row).toHaveAttribute('data-status', 'uploading');
+    await row.getByRole('button', { name: 'Pause' }).click();
+    await expect(row).toHaveAttribute('data-status', 'paused');
+    await row.getByRole('button', { name: 'Resume' }).click();
+  }
+  const [done] = await waitForCompletions(page, 1);
+  expect(done.sha256).toBe(file.sha256);
+});
+
 test('three files at once, events reach the host page, keyboard only, and no serious axe violations', async ({ page }) => {
   const files = [makeFile('a.txt', 300_000), makeFile('b.pdf', 1 * MB), makeFile('c.png', 2 * MB + 7)];
   await openWidget(page, '?concurrency=3');

@@ -133,6 +133,8 @@ impl Engine {
                     }
                 }
                 Ended::Progressed => failures = 0,
+                // The user paused: nothing failed, nothing to wait out.
+                Ended::Paused => {}
             }
             view = self.where_are_we(item, &saved.upload_url, key).await?;
             if view.position.is_completed() {
@@ -167,10 +169,12 @@ impl Engine {
         let mut failure: Option<Option<u32>> = None;
         let mut resends: HashMap<u64, u32> = HashMap::new();
         let mut progressed = false;
+        let mut paused = false;
         let ended = loop {
             while failure.is_none() && in_flight.len() < burst.window as usize {
                 let Some(part) = burst.sendable(in_flight.is_empty()) else { break };
                 if self.checkpoint(item, Some(upload_url), key).await? {
+                    paused = true;
                     failure = Some(None); // paused: ask where things stand first
                     break;
                 }
@@ -246,8 +250,12 @@ impl Engine {
             }
         };
         self.aborts.borrow_mut().remove(&item.id);
+        // A pause aborts the parts in flight: their errors are not the
+        // network's.
+        let aborted = signal.as_ref().is_some_and(|s| s.aborted());
         Ok(match ended {
             Ended::Failed(_) if progressed => Ended::Progressed,
+            Ended::Failed(_) if paused || aborted => Ended::Paused,
             other => other,
         })
     }
@@ -308,6 +316,8 @@ enum Ended {
     Progressed,
     /// Nothing moved: wait (`Retry-After` in ms, if the server said).
     Failed(Option<u32>),
+    /// The user paused it: not a failure.
+    Paused,
 }
 
 /// The parts of one burst: what is left to send, and where the server's
