@@ -317,7 +317,7 @@ async fn file_fields_follow_or_pin_versions_and_refuse_bad_files(backend: Backen
     // nothing written.
     let theirs = ctx.upload_as(&other, "theirs.pdf", 10, None).await;
     let trashed = ctx.upload("old.pdf", 10).await;
-    ctx.ok("DELETE", "/v1.0/files", Some(json!([{"uuid": uuid_of(&trashed)}])), 204).await;
+    ctx.ok("DELETE", "/v1.0/files", Some(json!([{"uuid": uuid_of(&trashed)}])), 200).await;
     let (entities, values) = (ctx.count("entities").await, ctx.count("field_values").await);
     let unknown = ctx
         .call("POST", "/api/v4/leads", Some(json!([{"name": "x", "custom_fields_values": file_value(contract, "00000000-0000-4000-8000-000000000000")}])))
@@ -607,7 +607,7 @@ async fn trash_marks_uses_deleted_restore_brings_them_back_purge_removes_them(ba
         deleted_flags().await,
         (json!(false), json!(false), Some(json!(false)), json!(false))
     );
-    ctx.ok("DELETE", "/v1.0/files", Some(json!([{"uuid": file}])), 204).await;
+    ctx.ok("DELETE", "/v1.0/files", Some(json!([{"uuid": file}])), 200).await;
     assert_eq!(deleted_flags().await, (json!(true), json!(true), Some(json!(true)), json!(true)));
     // A trashed file can be used nowhere.
     let refused = ctx
@@ -637,7 +637,7 @@ async fn trash_marks_uses_deleted_restore_brings_them_back_purge_removes_them(ba
     );
 
     // Trash again and let the purge run: the uses go with the file.
-    ctx.ok("DELETE", "/v1.0/files", Some(json!([{"uuid": file}])), 204).await;
+    ctx.ok("DELETE", "/v1.0/files", Some(json!([{"uuid": file}])), 200).await;
     tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
     assert_eq!(satchel::jobs::sweep(&ctx.app.state).await.unwrap().files_purged, 1);
     let lead_now = ctx.ok("GET", &format!("/api/v4/leads/{lead}"), None, 200).await;
@@ -681,7 +681,7 @@ async fn a_file_trashed_after_the_checks_is_refused_by_the_write(backend: Backen
     let db = &ctx.app.state.db;
     let account = db.ensure_account("acme").await.unwrap();
     let record = db.file_by_uuid(account, &uuid_of(&file)).await.unwrap().unwrap();
-    ctx.ok("DELETE", "/v1.0/files", Some(json!([{"uuid": uuid_of(&file)}])), 204).await;
+    ctx.ok("DELETE", "/v1.0/files", Some(json!([{"uuid": uuid_of(&file)}])), 200).await;
     let before = (
         ctx.count("entity_files").await,
         ctx.count("notes").await,

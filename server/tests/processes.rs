@@ -164,7 +164,8 @@ async fn a_sigkill_mid_upload_loses_no_acknowledged_part() {
         part += 1;
     };
     assert_eq!(file["sha256"], sha256_hex(&bytes));
-    let downloaded = download(&client, file["_links"]["download"]["href"].as_str().unwrap()).await;
+    let downloaded =
+        download(&client, file["_links"]["signed_download"]["href"].as_str().unwrap()).await;
     assert_eq!(downloaded.len(), bytes.len());
     assert_eq!(sha256_hex(&downloaded), sha256_hex(&bytes));
 }
@@ -273,7 +274,8 @@ async fn a_sigkill_with_several_parts_in_flight_loses_no_acknowledged_part() {
     }
     let file = send_missing(&client, &upload_url, &upload_url, &bytes).await;
     assert_eq!(file["sha256"], sha256_hex(&bytes));
-    let downloaded = download(&client, file["_links"]["download"]["href"].as_str().unwrap()).await;
+    let downloaded =
+        download(&client, file["_links"]["signed_download"]["href"].as_str().unwrap()).await;
     assert_eq!(sha256_hex(&downloaded), sha256_hex(&bytes));
 }
 
@@ -364,14 +366,14 @@ async fn two_processes_on_postgres_and_s3_serve_one_upload_together() {
             .await
             .unwrap();
     assert_eq!(pieces, 7, "each part stored once");
-    let raced_link = last.1["_links"]["download"]["href"].as_str().unwrap().to_owned();
+    let raced_link = last.1["_links"]["signed_download"]["href"].as_str().unwrap().to_owned();
     assert_eq!(
         sha256_hex(&download(&client, &b.rebase(&raced_link)).await),
         sha256_hex(&raced_bytes)
     );
 
     // Either node serves the bytes from the shared store.
-    let link = file["_links"]["download"]["href"].as_str().unwrap();
+    let link = file["_links"]["signed_download"]["href"].as_str().unwrap();
     for node in [&a, &b] {
         let got = download(&client, &node.rebase(link)).await;
         assert_eq!(sha256_hex(&got), sha256_hex(&bytes));

@@ -162,7 +162,7 @@ async fn a_file_uploads_in_parts_and_downloads_byte_for_byte(ctx: Ctx) {
     assert_eq!(versions["_embedded"]["versions"][0]["sha256"], file["sha256"]);
 
     // The signed link downloads the exact bytes without a header.
-    let link = file["_links"]["download"]["href"].as_str().unwrap();
+    let link = file["_links"]["signed_download"]["href"].as_str().unwrap();
     let got = ctx.download(link, None).await;
     assert_eq!(got.status, 200, "{}", got.text());
     assert_eq!(got.body, bytes);
@@ -250,7 +250,7 @@ async fn parts_of_any_size_up_to_the_limit_make_the_file(ctx: Ctx) {
     assert_eq!(last.status, 200, "{}", last.text());
     let file = last.json();
     assert_eq!(file["sha256"], sha256_hex(&bytes));
-    let link = file["_links"]["download"]["href"].as_str().unwrap();
+    let link = file["_links"]["signed_download"]["href"].as_str().unwrap();
     assert_eq!(ctx.download(link, None).await.body, bytes);
     // Ranges read the recorded pieces, across their boundaries.
     let range = ctx.download(link, Some("bytes=90-1700")).await;
@@ -294,7 +294,7 @@ async fn a_kommo_client_cutting_128_kib_parts_of_a_512_kib_session(backend: Back
     let file = last.json();
     assert_eq!(file["sha256"], sha256_hex(&bytes));
     assert_eq!(file["size"], bytes.len());
-    let link = file["_links"]["download"]["href"].as_str().unwrap();
+    let link = file["_links"]["signed_download"]["href"].as_str().unwrap();
     assert_eq!(ctx.download(link, None).await.body, bytes);
     ctx.cleanup().await;
 }
@@ -354,7 +354,7 @@ async fn parts_inside_the_window_arrive_in_any_order_at_once(ctx: Ctx) {
     assert_eq!(last.status, 200, "{}", last.text());
     let file = last.json();
     assert_eq!(file["sha256"], sha256_hex(&bytes));
-    let link = file["_links"]["download"]["href"].as_str().unwrap();
+    let link = file["_links"]["signed_download"]["href"].as_str().unwrap();
     assert_eq!(ctx.download(link, None).await.body, bytes);
     // Sent again after the end, a part is answered as before.
     let again = ctx.put(&templated(&session, 2), parts[1]).await;
@@ -428,7 +428,7 @@ async fn a_part_cut_off_midway_resumes_where_its_bytes_stopped(backend: Backend)
     let last = ctx.put(&third, &bytes[2048..]).await;
     assert_eq!(last.status, 200, "{}", last.text());
     assert_eq!(last.json()["sha256"], sha256_hex(&bytes));
-    let link = last.json()["_links"]["download"]["href"].as_str().unwrap().to_owned();
+    let link = last.json()["_links"]["signed_download"]["href"].as_str().unwrap().to_owned();
     assert_eq!(ctx.download(&link, None).await.body, bytes);
 
     // Cut off again, then sent whole at once: the kept bytes are compared
@@ -619,7 +619,7 @@ async fn a_refused_last_piece_is_taken_back_only_while_nothing_moved(backend: Ba
         DigestCursor { upto: 2048, state: db.session(id).await.unwrap().unwrap().digest_state };
     let last_key = db.pieces(id).await.unwrap()[1].blob_key.clone();
     assert!(!db.take_back_piece(id, &end, &at, 1024, &last_key).await.unwrap());
-    let link = done.json()["_links"]["download"]["href"].as_str().unwrap().to_owned();
+    let link = done.json()["_links"]["signed_download"]["href"].as_str().unwrap().to_owned();
     assert_eq!(ctx.download(&link, None).await.body, bytes, "the file is whole");
     ctx.cleanup().await;
 }
@@ -743,7 +743,7 @@ async fn racing_requests_store_a_part_once(ctx: Ctx) {
     let statuses = [x.status.as_u16(), y.status.as_u16()];
     assert!(statuses.contains(&200) && statuses.contains(&409), "{statuses:?}");
     let file = if x.status == 200 { x.json() } else { y.json() };
-    let link = file["_links"]["download"]["href"].as_str().unwrap();
+    let link = file["_links"]["signed_download"]["href"].as_str().unwrap();
     let downloaded = ctx.download(link, None).await.body;
     assert_eq!(sha256_hex(&downloaded), file["sha256"].as_str().unwrap(), "bytes match the digest");
     ctx.cleanup().await;
@@ -803,7 +803,7 @@ async fn pieces_recorded_before_a_crash_moved_the_digest_are_taken_in_on_resume(
     assert_eq!(last.status, 200, "{}", last.text());
     let file = last.json();
     assert_eq!(file["sha256"], sha256_hex(&bytes));
-    let link = file["_links"]["download"]["href"].as_str().unwrap();
+    let link = file["_links"]["signed_download"]["href"].as_str().unwrap();
     assert_eq!(ctx.download(link, None).await.body, bytes, "downloads byte for byte");
     ctx.cleanup().await;
 }
@@ -1113,7 +1113,8 @@ async fn new_versions_become_active_and_old_ones_stay(ctx: Ctx) {
     assert_eq!(list[1]["file_uuid"], uuid.as_str());
 
     // The old version downloads, by its own link and by bearer token.
-    let old = ctx.download(list[1]["_links"]["download"]["href"].as_str().unwrap(), None).await;
+    let old =
+        ctx.download(list[1]["_links"]["signed_download"]["href"].as_str().unwrap(), None).await;
     assert_eq!(old.body, v1);
     let path = format!("/download/{uuid}/{}/x", file["version_uuid"].as_str().unwrap());
     let by_token = send(&ctx.router, with_token("GET", &path, &ctx.token, None)).await;
@@ -1129,7 +1130,7 @@ async fn new_versions_become_active_and_old_ones_stay(ctx: Ctx) {
 
     // Without a token or with a tampered link: refused.
     send(&ctx.router, get(&path)).await.problem(401, "unauthorized");
-    let link = list[1]["_links"]["download"]["href"].as_str().unwrap();
+    let link = list[1]["_links"]["signed_download"]["href"].as_str().unwrap();
     let tampered = link
         .replace(file["version_uuid"].as_str().unwrap(), updated["version_uuid"].as_str().unwrap());
     ctx.download(&tampered, None).await.problem(403, "forbidden");

@@ -20,6 +20,10 @@ pub struct PartToken {
     pub offset: Option<u64>,
 }
 
+/// What a link to a file's current version is signed as, in place of a
+/// version uuid (which never reads so).
+pub const CURRENT_VERSION: &str = "current";
+
 /// Bytes of MAC kept in a token: 128 bits cannot be guessed.
 const TAG_LEN: usize = 16;
 

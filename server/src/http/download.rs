@@ -1,6 +1,9 @@
-//! `GET /download/{file_uuid}/{version_uuid}/{name}`: a version's bytes,
-//! by signed link (`?sign=`) or with a bearer token. Streams the parts in
-//! order from the blob store; never holds a file in memory.
+//! `GET /download/{file_uuid}/{name}` (the file's current version) and
+//! `GET /download/{file_uuid}/{version_uuid}/{name}` (one version): the
+//! bytes, to a bearer token of the file's account (the links stay valid
+//! for as long as the file exists) or by a signed link (`?sign=`, for
+//! browsers, valid for `--link-ttl`). Streams the parts in order from the
+//! blob store; never holds a file in memory.
 
 use axum::{
     body::Body,
@@ -14,14 +17,14 @@ use futures::{StreamExt, TryStreamExt};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Deserialize;
 
-use super::auth::authenticate;
+use super::auth::{authenticate, bearer};
 use crate::{
     blob::{BlobKey, ByteRange},
     domain::{
         file_name::FileName,
         parts::coalesce,
         range::{answer_range, RangeAnswer},
-        signing::LinkError,
+        signing::{LinkError, CURRENT_VERSION},
         Scope,
     },
     error::{Error, Result},
@@ -37,14 +40,40 @@ pub struct SignQuery {
     sign: Option<String>,
 }
 
-/// The version's bytes: 200, or 206 for a single `Range`, 304 when
+/// The file's current version: 200, or 206 for a single `Range`, 304 when
+/// `If-None-Match` holds the ETag (the SHA-256).
+#[utoipa::path(get, path = "/download/{file_uuid}/{name}", tag = "files",
+    params(("file_uuid" = String, Path), ("name" = String, Path),
+        ("sign" = Option<String>, Query, description = "signature from a file's `_links.signed_download`; not needed with a bearer token")),
+    responses((status = 200, description = "the bytes"), (status = 206, description = "a range"),
+        (status = 304), (status = 401, body = super::problem::Problem),
+        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
+        (status = 416, body = super::problem::Problem)))]
+pub async fn download_current(
+    State(state): State<AppState>,
+    Path((file_uuid, _name)): Path<(String, String)>,
+    Query(query): Query<SignQuery>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let sign = query.sign.as_deref();
+    let file = granted_file(&state, &file_uuid, CURRENT_VERSION, sign, &headers).await?;
+    let version = state
+        .db
+        .version_by_uuid(file.id, &file.version_uuid)
+        .await?
+        .ok_or(Error::NotFound("version"))?;
+    serve(&state, version, &headers).await
+}
+
+/// One version: 200, or 206 for a single `Range`, 304 when
 /// `If-None-Match` holds the ETag (the SHA-256).
 #[utoipa::path(get, path = "/download/{file_uuid}/{version_uuid}/{name}", tag = "files",
     params(("file_uuid" = String, Path), ("version_uuid" = String, Path), ("name" = String, Path),
-        ("sign" = Option<String>, Query, description = "signature from a file's _links")),
+        ("sign" = Option<String>, Query, description = "signature from a file's or version's `_links.signed_download*`; not needed with a bearer token")),
     responses((status = 200, description = "the bytes"), (status = 206, description = "a range"),
-        (status = 304), (status = 403, body = super::problem::Problem),
-        (status = 404, body = super::problem::Problem), (status = 416, body = super::problem::Problem)))]
+        (status = 304), (status = 401, body = super::problem::Problem),
+        (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
+        (status = 416, body = super::problem::Problem)))]
 pub async fn download(
     State(state): State<AppState>,
     Path((file_uuid, version_uuid, _name)): Path<(String, String, String)>,
@@ -54,6 +83,11 @@ pub async fn download(
     let sign = query.sign.as_deref();
     let version =
         granted_version(&state, &file_uuid, &version_uuid, &version_uuid, sign, &headers).await?;
+    serve(&state, version, &headers).await
+}
+
+/// A version's bytes, answering `Range` and `If-None-Match`.
+async fn serve(state: &AppState, version: VersionRecord, headers: &HeaderMap) -> Result<Response> {
     let etag = format!("\"{}\"", version.sha256);
     let size = version.size as u64;
 
@@ -62,7 +96,7 @@ pub async fn download(
     response_headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     response_headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=0"));
-    if if_none_match(&headers, &etag) {
+    if if_none_match(headers, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, response_headers).into_response());
     }
     response_headers.insert(
@@ -168,25 +202,28 @@ async fn granted_version(
     sign: Option<&str>,
     headers: &HeaderMap,
 ) -> Result<VersionRecord> {
-    let file = find_file(state, file_uuid, signed_as, sign, headers).await?;
-    if file.is_trashed() {
-        return Err(Error::NotFound("file"));
-    }
+    let file = granted_file(state, file_uuid, signed_as, sign, headers).await?;
     state.db.version_by_uuid(file.id, version_uuid).await?.ok_or(Error::NotFound("version"))
 }
 
-/// The file a link or token grants: a valid signature for exactly this
-/// file and version (`version_uuid` as it was signed), or a bearer token with `files` of the file's account.
-async fn find_file(
+/// The file a link or token grants, 404 when it is trashed (as its
+/// `GET /v1.0/files/{uuid}` is). A bearer token, when sent, decides: it
+/// needs `files` of the file's account, and the signature is not read, so
+/// an integration may send its token with any link it kept. Without one
+/// (another scheme, such as a proxy's Basic sign-in, does not count), the
+/// link must carry a valid signature for exactly this file and
+/// `signed_as` (a version uuid, `CURRENT_VERSION`, or a preview); without
+/// either: 401.
+async fn granted_file(
     state: &AppState,
     file_uuid: &str,
-    version_uuid: &str,
+    signed_as: &str,
     sign: Option<&str>,
     headers: &HeaderMap,
 ) -> Result<FileRecord> {
-    match sign {
-        Some(sign) => {
-            match state.signing.verify_download(file_uuid, version_uuid, sign, now_unix()) {
+    let file = match sign {
+        Some(sign) if bearer(headers).is_none() => {
+            match state.signing.verify_download(file_uuid, signed_as, sign, now_unix()) {
                 Ok(()) => {}
                 Err(LinkError::Expired) => {
                     return Err(Error::Forbidden("the download link has expired"))
@@ -195,14 +232,15 @@ async fn find_file(
                     return Err(Error::Forbidden("the download link is not valid"))
                 }
             }
-            state.db.file_by_uuid_any_account(file_uuid).await?.ok_or(Error::NotFound("file"))
+            state.db.file_by_uuid_any_account(file_uuid).await?
         }
-        None => {
+        _ => {
             let auth = authenticate(state, headers).await?;
             auth.require(Scope::Files)?;
-            state.db.file_by_uuid(auth.account, file_uuid).await?.ok_or(Error::NotFound("file"))
+            state.db.file_by_uuid(auth.account, file_uuid).await?
         }
-    }
+    };
+    file.filter(|f| !f.is_trashed()).ok_or(Error::NotFound("file"))
 }
 
 fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
@@ -228,6 +266,7 @@ fn content_disposition(name: &str) -> HeaderValue {
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/download/{file_uuid}/{name}", get(download_current))
         .route("/download/{file_uuid}/{version_uuid}/{name}", get(download))
         .route("/download/{file_uuid}/{version_uuid}/preview/{width}", get(download_preview))
 }

@@ -24,6 +24,7 @@ use crate::{
         listing::ListQuery,
         paging::page_of,
         query::QueryParams,
+        signing::CURRENT_VERSION,
         Scope,
     },
     error::{Error, Result},
@@ -59,12 +60,19 @@ pub struct Preview {
     pub height: u32,
 }
 
+/// A file's links. `download` (the current version, whichever it is when
+/// the link is followed) and `download_version` (the version the object
+/// shows) stay valid for as long as the file exists, sent with a bearer
+/// token of its account. The `signed_*` twins (beyond Kommo) are the same
+/// links signed for `--link-ttl`, for a browser that sends no header.
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
 pub struct FileLinks {
     #[serde(rename = "self")]
     pub self_: Href,
     pub download: Href,
     pub download_version: Href,
+    pub signed_download: Href,
+    pub signed_download_version: Href,
 }
 
 /// A file, with its active version's size, type and digest. Every key
@@ -99,11 +107,15 @@ pub struct FileView {
     pub _links: FileLinks,
 }
 
+/// A version's links: `download` with a bearer token, as long as the
+/// file exists; `signed_download` (beyond Kommo) without, for
+/// `--link-ttl`.
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
 pub struct VersionLinks {
     #[serde(rename = "self")]
     pub self_: Href,
     pub download: Href,
+    pub signed_download: Href,
 }
 
 /// One version of a file, with every key Kommo documents.
@@ -162,15 +174,44 @@ fn describe(name: &str, mime_type: &str) -> Described {
 }
 
 impl AppState {
-    /// A signed link to one version's bytes, valid for `--link-ttl`;
-    /// `name` is its last segment.
-    pub fn download_link(&self, file_uuid: &str, version_uuid: &str, name: &str) -> String {
+    /// The link to a file's bytes, `name` its last segment: the current
+    /// version without `version_uuid`, else that version. It carries no
+    /// credential and no expiry; it serves a bearer token of the account.
+    pub fn download_link(&self, file_uuid: &str, version_uuid: Option<&str>, name: &str) -> String {
+        let name = utf8_percent_encode(name, NON_ALPHANUMERIC);
+        let public_url = &self.settings.public_url;
+        match version_uuid {
+            Some(version_uuid) => {
+                format!("{public_url}/download/{file_uuid}/{version_uuid}/{name}")
+            }
+            None => format!("{public_url}/download/{file_uuid}/{name}"),
+        }
+    }
+
+    /// `download_link` signed for `--link-ttl`, to be followed without a
+    /// header.
+    pub fn signed_download_link(
+        &self,
+        file_uuid: &str,
+        version_uuid: Option<&str>,
+        name: &str,
+    ) -> String {
         let expires_at = now_unix() + self.settings.link_ttl.as_secs() as i64;
-        let sign = self.signing.download_signature(file_uuid, version_uuid, expires_at);
-        format!(
-            "{}/download/{file_uuid}/{version_uuid}/{}?sign={sign}",
-            self.settings.public_url,
-            utf8_percent_encode(name, NON_ALPHANUMERIC)
+        let signed_as = version_uuid.unwrap_or(CURRENT_VERSION);
+        let sign = self.signing.download_signature(file_uuid, signed_as, expires_at);
+        format!("{}?sign={sign}", self.download_link(file_uuid, version_uuid, name))
+    }
+
+    /// A link and its signed twin, as `(download, signed_download)`.
+    fn download_links(
+        &self,
+        file_uuid: &str,
+        version_uuid: Option<&str>,
+        name: &str,
+    ) -> (Href, Href) {
+        (
+            Href { href: self.download_link(file_uuid, version_uuid, name) },
+            Href { href: self.signed_download_link(file_uuid, version_uuid, name) },
         )
     }
 
@@ -208,7 +249,9 @@ impl AppState {
     pub async fn file_view(&self, file: &FileRecord) -> Result<FileView> {
         let previews = self.preview_views(&file.uuid, file.version_id, &file.version_uuid).await?;
         let d = describe(&file.name, &file.mime_type);
-        let version_link = self.download_link(&file.uuid, &file.version_uuid, &d.download_name);
+        let (download, signed_download) = self.download_links(&file.uuid, None, &d.download_name);
+        let (download_version, signed_download_version) =
+            self.download_links(&file.uuid, Some(&file.version_uuid), &d.download_name);
         Ok(FileView {
             uuid: file.uuid.clone(),
             version_uuid: file.version_uuid.clone(),
@@ -234,8 +277,10 @@ impl AppState {
                 self_: Href {
                     href: format!("{}/v1.0/files/{}", self.settings.public_url, file.uuid),
                 },
-                download: Href { href: version_link.clone() },
-                download_version: Href { href: version_link },
+                download,
+                download_version,
+                signed_download,
+                signed_download_version,
             },
         })
     }
@@ -247,6 +292,8 @@ impl AppState {
     ) -> Result<VersionView> {
         let previews = self.preview_views(&file.uuid, version.id, &version.uuid).await?;
         let d = describe(&version.name, &version.mime_type);
+        let (download, signed_download) =
+            self.download_links(&file.uuid, Some(&version.uuid), &d.download_name);
         Ok(VersionView {
             uuid: version.uuid.clone(),
             file_uuid: file.uuid.clone(),
@@ -269,9 +316,8 @@ impl AppState {
                         self.settings.public_url, file.uuid, version.uuid
                     ),
                 },
-                download: Href {
-                    href: self.download_link(&file.uuid, &version.uuid, &d.download_name),
-                },
+                download,
+                signed_download,
             },
             sanitized_name: d.sanitized,
         })

@@ -32,6 +32,7 @@ use utoipa_swagger_ui::SwaggerUi;
         super::trash::trash,
         super::trash::restore,
         super::trash::stats,
+        super::download::download_current,
         super::download::download,
         super::download::download_preview,
         super::crm::entities::create,

@@ -5,7 +5,6 @@
 
 use axum::{
     extract::State,
-    http::StatusCode,
     routing::{delete, get, post},
     Json, Router,
 };
@@ -51,24 +50,34 @@ fn batch_uuids(body: Vec<FileRef>) -> Result<Vec<String>> {
     Ok(uuids)
 }
 
+/// The answer to `DELETE /v1.0/files`: `{"result": true}`. Kommo's
+/// reference shows a 200 with a JSON object; its PHP library
+/// (`Files::delete`) returns `result` from the body, and fails on a 200
+/// whose body is `{}` ("Response body is not json"), so this is the one
+/// answer both accept.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Trashed {
+    pub result: bool,
+}
+
 /// Move files to the trash.
 #[utoipa::path(delete, path = "/v1.0/files", tag = "files", security(("bearer" = [])),
     request_body(description = "JSON, or a form (urlencoded or multipart) with PHP-style bracket keys",
         content((Vec<FileRef> = "application/json"), (Vec<FileRef> = "application/x-www-form-urlencoded"),
             (Vec<FileRef> = "multipart/form-data"))),
-    responses((status = 204, description = "every file named is in the trash"),
+    responses((status = 200, body = Trashed, description = "every file named is in the trash"),
         (status = 400, body = super::problem::Problem, description = "an unknown uuid: nothing moved"),
         (status = 403, body = super::problem::Problem, description = "`files_delete` missing")))]
 pub async fn trash(
     State(state): State<AppState>,
     auth: Auth,
     ApiBody(body): ApiBody<Vec<FileRef>>,
-) -> Result<StatusCode> {
+) -> Result<Json<Trashed>> {
     auth.require(Scope::Files)?;
     auth.require(Scope::FilesDelete)?;
     let uuids = batch_uuids(body)?;
     match state.db.trash_files(auth.account, &uuids, auth.user, now_unix()).await? {
-        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Ok(()) => Ok(Json(Trashed { result: true })),
         Err(unknown) => Err(Error::validation(format!(
             "there is no file {unknown}; no file was moved to the trash"
         ))),

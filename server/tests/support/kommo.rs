@@ -27,6 +27,11 @@ impl Kommo {
     /// The app at `public_url`, with account `acme` and its token.
     pub async fn new(backend: Backend, public_url: &str) -> Kommo {
         let settings = Settings { public_url: public_url.into(), ..Settings::default() };
+        Kommo::with(backend, settings).await
+    }
+
+    /// The app with `settings`, with account `acme` and its token.
+    pub async fn with(backend: Backend, settings: Settings) -> Kommo {
         let app = TestApp::with(backend, settings, None).await;
         let token = app.token("acme", "files,files_delete,crm").await;
         Kommo { router: app.router(), app, token }
