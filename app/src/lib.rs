@@ -43,7 +43,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    let viewer: pages::ViewerResource = Resource::new(|| (), |_| pages::api::current_viewer());
+    let viewer: pages::ViewerResource = Resource::new(|| (), |_| pages::current_viewer());
     provide_context(viewer);
 
     view! {

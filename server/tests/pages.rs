@@ -2,7 +2,7 @@
 //! the session's CSRF token and from Satchel's own origin; and pages that
 //! read on the server, so they work without JavaScript.
 
-use app::pages::{api::CreateEntity, catalogue::TrashFiles};
+use app::pages::{entities::data::CreateEntity, files::data::TrashFiles};
 use axum::{body::Body, http::Request};
 use leptos::server_fn::ServerFn;
 use satchel::{

@@ -1,11 +1,11 @@
-//! The server's side of the pages (`app::pages::api::backend`): who a
+//! The server's side of the pages (`app::pages::backend`): who a
 //! session cookie signs in, and Satchel's own API called in-process as
 //! that browser's account. The call carries its `Auth` as a request
 //! extension, which only in-process requests can have.
 
 use std::sync::Arc;
 
-use app::pages::api::{
+use app::pages::{
     backend::{Backend, Pages, Pending},
     Viewer,
 };

@@ -7,19 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// A file as a chip shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileChip {
-    pub file_uuid: String,
-    pub version_uuid: String,
-    /// The name the note or value gives it.
-    pub name: String,
-    pub size: i64,
-    /// `image`, `video`, `audio`, `document` or `file`.
-    pub kind: String,
-    pub download: String,
-    pub is_deleted: bool,
-}
+use crate::pages::shared::FileChip;
 
 /// A note as the API reads it back, reduced to what the feed needs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,35 +111,6 @@ pub fn group(notes: Vec<Note>) -> Vec<FeedItem> {
     items
 }
 
-/// A short badge for a file type, so chips read at a glance (text, not
-/// an emoji: it renders with any font).
-pub fn icon(kind: &str) -> &'static str {
-    match kind {
-        "image" => "IMG",
-        "video" => "VID",
-        "audio" => "AUD",
-        "document" => "DOC",
-        _ => "FILE",
-    }
-}
-
-/// Unix seconds as `2026-11-27 09:40 UTC`.
-pub fn when(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", secs / 3600, secs % 3600 / 60)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,19 +198,5 @@ mod tests {
         assert_eq!(feed.len(), 3);
         assert_eq!(feed[1].detail.as_deref(), Some("SMS received · +1"));
         assert_eq!(feed[1].text.as_deref(), Some("Hi"));
-    }
-
-    #[test]
-    fn times_read_as_utc_dates() {
-        assert_eq!(when(0), "1970-01-01 00:00 UTC");
-        assert_eq!(when(1_582_977_600), "2020-02-29 12:00 UTC");
-        assert_eq!(when(1_795_772_400), "2026-11-27 09:40 UTC");
-        assert_eq!(when(-60), "1969-12-31 23:59 UTC");
-    }
-
-    #[test]
-    fn every_type_has_an_icon() {
-        assert_ne!(icon("image"), icon("file"));
-        assert_eq!(icon("unknown"), icon("file"));
     }
 }

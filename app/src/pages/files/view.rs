@@ -7,11 +7,13 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use super::{
-    api::Viewer,
-    catalogue::{self, FileDrawer, FileRow, FilesPage, FilesQuery, Usage, ORDERS, PRESETS, UNITS},
-    feed, problem, Chip, RequireViewer,
+    data::{self, FileDrawer, FileRow, FilesPage, Usage},
+    query::{FilesQuery, ORDERS, PRESETS, UNITS},
 };
-use crate::upload::plan::human_bytes;
+use crate::pages::{
+    frame::{RequireViewer, Viewer},
+    shared::{byte_size, entity_kind, kind_badge, problem, when, Chip},
+};
 
 /// `today`, `in 1 day`, `in N days`.
 fn when_purged(days: i64) -> String {
@@ -30,15 +32,11 @@ fn files_phrase(n: i64) -> String {
     }
 }
 
-fn size(bytes: i64) -> String {
-    human_bytes(bytes.max(0) as u64)
-}
-
 /// The usage bar: the account's active bytes against its quota.
 fn usage_view(usage: Usage) -> impl IntoView {
-    let used = size(usage.used_bytes);
+    let used = byte_size(usage.used_bytes);
     let label = match usage.quota_bytes {
-        Some(quota) => format!("{used} of {} used", size(quota)),
+        Some(quota) => format!("{used} of {} used", byte_size(quota)),
         None => format!("{used} used (no quota)"),
     };
     let files = files_phrase(usage.file_count);
@@ -53,7 +51,7 @@ fn usage_view(usage: Usage) -> impl IntoView {
                         aria-labelledby="usage-label"></meter>
                 }
             })}
-            <p class="muted">{format!("{files} · {} in the trash", size(usage.trashed_bytes))}</p>
+            <p class="muted">{format!("{files} · {} in the trash", byte_size(usage.trashed_bytes))}</p>
         </div>
     }
 }
@@ -143,7 +141,6 @@ fn row_view(
     let for_check = uuid.clone();
     let for_change = uuid.clone();
     let checked = move || pick.selected.read().contains(&for_check);
-    let icon = feed::icon(&row.chip.kind);
     let purge = row.purge_in_days.map(when_purged);
     let trashed = q.trash;
     let row_uuid = uuid.clone();
@@ -154,13 +151,13 @@ fn row_view(
                     on:change=move |ev| pick.toggle(&for_change, event_target_checked(&ev)) />
             </td>
             <th scope="row" class="file-name">
-                <span class="chip-icon" data-kind=row.chip.kind.clone() aria-hidden="true">{icon}</span>
+                {kind_badge(&row.chip.kind)}
                 <a href=open>{name.clone()}</a>
             </th>
             <td class="optional">{if row.extension.is_empty() { "—".to_owned() } else { row.extension.clone() }}</td>
             <td class="optional">{row.chip.kind.clone()}</td>
-            <td class="num">{size(row.chip.size)}</td>
-            <td class="optional"><time>{feed::when(row.created_at)}</time></td>
+            <td class="num">{byte_size(row.chip.size)}</td>
+            <td class="optional"><time>{when(row.created_at)}</time></td>
             <td class="optional">{row.author.clone()}</td>
             <td>
                 {if row.links.is_empty() {
@@ -312,9 +309,9 @@ fn drawer_view(q: &FilesQuery, detail: FileDrawer) -> impl IntoView {
                 <a href=close class="close" aria-label="Close the details">"Close"</a>
             </div>
             <dl class="facts">
-                <dt>"Size"</dt><dd>{size(row.chip.size)}</dd>
+                <dt>"Size"</dt><dd>{byte_size(row.chip.size)}</dd>
                 <dt>"Type"</dt><dd>{row.chip.kind.clone()}</dd>
-                <dt>"Created"</dt><dd>{feed::when(row.created_at)}</dd>
+                <dt>"Created"</dt><dd>{when(row.created_at)}</dd>
                 <dt>"Author"</dt><dd>{row.author.clone()}</dd>
                 <dt>"Status"</dt><dd>{status}</dd>
             </dl>
@@ -341,7 +338,7 @@ fn drawer_view(q: &FilesQuery, detail: FileDrawer) -> impl IntoView {
                 view! {
                     <ul class="links">
                         {row.links.iter().map(|l| {
-                            let kind = super::KINDS.iter().find(|k| k.0 == l.kind).map_or("", |k| k.2);
+                            let kind = entity_kind(&l.kind).map_or("", |k| k.2);
                             view! { <li><a href=l.href()>{l.name.clone()}</a> " " <span class="muted">{kind}</span></li> }
                         }).collect_view()}
                     </ul>
@@ -364,15 +361,15 @@ pub fn FilesManagerPage() -> impl IntoView {
     let list_query = Memo::new(move |_| query.get().list_part());
     let changed = RwSignal::new(0u32);
     let list =
-        Resource::new(move || (list_query.get(), changed.get()), |(q, _)| catalogue::list_files(q));
-    let usage = Resource::new(move || changed.get(), |_| catalogue::file_usage());
+        Resource::new(move || (list_query.get(), changed.get()), |(q, _)| data::list_files(q));
+    let usage = Resource::new(move || changed.get(), |_| data::file_usage());
     let detail = Resource::new(
         move || (query.get().open, changed.get()),
         |(open, _)| async move {
             if open.is_empty() {
                 Ok(None)
             } else {
-                catalogue::file_detail(open).await.map(Some)
+                data::file_detail(open).await.map(Some)
             }
         },
     );
@@ -399,9 +396,9 @@ pub fn FilesManagerPage() -> impl IntoView {
                 leptos::task::spawn_local(async move {
                     let joined = uuids.join(",");
                     let done = if restore {
-                        catalogue::restore_files(csrf, joined).await
+                        data::restore_files(csrf, joined).await
                     } else {
-                        catalogue::trash_files(csrf, joined).await
+                        data::trash_files(csrf, joined).await
                     };
                     let files = files_phrase(uuids.len() as i64);
                     match done {
