@@ -355,6 +355,8 @@ async fn the_openapi_document_lists_every_encoding_read() {
         ("/v1.0/files", "delete"),
         ("/v1.0/files/restore", "post"),
     ] {
+        let refused = &doc["paths"][path][method]["responses"]["415"];
+        assert!(refused.is_object(), "{method} {path} documents its 415");
         let content = &doc["paths"][path][method]["requestBody"]["content"];
         for encoding in encodings {
             assert!(

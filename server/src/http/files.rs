@@ -507,6 +507,7 @@ pub struct FilePatch {
             (FilePatch = "multipart/form-data"))),
     responses((status = 200, body = FileView),
         (status = 400, body = super::problem::Problem, description = "both or neither; a bad name"),
+        (status = 415, body = super::problem::Problem, description = "unsupported-media-type: not JSON, multipart or urlencoded"),
         (status = 404, body = super::problem::Problem)))]
 pub async fn patch_file(
     State(state): State<AppState>,

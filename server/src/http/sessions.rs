@@ -85,6 +85,7 @@ pub fn part_count(session: &SessionRecord) -> u32 {
     responses(
         (status = 200, body = SessionOpened),
         (status = 400, body = super::problem::Problem, description = "validation, file-too-large, file-trashed"),
+        (status = 415, body = super::problem::Problem, description = "unsupported-media-type: not JSON, multipart or urlencoded"),
         (status = 404, body = super::problem::Problem, description = "file_uuid unknown"),
     ))]
 pub async fn open_session(

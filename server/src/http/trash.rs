@@ -67,6 +67,7 @@ pub struct Trashed {
             (Vec<FileRef> = "multipart/form-data"))),
     responses((status = 200, body = Trashed, description = "every file named is in the trash"),
         (status = 400, body = super::problem::Problem, description = "an unknown uuid: nothing moved"),
+        (status = 415, body = super::problem::Problem, description = "unsupported-media-type: not JSON, multipart or urlencoded"),
         (status = 403, body = super::problem::Problem, description = "`files_delete` missing")))]
 pub async fn trash(
     State(state): State<AppState>,
@@ -97,6 +98,7 @@ pub struct RestoredFiles {
             (Vec<FileRef> = "multipart/form-data"))),
     responses((status = 200, body = RestoredFiles),
         (status = 400, body = super::problem::Problem, description = "quota-exceeded: nothing restored"),
+        (status = 415, body = super::problem::Problem, description = "unsupported-media-type: not JSON, multipart or urlencoded"),
         (status = 404, body = super::problem::Problem, description = "a file that is gone: nothing restored")))]
 pub async fn restore(
     State(state): State<AppState>,
