@@ -165,12 +165,7 @@ pub async fn sweep_leftovers(state: &AppState, session_id: i64, completed: bool)
         PartLayout::SessionBlob if completed => vec![],
         PartLayout::SessionBlob => {
             let key = session_key(session_id)?;
-            let present = state.blobs.size(&key).await?.is_some();
-            if present {
-                vec![key]
-            } else {
-                vec![]
-            }
+            state.blobs.size(&key).await?.map(|_| key).into_iter().collect()
         }
         PartLayout::BlobPerPart => {
             state.blobs.list(&BlobKey::new(format!("parts/{session_id}"))?).await?
