@@ -46,7 +46,7 @@ async fn the_account_answers_kommo_fields_and_the_drive_url(backend: Backend) {
 
     let account = ctx.php_as(&files_only, "GET", "/api/v4/account?with=drive_url", None).await;
     assert_eq!(account.status, 200, "{}", account.text());
-    assert_eq!(account.header("content-type"), Some("application/json"));
+    assert_eq!(account.header("content-type"), Some("application/hal+json"));
     let account = account.json();
     assert_eq!(account["drive_url"], PUBLIC_URL);
     assert_eq!(account["name"], "acme");

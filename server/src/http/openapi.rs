@@ -56,7 +56,7 @@ use utoipa_swagger_ui::SwaggerUi;
         super::crm::media::file_links,
     ),
     components(schemas(super::problem::Problem)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &HalJson),
     tags(
         (name = "operations", description = "Health and metrics"),
         (name = "uploads", description = "Upload sessions and their parts"),
@@ -75,6 +75,31 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// The CRM side (`/api/v4`) answers `application/hal+json`, as Kommo's
+/// does (`json::hal_json`); its success bodies are documented so.
+struct HalJson;
+
+impl Modify for HalJson {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/v4/") {
+                continue;
+            }
+            let operations =
+                [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+            for operation in operations.into_iter().flatten() {
+                for response in operation.responses.responses.values_mut() {
+                    if let utoipa::openapi::RefOr::T(response) = response {
+                        if let Some(content) = response.content.shift_remove("application/json") {
+                            response.content.insert(super::json::HAL_JSON.to_owned(), content);
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
