@@ -41,6 +41,9 @@ cargo test -p satchel -p app
 say "release build"
 cargo leptos build --release
 
+say "Kommo integration (PHP) on SQLite and PostgreSQL"
+scripts/kommo-integration.sh target/release/satchel
+
 say "browser tests (Playwright, Chromium)"
 (cd end2end && npx playwright test)
 
