@@ -102,6 +102,16 @@ pub enum Error {
     #[error("{0}")]
     ChecksumMismatch(String),
 
+    /// 409 `mismatching-upload-offset` (tus, the IETF draft): bytes sent
+    /// for another offset than where the upload stands.
+    #[error("the upload stands at byte {expected}, not {sent}: send from byte {expected}")]
+    OffsetMismatch { expected: u64, sent: u64 },
+
+    /// 412 `unsupported-version`: a protocol version not served; the text
+    /// names the one that is.
+    #[error("{0}")]
+    PreconditionFailed(String),
+
     /// 410 `session-expired`: the upload session's time ran out.
     #[error("the upload session has expired")]
     SessionExpired,

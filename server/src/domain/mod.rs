@@ -19,6 +19,7 @@ pub mod signing;
 pub mod token;
 pub mod transliterate;
 pub mod trash;
+pub mod tus;
 
 pub use scope::{Scope, Scopes};
 pub use token::{TokenHash, TokenSecret};

@@ -42,6 +42,7 @@ pub mod serve;
 pub mod sessions;
 pub mod tokens;
 pub mod trash;
+pub mod tus;
 pub mod upload;
 
 /// Largest JSON body the API accepts. Part uploads set their own limit.
@@ -86,6 +87,7 @@ pub fn app(state: AppState) -> Router {
             state.settings.request_timeout,
         ))
         .merge(parts)
+        .merge(tus::router(&state).layer(middleware::from_fn(problem::problems_only)))
         .layer(middleware::from_fn(metrics::track))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

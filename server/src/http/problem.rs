@@ -79,6 +79,12 @@ impl Error {
                 "Checksum mismatch",
             ),
             Error::SessionExpired => (StatusCode::GONE, "session-expired", "Session expired"),
+            Error::OffsetMismatch { .. } => {
+                (StatusCode::CONFLICT, "mismatching-upload-offset", "Mismatching upload offset")
+            }
+            Error::PreconditionFailed(_) => {
+                (StatusCode::PRECONDITION_FAILED, "unsupported-version", "Unsupported version")
+            }
             Error::RangeNotSatisfiable { .. } => (
                 StatusCode::RANGE_NOT_SATISFIABLE,
                 "range-not-satisfiable",
@@ -124,6 +130,10 @@ impl IntoResponse for Error {
                 extra.insert("next_url".into(), url.clone().into());
             }
             extra.insert("received".into(), (*received).into());
+        }
+        if let Error::OffsetMismatch { expected, sent } = &self {
+            extra.insert("expected-offset".into(), (*expected).into());
+            extra.insert("provided-offset".into(), (*sent).into());
         }
         let problem = Problem {
             kind: slug.into(),

@@ -7,18 +7,11 @@ use utoipa::ToSchema;
 
 use super::{auth::Auth, body::ApiBody};
 use crate::{
-    domain::{
-        digest::parse_sha256_hex,
-        file_name::FileName,
-        trash::{usable, Unusable},
-        Scope,
-    },
-    error::{Error, Result},
+    domain::Scope,
+    error::Result,
+    ingest::open::Opening,
     state::AppState,
-    store::{
-        now_unix,
-        sessions::{NewSession, SessionRecord},
-    },
+    store::{now_unix, sessions::SessionRecord},
 };
 
 #[derive(Deserialize, ToSchema)]
@@ -94,59 +87,28 @@ pub async fn open_session(
     ApiBody(request): ApiBody<OpenSession>,
 ) -> Result<Json<SessionOpened>> {
     auth.require(Scope::Files)?;
-    let name = FileName::parse(&request.file_name).map_err(Error::Validation)?;
-    let max = state.settings.max_file_size;
-    let size = u64::try_from(request.file_size)
-        .map_err(|_| Error::validation("file_size must not be negative"))?;
-    if size > max {
-        return Err(Error::FileTooLarge { size, max });
-    }
-    if let Some(quota) = state.settings.quota_bytes {
-        let used = state.db.usage(auth.account).await?.used_bytes;
-        if used.saturating_add(size) > quota {
-            return Err(Error::QuotaExceeded { used, size, quota });
-        }
-    }
-    let sha256 =
-        request.sha256.as_deref().map(parse_sha256_hex).transpose().map_err(Error::Validation)?;
-    let target_file_id = match request.file_uuid.as_deref() {
-        None => None,
-        Some(uuid) => {
-            let file = state.db.file_by_uuid(auth.account, uuid).await?;
-            match usable(file.as_ref()) {
-                Ok(file) => Some(file.id),
-                Err(Unusable::Unknown) => return Err(Error::NotFound("file")),
-                Err(Unusable::Trashed) => return Err(Error::FileTrashed),
-            }
-        }
-    };
-    let now = now_unix();
-    let expires_at = now + state.settings.session_ttl.as_secs() as i64;
-    let mime = name.mime_type(request.content_type.as_deref());
-    let session = state
-        .db
-        .create_session(NewSession {
+    let session = crate::ingest::open::open(
+        &state,
+        Opening {
             account: auth.account,
-            file_name: name.as_str(),
-            file_size: size as i64,
-            mime_type: &mime,
-            part_size: state.settings.max_part_size as i64,
-            target_file_id,
+            user: auth.user,
+            file_name: &request.file_name,
+            file_size: request.file_size,
+            content_type: request.content_type.as_deref(),
+            file_uuid: request.file_uuid.as_deref(),
             with_preview: request.with_preview.unwrap_or(false),
-            expected_sha256: sha256.as_deref(),
-            created_by: auth.user,
-            created_at: now,
-            expires_at,
-        })
-        .await?;
+            sha256: request.sha256.as_deref(),
+        },
+    )
+    .await?;
     let upload_url = state.part_url(session.id, 1, 0);
     Ok(Json(SessionOpened {
         session_id: session.id,
         part_url_template: format!("{upload_url}?part={{part}}"),
         upload_url,
-        max_file_size: max,
+        max_file_size: state.settings.max_file_size,
         max_part_size: state.settings.max_part_size,
-        expires_at,
+        expires_at: session.expires_at,
         part_count: part_count(&session),
         window: state.settings.upload_window,
     }))

@@ -54,7 +54,10 @@ pub struct PartQuery {
 
 /// The session a token names, or why it cannot be used: 404 for a forged
 /// token, an unknown or cancelled session.
-async fn session_of(state: &AppState, token: &str) -> Result<(SessionRecord, PartNumber, u64)> {
+pub(super) async fn session_of(
+    state: &AppState,
+    token: &str,
+) -> Result<(SessionRecord, PartNumber, u64)> {
     let granted =
         state.signing.verify_part_token(token).ok_or(Error::NotFound("upload session"))?;
     let session =
@@ -127,21 +130,7 @@ pub async fn put_part(
     let session_id = session.id;
     // Fair shares first, before the body is read: a session gets its
     // window, an account its share; the body slots are the server's.
-    let settings = &state.settings;
-    let share = state
-        .ingest
-        .shares
-        .take(session.id, session.account_id, settings.upload_window, settings.parts_per_account)
-        .map_err(|busy| match busy {
-            Busy::Session { limit } => Error::TooManyRequests(format!(
-                "this upload already has {limit} parts in flight; send this one when one of \
-                 them is answered"
-            )),
-            Busy::Account { limit } => Error::TooManyRequests(format!(
-                "this account already has {limit} parts in flight; send this one when one of \
-                 them is answered"
-            )),
-        })?;
+    let share = take_share(&state, &session)?;
     let slot = state.part_slots.clone().acquire_owned().await.expect("never closed");
     // The append runs on a task of its own, so a client that goes away
     // cannot cancel a write midway: the body then ends in an error, which
@@ -171,6 +160,29 @@ pub async fn put_part(
         }
         Err(e) => Err(e),
     }
+}
+
+/// A request's share of its session's window and its account's parts in
+/// flight, taken before its body is read; 429 when there is none.
+pub(super) fn take_share(
+    state: &AppState,
+    session: &SessionRecord,
+) -> Result<ingest::shares::Share> {
+    let settings = &state.settings;
+    state
+        .ingest
+        .shares
+        .take(session.id, session.account_id, settings.upload_window, settings.parts_per_account)
+        .map_err(|busy| match busy {
+            Busy::Session { limit } => Error::TooManyRequests(format!(
+                "this upload already has {limit} requests in flight; send this one when one of \
+                 them is answered"
+            )),
+            Busy::Account { limit } => Error::TooManyRequests(format!(
+                "this account already has {limit} upload requests in flight; send this one when \
+                 one of them is answered"
+            )),
+        })
 }
 
 /// The SHA-256 a digest header (`Content-Digest` or `Repr-Digest`, RFC

@@ -3,6 +3,7 @@
 //! face over it that turns requests into appends and appends into
 //! answers; nothing here knows HTTP.
 //!
+//! - `open`: opening a session (names, sizes, quota, target file).
 //! - `rules`: plain Rust: pieces, the frontier, the window, what may be
 //!   appended where.
 //! - `receive`: a body streamed through, hashed on the way.
@@ -28,6 +29,7 @@ use crate::{
 
 pub mod digest;
 pub mod in_place;
+pub mod open;
 pub mod place;
 pub mod receive;
 pub mod rules;

@@ -1,0 +1,508 @@
+//! tus 1.0.0 (tus.io) over the ingest core, for tus-js-client, Uppy,
+//! tuspy and the other tus clients.
+//!
+//! - `OPTIONS /tus`: the version, extensions, maximum size and checksum
+//!   algorithms.
+//! - `POST /tus` (creation, creation-with-upload): a bearer token with
+//!   the `files` scope, `Upload-Length` and `Upload-Metadata`; 201 with
+//!   the upload's URL, `/tus/{token}`, a capability bound to the
+//!   session's expiry like the Kommo part URLs (no token needed on it).
+//! - `HEAD /tus/{token}`: the offset; `PATCH`: bytes at the offset;
+//!   `DELETE` (termination): frees the bytes.
+//!
+//! A PATCH body goes to the core as consecutive appends of at most
+//! `max_part_size` bytes each, streamed; bytes of a body cut midway are
+//! kept where the store can (local disk), so `HEAD` moves past them. A
+//! PATCH with `Upload-Checksum` (or that announces it as a trailer) is
+//! checked whole before anything of it is stored, so it may carry at most
+//! `max_part_size` bytes (413 above). The last PATCH's answer and `HEAD`
+//! on a finished upload carry `Satchel-File-Uuid` and `Satchel-File` (the
+//! file's API URL).
+
+use axum::{
+    body::{Body, Bytes},
+    extract::{Path, Request, State},
+    http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{head, post},
+    Router,
+};
+use futures::{stream::BoxStream, Stream, StreamExt};
+use http_body_util::BodyExt;
+use std::{
+    pin::Pin,
+    task::{Context, Poll},
+};
+use tower_http::cors::{Any, CorsLayer};
+
+use super::{
+    auth::Auth,
+    upload::{session_of, take_share},
+};
+use crate::{
+    domain::{
+        tus::{self, ChecksumError},
+        Scope,
+    },
+    error::{Error, Result},
+    ingest::{self, open::Opening, Append},
+    state::AppState,
+    store::{
+        now_unix,
+        sessions::{status, SessionRecord},
+    },
+};
+
+const TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
+const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
+const UPLOAD_LENGTH: HeaderName = HeaderName::from_static("upload-length");
+const UPLOAD_EXPIRES: HeaderName = HeaderName::from_static("upload-expires");
+const FILE_UUID: HeaderName = HeaderName::from_static("satchel-file-uuid");
+const FILE_URL: HeaderName = HeaderName::from_static("satchel-file");
+
+/// The headers a browser on another origin may read.
+const EXPOSED: [&str; 10] = [
+    "location",
+    "tus-resumable",
+    "tus-version",
+    "tus-extension",
+    "tus-max-size",
+    "upload-offset",
+    "upload-length",
+    "upload-expires",
+    "satchel-file-uuid",
+    "satchel-file",
+];
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::POST, Method::HEAD, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_headers(Any)
+        .expose_headers(EXPOSED.map(HeaderName::from_static));
+    Router::new()
+        .route("/tus", post(create))
+        .route("/tus/{token}", head(offset).patch(patch).delete(terminate))
+        .layer(cors)
+        .layer(middleware::from_fn_with_state(state.clone(), protocol))
+}
+
+/// `OPTIONS` without `Access-Control-Request-Method` asks what the server
+/// offers (a browser's preflight goes on to CORS). Every other answer
+/// carries `Tus-Resumable`; a request in another version (or none) is 412
+/// with the version served.
+async fn protocol(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if request.method() == Method::OPTIONS {
+        if request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
+            return next.run(request).await;
+        }
+        return options(&state);
+    }
+    let version = request.headers().get(&TUS_RESUMABLE).and_then(|v| v.to_str().ok());
+    let mut response = if version == Some(tus::VERSION) {
+        next.run(request).await
+    } else {
+        let why = match version {
+            None => "Tus-Resumable is missing: this is a tus 1.0.0 endpoint".to_owned(),
+            Some(v) => format!("tus {v} is not served here, only {}", tus::VERSION),
+        };
+        let mut refused = Error::PreconditionFailed(why).into_response();
+        refused.headers_mut().insert("tus-version", HeaderValue::from_static(tus::VERSION));
+        refused
+    };
+    response.headers_mut().insert(TUS_RESUMABLE, HeaderValue::from_static(tus::VERSION));
+    response
+}
+
+/// What the server offers.
+fn options(state: &AppState) -> Response {
+    let headers = [
+        ("tus-resumable", tus::VERSION.to_owned()),
+        ("tus-version", tus::VERSION.to_owned()),
+        ("tus-extension", tus::EXTENSIONS.to_owned()),
+        ("tus-max-size", state.settings.max_file_size.to_string()),
+        ("tus-checksum-algorithm", tus::CHECKSUM_ALGORITHMS.to_owned()),
+    ];
+    (StatusCode::NO_CONTENT, headers).into_response()
+}
+
+/// Creates an upload; with a body (creation-with-upload), stores it too.
+async fn create(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    auth.require(Scope::Files)?;
+    if headers.contains_key("upload-concat") {
+        return Err(Error::validation(
+            "Upload-Concat: concatenation is not offered here (see Tus-Extension)",
+        ));
+    }
+    if headers.contains_key("upload-defer-length") {
+        return Err(Error::validation(
+            "Upload-Defer-Length: send Upload-Length; creation-defer-length is not offered (see \
+             Tus-Extension)",
+        ));
+    }
+    let length = text_header(&headers, &UPLOAD_LENGTH)?
+        .ok_or_else(|| Error::validation("Upload-Length is required"))?;
+    let length = tus::parse_length("Upload-Length", length).map_err(Error::Validation)?;
+    let max = state.settings.max_file_size;
+    if length > max {
+        return Err(Error::BodyTooLarge { max });
+    }
+    let metadata = match text_header(&headers, &HeaderName::from_static("upload-metadata"))? {
+        Some(text) => tus::parse_metadata(text).map_err(Error::Validation)?,
+        None => tus::Metadata::default(),
+    };
+    let session = ingest::open::open(
+        &state,
+        Opening {
+            account: auth.account,
+            user: auth.user,
+            file_name: metadata.file_name.as_deref().unwrap_or("upload"),
+            file_size: length as i64,
+            content_type: metadata.content_type.as_deref(),
+            file_uuid: metadata.file_uuid.as_deref(),
+            with_preview: metadata.with_preview,
+            sha256: metadata.sha256.as_deref(),
+        },
+    )
+    .await?;
+    let location = state.tus_url(session.id);
+    let mut answer = Response::builder()
+        .status(StatusCode::CREATED)
+        .header(header::LOCATION, &location)
+        .header(UPLOAD_EXPIRES, http_date(session.expires_at))
+        .body(Body::empty())
+        .expect("valid headers");
+    let with_body = headers.get(header::CONTENT_TYPE).is_some_and(|v| v == tus::PATCH_CONTENT_TYPE);
+    if with_body || length == 0 {
+        let (end, session) = store(&state, session, 0, &headers, body).await?;
+        answer.headers_mut().insert(UPLOAD_OFFSET, end.into());
+        finished_headers(&state, &session, answer.headers_mut()).await?;
+    }
+    Ok(answer)
+}
+
+/// The offset: where the next PATCH starts.
+async fn offset(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response> {
+    let (session, _, _) = session_of(&state, &token).await?;
+    if session.is_expired_at(now_unix()) {
+        return Err(Error::SessionExpired);
+    }
+    let (at, session) = ingest::position(&state, &session).await?;
+    let completed = session.status == status::COMPLETED;
+    let received = if completed { session.file_size as u64 } else { at.received };
+    let mut answer = Response::builder()
+        .status(StatusCode::OK)
+        .header(UPLOAD_OFFSET, received)
+        .header(UPLOAD_LENGTH, session.file_size)
+        .header("upload-metadata", tus::encode_metadata(&session.file_name, &session.mime_type))
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::empty())
+        .expect("valid headers");
+    if !completed {
+        answer.headers_mut().insert(UPLOAD_EXPIRES, http_date(session.expires_at));
+    }
+    finished_headers(&state, &session, answer.headers_mut()).await?;
+    Ok(answer)
+}
+
+/// Bytes at the offset.
+async fn patch(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    if content_type != Some(tus::PATCH_CONTENT_TYPE) {
+        return Err(Error::UnsupportedMediaType(format!(
+            "a PATCH body is {}, not {}",
+            tus::PATCH_CONTENT_TYPE,
+            content_type.unwrap_or("untyped")
+        )));
+    }
+    let sent = text_header(&headers, &UPLOAD_OFFSET)?
+        .ok_or_else(|| Error::validation("Upload-Offset is required"))?;
+    let sent = tus::parse_length("Upload-Offset", sent).map_err(Error::Validation)?;
+    let (session, _, _) = session_of(&state, &token).await?;
+    if session.is_expired_at(now_unix()) {
+        return Err(Error::SessionExpired);
+    }
+    let (end, session) = store(&state, session, sent, &headers, body).await?;
+    let mut answer = Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .header(UPLOAD_OFFSET, end)
+        .body(Body::empty())
+        .expect("valid headers");
+    if session.status != status::COMPLETED {
+        answer.headers_mut().insert(UPLOAD_EXPIRES, http_date(session.expires_at));
+    }
+    finished_headers(&state, &session, answer.headers_mut()).await?;
+    Ok(answer)
+}
+
+/// Termination: the upload and its bytes are gone.
+async fn terminate(State(state): State<AppState>, Path(token): Path<String>) -> Result<StatusCode> {
+    let (session, _, _) = session_of(&state, &token).await?;
+    if session.status == status::COMPLETED {
+        return Err(Error::validation(
+            "the upload is complete and is a file now; trash it with DELETE /v1.0/files",
+        ));
+    }
+    if !state.db.cancel_session(session.id).await? {
+        return Err(Error::NotFound("upload"));
+    }
+    state.ingest.forget(session.id);
+    crate::jobs::free_parts_of(&state, session.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Stores a body sent for offset `sent`: 409 unless `sent` is where the
+/// upload stands, 413 past its length. Returns the offset after it.
+async fn store(
+    state: &AppState,
+    session: SessionRecord,
+    sent: u64,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(u64, SessionRecord)> {
+    let (at, session) = ingest::position(state, &session).await?;
+    let file_size = session.file_size as u64;
+    let offset = if session.status == status::COMPLETED { file_size } else { at.received };
+    if sent != offset {
+        return Err(Error::OffsetMismatch { expected: offset, sent });
+    }
+    let declared = match text_header(headers, &header::CONTENT_LENGTH)? {
+        Some(len) => Some(tus::parse_length("Content-Length", len).map_err(Error::Validation)?),
+        None => None,
+    };
+    if declared.is_some_and(|len| offset + len > file_size) {
+        return Err(Error::BodyTooLarge { max: file_size - offset });
+    }
+    let checksum =
+        text_header(headers, &HeaderName::from_static("upload-checksum"))?.map(str::to_owned);
+    let trailer = headers
+        .get_all(header::TRAILER)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|name| name.trim().eq_ignore_ascii_case("upload-checksum")));
+    if session.status == status::COMPLETED || (declared == Some(0) && file_size > 0) {
+        return Ok((offset, session)); // nothing to store
+    }
+    let share = take_share(state, &session)?;
+    let slot = state.part_slots.clone().acquire_owned().await.expect("never closed");
+    // On a task of its own, so a client that goes away cannot cancel a
+    // write midway (see the Kommo face).
+    let state = state.clone();
+    tokio::spawn(async move {
+        let stored = if checksum.is_some() || trailer {
+            checked(&state, session, offset, declared, checksum, body).await
+        } else {
+            streamed(&state, session, offset, declared, StreamExt::boxed(body.into_data_stream()))
+                .await
+        };
+        drop((share, slot));
+        stored
+    })
+    .await
+    .map_err(|e| Error::Io(std::io::Error::other(e)))?
+}
+
+/// A body without a checksum: consecutive appends of at most a part each.
+async fn streamed(
+    state: &AppState,
+    mut session: SessionRecord,
+    start: u64,
+    declared: Option<u64>,
+    body: BoxStream<'static, std::result::Result<Bytes, axum::Error>>,
+) -> Result<(u64, SessionRecord)> {
+    let part_size = session.part_size as u64;
+    let mut source = Pieces { body, leftover: None };
+    let mut offset = start;
+    loop {
+        let left = declared.map(|d| d - (offset - start));
+        if left == Some(0) && !(session.file_size == 0 && offset == 0 && offset == start) {
+            break;
+        }
+        let empty_file = session.file_size == 0 && offset == 0;
+        if left.is_none() && !empty_file && !source.has_more().await? {
+            break;
+        }
+        let len = left.map(|l| l.min(part_size));
+        let request = Append {
+            start: offset,
+            part: u32::try_from(offset / part_size + 1).unwrap_or(u32::MAX),
+            declared: len,
+            body_sha256: None,
+            whole_digest: None,
+            keep_cut: true,
+        };
+        let piece = Limited { source: &mut source, left: len.unwrap_or(part_size) };
+        let appended = match ingest::append(state, &session, request, piece).await {
+            // Without a declared length, only bytes past the end are refused
+            // for their size.
+            Err(Error::PartSize(_)) if declared.is_none() => {
+                return Err(Error::BodyTooLarge { max: session.file_size as u64 - offset })
+            }
+            other => other?,
+        };
+        let moved = appended.end > offset;
+        offset = appended.end;
+        session = appended.session;
+        if !moved || session.status == status::COMPLETED {
+            break;
+        }
+    }
+    Ok((offset, session))
+}
+
+/// A body with `Upload-Checksum` (a header, or a trailer it announced):
+/// read whole, at most a part, checked, then stored in one append.
+async fn checked(
+    state: &AppState,
+    session: SessionRecord,
+    start: u64,
+    declared: Option<u64>,
+    header_checksum: Option<String>,
+    body: Body,
+) -> Result<(u64, SessionRecord)> {
+    let part_size = session.part_size as u64;
+    // Checked whole before anything is stored, so held whole: a part.
+    if declared.is_some_and(|len| len > part_size) {
+        return Err(Error::BodyTooLarge { max: part_size });
+    }
+    let limited = http_body_util::Limited::new(body, part_size as usize);
+    let collected = limited.collect().await.map_err(|e| {
+        if e.is::<http_body_util::LengthLimitError>() {
+            Error::BodyTooLarge { max: part_size }
+        } else {
+            Error::BodyTooSlow(format!("the body ended before it was whole: {e}"))
+        }
+    })?;
+    let trailer_checksum = collected
+        .trailers()
+        .and_then(|t| t.get("upload-checksum"))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let bytes = collected.to_bytes();
+    let Some(checksum) = header_checksum.or(trailer_checksum) else {
+        return Err(Error::validation(
+            "the body announced an Upload-Checksum trailer but none came",
+        ));
+    };
+    let (algorithm, expected) = tus::parse_checksum(&checksum).map_err(|e| match e {
+        ChecksumError::Unsupported(why) | ChecksumError::Malformed(why) => Error::Validation(why),
+    })?;
+    if tus::digest(algorithm, &bytes) != expected {
+        return Err(Error::ChecksumMismatch(
+            "the body does not match Upload-Checksum; nothing of it was stored".into(),
+        ));
+    }
+    let sha256: [u8; 32] =
+        tus::digest(tus::Algorithm::Sha256, &bytes).try_into().expect("32 bytes");
+    let request = Append {
+        start,
+        part: u32::try_from(start / part_size + 1).unwrap_or(u32::MAX),
+        declared: Some(bytes.len() as u64),
+        body_sha256: Some(sha256),
+        whole_digest: None,
+        keep_cut: false,
+    };
+    let one = futures::stream::iter([Ok::<_, std::convert::Infallible>(bytes)]);
+    let appended = ingest::append(state, &session, request, one).await?;
+    Ok((appended.end, appended.session))
+}
+
+/// The request body, handed out a piece at a time.
+struct Pieces {
+    body: BoxStream<'static, std::result::Result<Bytes, axum::Error>>,
+    leftover: Option<Bytes>,
+}
+
+impl Pieces {
+    /// Whether the body has bytes left; waits for the next chunk if need be.
+    async fn has_more(&mut self) -> Result<bool> {
+        while self.leftover.as_ref().is_none_or(Bytes::is_empty) {
+            match self.body.next().await {
+                Some(Ok(chunk)) => self.leftover = Some(chunk),
+                Some(Err(e)) => {
+                    return Err(Error::BodyTooSlow(format!("the body ended early: {e}")))
+                }
+                None => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// At most `left` more bytes of the body.
+struct Limited<'a> {
+    source: &'a mut Pieces,
+    left: u64,
+}
+
+impl Stream for Limited<'_> {
+    type Item = std::result::Result<Bytes, axum::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        let mut chunk = match self.source.leftover.take() {
+            Some(chunk) if !chunk.is_empty() => chunk,
+            _ => match self.source.body.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(chunk))) => chunk,
+                other => return other,
+            },
+        };
+        if chunk.len() as u64 > self.left {
+            let rest = chunk.split_off(self.left as usize);
+            self.source.leftover = Some(rest);
+        }
+        self.left -= chunk.len() as u64;
+        Poll::Ready(Some(Ok(chunk)))
+    }
+}
+
+/// `Satchel-File-Uuid` and `Satchel-File` once the upload is a file.
+async fn finished_headers(
+    state: &AppState,
+    session: &SessionRecord,
+    headers: &mut HeaderMap,
+) -> Result<()> {
+    let Some(file_id) = session.file_id.filter(|_| session.status == status::COMPLETED) else {
+        return Ok(());
+    };
+    let file = state.db.file_by_id(file_id).await?.ok_or(Error::NotFound("file"))?;
+    let url = format!("{}/v1.0/files/{}", state.settings.public_url, file.uuid);
+    headers.insert(FILE_UUID, HeaderValue::from_str(&file.uuid).expect("a uuid"));
+    headers.insert(FILE_URL, HeaderValue::from_str(&url).map_err(|_| Error::NotFound("file"))?);
+    Ok(())
+}
+
+/// A header's text, if sent; 400 if it is not text.
+fn text_header<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Result<Option<&'h str>> {
+    headers
+        .get(name)
+        .map(|v| v.to_str().map_err(|_| Error::validation(format!("{name} is not text"))))
+        .transpose()
+}
+
+/// A Unix time as an HTTP date (RFC 9110), as `Upload-Expires` wants it.
+fn http_date(unix: i64) -> HeaderValue {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64);
+    HeaderValue::from_str(&httpdate::fmt_http_date(at)).expect("an HTTP date is a valid header")
+}
+
+impl AppState {
+    /// The URL of a tus upload: the capability to HEAD, PATCH and DELETE it.
+    pub fn tus_url(&self, session_id: i64) -> String {
+        let token = self.signing.part_token(session_id, 1, 0);
+        format!("{}/tus/{token}", self.settings.public_url)
+    }
+}

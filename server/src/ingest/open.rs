@@ -1,0 +1,82 @@
+//! Opening an upload session, whatever face asks: the name, size, quota,
+//! digest and target-file rules every protocol shares.
+
+use crate::{
+    domain::{
+        digest::parse_sha256_hex,
+        file_name::FileName,
+        trash::{usable, Unusable},
+    },
+    error::{Error, Result},
+    state::AppState,
+    store::{
+        accounts::AccountId,
+        now_unix,
+        sessions::{NewSession, SessionRecord},
+    },
+};
+
+/// A new upload as a face read it from its request.
+pub struct Opening<'a> {
+    pub account: AccountId,
+    /// The user the upload is made by.
+    pub user: i64,
+    pub file_name: &'a str,
+    /// Bytes; negative sizes are refused here, with the reason.
+    pub file_size: i64,
+    pub content_type: Option<&'a str>,
+    /// Upload a new version of this file.
+    pub file_uuid: Option<&'a str>,
+    pub with_preview: bool,
+    /// Hex SHA-256 the completed file must have.
+    pub sha256: Option<&'a str>,
+}
+
+/// Opens a session for `opening`: 400 for a bad name or size, a file over
+/// `--max-file-size` or the quota, a malformed digest, a trashed target
+/// file; 404 for an unknown one.
+pub async fn open(state: &AppState, opening: Opening<'_>) -> Result<SessionRecord> {
+    let name = FileName::parse(opening.file_name).map_err(Error::Validation)?;
+    let max = state.settings.max_file_size;
+    let size = u64::try_from(opening.file_size)
+        .map_err(|_| Error::validation("file_size must not be negative"))?;
+    if size > max {
+        return Err(Error::FileTooLarge { size, max });
+    }
+    if let Some(quota) = state.settings.quota_bytes {
+        let used = state.db.usage(opening.account).await?.used_bytes;
+        if used.saturating_add(size) > quota {
+            return Err(Error::QuotaExceeded { used, size, quota });
+        }
+    }
+    let sha256 = opening.sha256.map(parse_sha256_hex).transpose().map_err(Error::Validation)?;
+    let target_file_id = match opening.file_uuid {
+        None => None,
+        Some(uuid) => {
+            let file = state.db.file_by_uuid(opening.account, uuid).await?;
+            match usable(file.as_ref()) {
+                Ok(file) => Some(file.id),
+                Err(Unusable::Unknown) => return Err(Error::NotFound("file")),
+                Err(Unusable::Trashed) => return Err(Error::FileTrashed),
+            }
+        }
+    };
+    let now = now_unix();
+    let mime = name.mime_type(opening.content_type);
+    state
+        .db
+        .create_session(NewSession {
+            account: opening.account,
+            file_name: name.as_str(),
+            file_size: size as i64,
+            mime_type: &mime,
+            part_size: state.settings.max_part_size as i64,
+            target_file_id,
+            with_preview: opening.with_preview,
+            expected_sha256: sha256.as_deref(),
+            created_by: opening.user,
+            created_at: now,
+            expires_at: now + state.settings.session_ttl.as_secs() as i64,
+        })
+        .await
+}

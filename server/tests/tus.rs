@@ -1,0 +1,453 @@
+//! The tus 1.0.0 face (`/tus`): creation, offsets, appends streamed as
+//! parts, checksums (header and trailer), termination, expiry, and the
+//! protocol's refusals; each finished upload checked through the Files
+//! API. On SQLite and PostgreSQL, local disk.
+
+use std::time::Duration;
+
+use axum::{
+    body::{Body, Bytes},
+    http::{HeaderMap, Request},
+};
+use base64::{engine::general_purpose::STANDARD, Engine as _};
+use futures::stream;
+use http_body_util::StreamBody;
+use hyper::body::Frame;
+use satchel::{
+    state::Settings,
+    testing::{Backend, TestApp},
+};
+use serde_json::Value;
+use support::{path_of, pattern, send, sha256_hex, with_token, Answer};
+
+#[macro_use]
+mod support;
+
+const PART: usize = 512 * 1024;
+
+struct Ctx {
+    app: TestApp,
+    router: axum::Router,
+    token: String,
+}
+
+impl Ctx {
+    async fn new(backend: Backend) -> Ctx {
+        Ctx::with(backend, Settings::default()).await
+    }
+
+    async fn with(backend: Backend, settings: Settings) -> Ctx {
+        let app = TestApp::with(backend, settings, None).await;
+        let token = app.token("acme", "files").await;
+        Ctx { router: app.router(), app, token }
+    }
+
+    /// A tus request: `Tus-Resumable: 1.0.0` and these headers.
+    async fn tus(&self, method: &str, uri: &str, headers: &[(&str, &str)], body: Body) -> Answer {
+        let mut request =
+            Request::builder().method(method).uri(uri).header("tus-resumable", "1.0.0");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        send(&self.router, request.body(body).unwrap()).await
+    }
+
+    /// Creates an upload of `length` bytes named `name`; its path.
+    async fn create(&self, length: usize, name: &str) -> String {
+        let auth = format!("Bearer {}", self.token);
+        let metadata = format!(
+            "filename {},filetype {}",
+            STANDARD.encode(name),
+            STANDARD.encode("application/pdf")
+        );
+        let length = length.to_string();
+        let headers = [
+            ("authorization", auth.as_str()),
+            ("upload-length", &length),
+            ("upload-metadata", &metadata),
+        ];
+        let created = self.tus("POST", "/tus", &headers, Body::empty()).await;
+        assert_eq!(created.status, 201, "{}", created.text());
+        path_of(created.header("location").unwrap())
+    }
+
+    async fn patch(
+        &self,
+        path: &str,
+        offset: usize,
+        bytes: &[u8],
+        extra: &[(&str, &str)],
+    ) -> Answer {
+        let offset = offset.to_string();
+        let length = bytes.len().to_string();
+        let mut headers = vec![
+            ("content-type", "application/offset+octet-stream"),
+            ("upload-offset", &offset),
+            ("content-length", &length),
+        ];
+        headers.extend_from_slice(extra);
+        self.tus("PATCH", path, &headers, Body::from(bytes.to_vec())).await
+    }
+
+    async fn offset(&self, path: &str) -> u64 {
+        let head = self.tus("HEAD", path, &[], Body::empty()).await;
+        assert_eq!(head.status, 200, "{}", head.text());
+        head.header("upload-offset").unwrap().parse().unwrap()
+    }
+
+    /// The file the finished upload's answer names, through the Files API.
+    async fn file_of(&self, answer: &Answer) -> Value {
+        let uuid = answer.header("satchel-file-uuid").expect("the file's uuid");
+        assert!(answer.header("satchel-file").unwrap().ends_with(&format!("/v1.0/files/{uuid}")));
+        let file = send(
+            &self.router,
+            with_token("GET", &format!("/v1.0/files/{uuid}"), &self.token, None),
+        )
+        .await;
+        assert_eq!(file.status, 200, "{}", file.text());
+        file.json()
+    }
+}
+
+fn checksum(algorithm: &str, bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = match algorithm {
+        "sha1" => <sha1::Sha1 as sha1::Digest>::digest(bytes).to_vec(),
+        "md5" => <md5::Md5 as md5::Digest>::digest(bytes).to_vec(),
+        _ => sha2::Sha256::digest(bytes).to_vec(),
+    };
+    format!("{algorithm} {}", STANDARD.encode(digest))
+}
+
+async fn options_say_what_is_offered(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let answer = send(&ctx.router, Request::options("/tus").body(Body::empty()).unwrap()).await;
+    assert_eq!(answer.status, 204);
+    assert_eq!(answer.header("tus-version"), Some("1.0.0"));
+    let extensions: Vec<&str> = answer.header("tus-extension").unwrap().split(',').collect();
+    for extension in [
+        "creation",
+        "creation-with-upload",
+        "expiration",
+        "checksum",
+        "checksum-trailer",
+        "termination",
+    ] {
+        assert!(extensions.contains(&extension), "{extension}");
+    }
+    assert_eq!(
+        answer.header("tus-max-size"),
+        Some((2u64 * 1024 * 1024 * 1024).to_string().as_str())
+    );
+    assert_eq!(answer.header("tus-checksum-algorithm"), Some("sha1,sha256,md5"));
+    ctx.app.cleanup().await;
+}
+
+async fn a_large_patch_is_stored_as_parts_and_makes_a_file(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let bytes = pattern(3 * PART + 12_345, 7);
+    let path = ctx.create(bytes.len(), "report.pdf").await;
+    let head = ctx.tus("HEAD", &path, &[], Body::empty()).await;
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("upload-offset"), Some("0"));
+    assert_eq!(head.header("upload-length"), Some(bytes.len().to_string().as_str()));
+    assert_eq!(head.header("cache-control"), Some("no-store"));
+    assert_eq!(head.header("tus-resumable"), Some("1.0.0"));
+    assert!(head.header("upload-expires").unwrap().ends_with(" GMT"));
+    let metadata = head.header("upload-metadata").unwrap();
+    assert!(
+        metadata.contains(&format!("filename {}", STANDARD.encode("report.pdf"))),
+        "{metadata}"
+    );
+
+    // Two and a half parts in one PATCH, then the rest.
+    let first = 2 * PART + PART / 2;
+    let stored = ctx.patch(&path, 0, &bytes[..first], &[]).await;
+    assert_eq!(stored.status, 204, "{}", stored.text());
+    assert_eq!(stored.header("upload-offset"), Some(first.to_string().as_str()));
+    assert!(stored.header("satchel-file-uuid").is_none());
+    assert_eq!(ctx.offset(&path).await, first as u64);
+
+    let done = ctx.patch(&path, first, &bytes[first..], &[]).await;
+    assert_eq!(done.status, 204, "{}", done.text());
+    assert_eq!(done.header("upload-offset"), Some(bytes.len().to_string().as_str()));
+    let file = ctx.file_of(&done).await;
+    assert_eq!(file["sha256"], sha256_hex(&bytes));
+    assert_eq!(file["size"], bytes.len());
+    assert_eq!(file["name"], "report");
+    assert_eq!(file["metadata"]["mime_type"], "application/pdf");
+
+    // HEAD on the finished upload names the file too; a PATCH at the end
+    // with nothing in it is a no-op.
+    let head = ctx.tus("HEAD", &path, &[], Body::empty()).await;
+    assert_eq!(head.header("upload-offset"), Some(bytes.len().to_string().as_str()));
+    assert_eq!(head.header("satchel-file-uuid"), file["uuid"].as_str());
+    let again = ctx.patch(&path, bytes.len(), b"", &[]).await;
+    assert_eq!(again.status, 204, "{}", again.text());
+    ctx.app.cleanup().await;
+}
+
+async fn the_protocol_refuses_what_it_must(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let auth = format!("Bearer {}", ctx.token);
+    // No version, another version: 412 naming the one served.
+    let request = Request::post("/tus").header("authorization", &auth).header("upload-length", "5");
+    let none = send(&ctx.router, request.body(Body::empty()).unwrap()).await;
+    none.problem(412, "unsupported-version");
+    assert_eq!(none.header("tus-version"), Some("1.0.0"));
+    let request =
+        Request::post("/tus").header("tus-resumable", "0.2.2").header("authorization", &auth);
+    send(&ctx.router, request.body(Body::empty()).unwrap())
+        .await
+        .problem(412, "unsupported-version");
+    // Creation: a token, a length, within the maximum, good metadata.
+    let refused = ctx.tus("POST", "/tus", &[("upload-length", "5")], Body::empty()).await;
+    refused.problem(401, "unauthorized");
+    assert_eq!(refused.header("tus-resumable"), Some("1.0.0"));
+    let kommo_only = ctx.app.token("acme", "crm").await;
+    let crm = format!("Bearer {kommo_only}");
+    ctx.tus("POST", "/tus", &[("authorization", &crm), ("upload-length", "5")], Body::empty())
+        .await
+        .problem(403, "forbidden");
+    let detail = ctx
+        .tus("POST", "/tus", &[("authorization", &auth)], Body::empty())
+        .await
+        .problem(400, "validation");
+    assert!(detail["detail"].as_str().unwrap().contains("Upload-Length"));
+    ctx.tus("POST", "/tus", &[("authorization", &auth), ("upload-length", "-5")], Body::empty())
+        .await
+        .problem(400, "validation");
+    let huge = (3u64 << 30).to_string();
+    ctx.tus("POST", "/tus", &[("authorization", &auth), ("upload-length", &huge)], Body::empty())
+        .await
+        .problem(413, "body-too-large");
+    let bad = ctx
+        .tus(
+            "POST",
+            "/tus",
+            &[
+                ("authorization", &auth),
+                ("upload-length", "5"),
+                ("upload-metadata", "filename ???"),
+            ],
+            Body::empty(),
+        )
+        .await;
+    assert!(bad.problem(400, "validation")["detail"].as_str().unwrap().contains("base64"));
+    let deferred = [("authorization", auth.as_str()), ("upload-defer-length", "1")];
+    ctx.tus("POST", "/tus", &deferred, Body::empty()).await.problem(400, "validation");
+
+    let bytes = pattern(1000, 3);
+    let path = ctx.create(bytes.len(), "a.txt").await;
+    // PATCH: its content type, an offset, the right offset, within length.
+    let untyped =
+        ctx.tus("PATCH", &path, &[("upload-offset", "0")], Body::from(bytes.clone())).await;
+    untyped.problem(415, "unsupported-media-type");
+    let no_offset = ctx
+        .tus(
+            "PATCH",
+            &path,
+            &[("content-type", "application/offset+octet-stream")],
+            Body::from(bytes.clone()),
+        )
+        .await;
+    no_offset.problem(400, "validation");
+    let ahead = ctx.patch(&path, 10, &bytes[10..], &[]).await;
+    let problem = ahead.problem(409, "mismatching-upload-offset");
+    assert_eq!(
+        (problem["expected-offset"].as_u64(), problem["provided-offset"].as_u64()),
+        (Some(0), Some(10))
+    );
+    let mut longer = bytes.clone();
+    longer.push(0);
+    ctx.patch(&path, 0, &longer, &[]).await.problem(413, "body-too-large");
+    // The same without Content-Length (chunked): found while streaming.
+    let chunked = [("content-type", "application/offset+octet-stream"), ("upload-offset", "0")];
+    ctx.tus("PATCH", &path, &chunked, Body::from(longer.clone()))
+        .await
+        .problem(413, "body-too-large");
+    // An empty body moves nothing.
+    let empty = ctx.tus("PATCH", &path, &chunked, Body::empty()).await;
+    assert_eq!((empty.status.as_u16(), empty.header("upload-offset")), (204, Some("0")));
+    assert_eq!(ctx.offset(&path).await, 0, "nothing of a refused PATCH is kept");
+    // A forged or unknown upload URL.
+    ctx.tus("HEAD", "/tus/not-a-token", &[], Body::empty()).await;
+    let forged = ctx.patch("/tus/not-a-token", 0, &bytes, &[]).await;
+    forged.problem(404, "not-found");
+    // Then the right bytes complete it.
+    let done = ctx.patch(&path, 0, &bytes, &[]).await;
+    assert_eq!(done.status, 204, "{}", done.text());
+    assert_eq!(ctx.file_of(&done).await["sha256"], sha256_hex(&bytes));
+    // A finished upload takes no more bytes and is not terminated.
+    ctx.patch(&path, 0, &bytes, &[]).await.problem(409, "mismatching-upload-offset");
+    ctx.tus("DELETE", &path, &[], Body::empty()).await.problem(400, "validation");
+    ctx.app.cleanup().await;
+}
+
+async fn checksums_are_checked_before_anything_is_kept(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let bytes = pattern(PART + 100, 9);
+    let path = ctx.create(bytes.len(), "c.bin").await;
+    let first = &bytes[..PART];
+    // A wrong digest: 460, nothing kept.
+    let wrong = checksum("sha1", &bytes[1..PART + 1]);
+    let refused = ctx.patch(&path, 0, first, &[("upload-checksum", &wrong)]).await;
+    refused.problem(460, "checksum-mismatch");
+    assert_eq!(ctx.offset(&path).await, 0);
+    // An unknown algorithm or a malformed header: 400.
+    let crc = ctx.patch(&path, 0, first, &[("upload-checksum", "crc32 AAAAAA==")]).await;
+    assert!(crc.problem(400, "validation")["detail"].as_str().unwrap().contains("sha1,sha256,md5"));
+    ctx.patch(&path, 0, first, &[("upload-checksum", "sha256 short")])
+        .await
+        .problem(400, "validation");
+    // A checked body is held whole, so at most a part.
+    let whole = checksum("md5", &bytes);
+    ctx.patch(&path, 0, &bytes, &[("upload-checksum", &whole)])
+        .await
+        .problem(413, "body-too-large");
+    // Right digests, each algorithm.
+    let md5 = checksum("md5", &first[..1000]);
+    let stored = ctx.patch(&path, 0, &first[..1000], &[("upload-checksum", &md5)]).await;
+    assert_eq!(stored.status, 204, "{}", stored.text());
+    let sha256 = checksum("sha256", &first[1000..]);
+    assert_eq!(
+        ctx.patch(&path, 1000, &first[1000..], &[("upload-checksum", &sha256)]).await.status,
+        204
+    );
+
+    // checksum-trailer: announced in Trailer, sent after the body.
+    let rest = Bytes::copy_from_slice(&bytes[PART..]);
+    let mut trailers = HeaderMap::new();
+    trailers.insert("upload-checksum", checksum("sha1", &rest).parse().unwrap());
+    let frames = vec![Ok::<_, std::io::Error>(Frame::data(rest)), Ok(Frame::trailers(trailers))];
+    let body = Body::new(StreamBody::new(stream::iter(frames)));
+    let offset = PART.to_string();
+    let headers = [
+        ("content-type", "application/offset+octet-stream"),
+        ("upload-offset", offset.as_str()),
+        ("trailer", "Upload-Checksum"),
+    ];
+    let done = ctx.tus("PATCH", &path, &headers, body).await;
+    assert_eq!(done.status, 204, "{}", done.text());
+    assert_eq!(ctx.file_of(&done).await["sha256"], sha256_hex(&bytes));
+    ctx.app.cleanup().await;
+}
+
+async fn a_trailer_that_does_not_match_keeps_nothing(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let bytes = pattern(2000, 4);
+    let path = ctx.create(bytes.len(), "t.bin").await;
+    let mut trailers = HeaderMap::new();
+    trailers.insert("upload-checksum", checksum("sha256", b"other bytes").parse().unwrap());
+    let frames = vec![
+        Ok::<_, std::io::Error>(Frame::data(Bytes::from(bytes.clone()))),
+        Ok(Frame::trailers(trailers)),
+    ];
+    let headers = [
+        ("content-type", "application/offset+octet-stream"),
+        ("upload-offset", "0"),
+        ("trailer", "upload-checksum"),
+    ];
+    let refused =
+        ctx.tus("PATCH", &path, &headers, Body::new(StreamBody::new(stream::iter(frames)))).await;
+    refused.problem(460, "checksum-mismatch");
+    assert_eq!(ctx.offset(&path).await, 0);
+    // Announced but never sent: 400, nothing kept.
+    let missing = ctx.tus("PATCH", &path, &headers, Body::from(bytes.clone())).await;
+    missing.problem(400, "validation");
+    assert_eq!(ctx.offset(&path).await, 0);
+    ctx.app.cleanup().await;
+}
+
+async fn creation_with_upload_and_empty_files(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let auth = format!("Bearer {}", ctx.token);
+    let bytes = pattern(PART + 5000, 5);
+    let name = format!("filename {}", STANDARD.encode("both.bin"));
+    let length = bytes.len().to_string();
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("upload-length", &length),
+        ("upload-metadata", &name),
+        ("content-type", "application/offset+octet-stream"),
+    ];
+    let created = ctx.tus("POST", "/tus", &headers, Body::from(bytes[..PART + 100].to_vec())).await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(created.header("upload-offset"), Some((PART + 100).to_string().as_str()));
+    let path = path_of(created.header("location").unwrap());
+    let done = ctx.patch(&path, PART + 100, &bytes[PART + 100..], &[]).await;
+    assert_eq!(ctx.file_of(&done).await["sha256"], sha256_hex(&bytes));
+
+    // A zero-byte upload is a file as soon as it is created.
+    let empty =
+        [("authorization", auth.as_str()), ("upload-length", "0"), ("upload-metadata", &name)];
+    let created = ctx.tus("POST", "/tus", &empty, Body::empty()).await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(created.header("upload-offset"), Some("0"));
+    assert_eq!(ctx.file_of(&created).await["size"], 0);
+    ctx.app.cleanup().await;
+}
+
+async fn a_cut_body_keeps_what_arrived_and_resumes(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let bytes = pattern(3 * PART, 8);
+    let path = ctx.create(bytes.len(), "cut.bin").await;
+    // 1.5 parts arrive, then the connection breaks.
+    let arrived = PART + PART / 2;
+    let chunks: Vec<Result<Bytes, std::io::Error>> = bytes[..arrived]
+        .chunks(64 * 1024)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .chain([Err(std::io::Error::other("connection reset"))])
+        .collect();
+    let length = bytes.len().to_string();
+    let headers = [
+        ("content-type", "application/offset+octet-stream"),
+        ("upload-offset", "0"),
+        ("content-length", length.as_str()),
+    ];
+    let cut = ctx.tus("PATCH", &path, &headers, Body::from_stream(stream::iter(chunks))).await;
+    assert!(cut.status.is_client_error(), "{}", cut.status);
+    let kept = ctx.offset(&path).await as usize;
+    assert!(kept > PART && kept <= arrived, "kept {kept}");
+    let done = ctx.patch(&path, kept, &bytes[kept..], &[]).await;
+    assert_eq!(done.status, 204, "{}", done.text());
+    assert_eq!(ctx.file_of(&done).await["sha256"], sha256_hex(&bytes));
+    ctx.app.cleanup().await;
+}
+
+async fn termination_frees_the_upload(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let bytes = pattern(PART + 10, 2);
+    let path = ctx.create(bytes.len(), "gone.bin").await;
+    assert_eq!(ctx.patch(&path, 0, &bytes[..PART], &[]).await.status, 204);
+    let gone = ctx.tus("DELETE", &path, &[], Body::empty()).await;
+    assert_eq!(gone.status, 204, "{}", gone.text());
+    assert_eq!(gone.header("tus-resumable"), Some("1.0.0"));
+    assert_eq!(ctx.tus("HEAD", &path, &[], Body::empty()).await.status, 404);
+    ctx.patch(&path, PART, &bytes[PART..], &[]).await.problem(404, "not-found");
+    let list = send(&ctx.router, with_token("GET", "/v1.0/sessions", &ctx.token, None)).await;
+    assert_eq!(list.json()["_count"], 0);
+    ctx.app.cleanup().await;
+}
+
+async fn an_expired_upload_is_gone(backend: Backend) {
+    let settings = Settings { session_ttl: Duration::from_secs(1), ..Settings::default() };
+    let ctx = Ctx::with(backend, settings).await;
+    let path = ctx.create(10, "late.bin").await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    ctx.tus("HEAD", &path, &[], Body::empty()).await;
+    ctx.patch(&path, 0, &pattern(10, 1), &[]).await.problem(410, "session-expired");
+    ctx.app.cleanup().await;
+}
+
+on_both!(
+    options_say_what_is_offered,
+    a_large_patch_is_stored_as_parts_and_makes_a_file,
+    the_protocol_refuses_what_it_must,
+    checksums_are_checked_before_anything_is_kept,
+    a_trailer_that_does_not_match_keeps_nothing,
+    creation_with_upload_and_empty_files,
+    a_cut_body_keeps_what_arrived_and_resumes,
+    termination_frees_the_upload,
+    an_expired_upload_is_gone,
+);
