@@ -17,6 +17,7 @@ fi
 ensure_build_tools
 ensure_chromium
 ensure_s3s_fs
+ensure_python_clients
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt
 
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -43,6 +44,9 @@ cargo leptos build --release
 
 say "Kommo integration (PHP) on SQLite and PostgreSQL"
 scripts/kommo-integration.sh target/release/satchel
+
+say "tuspy (PyPI) through a link that drops"
+target/py-clients/bin/python end2end/clients/tuspy_upload.py target/release/satchel
 
 say "browser tests (Playwright, Chromium)"
 (cd end2end && npx playwright test)

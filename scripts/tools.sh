@@ -50,6 +50,17 @@ ensure_node_packages() {
   export PATH="$PWD/end2end/node_modules/.bin:$PATH"
 }
 
+# Python clients of the test suite (tuspy), in a venv of their own.
+ensure_python_clients() {
+  local venv=target/py-clients requirements=end2end/clients/requirements.txt
+  if [[ ! $venv/.installed -nt $requirements ]]; then
+    say "installing Python clients"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    touch "$venv/.installed"
+  fi
+}
+
 ensure_chromium() {
   command -v chromium >/dev/null && return
   say "installing Chromium"
