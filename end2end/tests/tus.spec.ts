@@ -5,7 +5,8 @@ import type { ClientRequest } from 'node:http';
 import { Readable } from 'node:stream';
 import { createToken } from './support';
 
-// tus-js-client (npm, Node) uploading to Satchel's tus face: the link
+// tus-js-client (npm, Node) uploading to Satchel's tus face (and the IETF
+// draft on the same uploads): the link
 // drops mid-body and the client resumes, and the file Satchel keeps has the local
 // bytes' SHA-256.
 
@@ -98,6 +99,11 @@ test.describe('tus-js-client', () => {
       name: 'in 1 MiB chunks, data sent with the creation',
       options: { chunkSize: MiB, uploadDataDuringCreation: true },
       cutAt: 600 * 1024 + 7,
+    },
+    {
+      name: "the IETF draft-05 (interop version 6), tus-js-client's protocol: 'ietf-draft-05'",
+      options: { protocol: 'ietf-draft-05' },
+      cutAt: 2 * MiB + 99,
     },
   ];
   for (const { name, options, cutAt } of cases) {

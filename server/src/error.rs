@@ -107,6 +107,16 @@ pub enum Error {
     #[error("the upload stands at byte {expected}, not {sent}: send from byte {expected}")]
     OffsetMismatch { expected: u64, sent: u64 },
 
+    /// 400 `completed-upload` (the IETF draft): bytes for an upload that
+    /// is complete.
+    #[error("the upload is complete and takes no more bytes")]
+    UploadCompleted,
+
+    /// 400 `inconsistent-upload-length` (the IETF draft): lengths that
+    /// disagree; the text says which.
+    #[error("{0}")]
+    InconsistentLength(String),
+
     /// 412 `unsupported-version`: a protocol version not served; the text
     /// names the one that is.
     #[error("{0}")]

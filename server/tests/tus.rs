@@ -440,7 +440,196 @@ async fn an_expired_upload_is_gone(backend: Backend) {
     ctx.app.cleanup().await;
 }
 
+/// A request of the IETF draft at interop version `interop`.
+async fn draft(
+    ctx: &Ctx,
+    interop: &str,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Body,
+) -> Answer {
+    let mut request =
+        Request::builder().method(method).uri(uri).header("upload-draft-interop-version", interop);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let answer = send(&ctx.router, request.body(body).unwrap()).await;
+    assert_eq!(answer.header("upload-draft-interop-version"), Some(interop));
+    assert!(answer.header("tus-resumable").is_none());
+    answer
+}
+
+async fn the_ietf_draft_creates_appends_and_cancels(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let auth = format!("Bearer {}", ctx.token);
+    for interop in ["6", "8"] {
+        let bytes = pattern(2 * PART + 777, 6);
+        let length = bytes.len().to_string();
+        let name = format!("filename {}", STANDARD.encode("draft.bin"));
+        // Creation without content: Upload-Complete ?0, Upload-Length.
+        let create = [
+            ("authorization", auth.as_str()),
+            ("upload-complete", "?0"),
+            ("upload-length", &length),
+            ("upload-metadata", &name),
+        ];
+        let created = draft(&ctx, interop, "POST", "/tus", &create, Body::empty()).await;
+        assert_eq!(created.status, 201, "{}", created.text());
+        assert_eq!(created.header("upload-complete"), Some("?0"));
+        let limit = created.header("upload-limit").unwrap();
+        assert!(limit.starts_with("max-size=2147483648, "), "{limit}");
+        assert!(limit.contains(if interop == "6" { "expires=" } else { "max-age=" }), "{limit}");
+        let path = path_of(created.header("location").unwrap());
+
+        // Offset retrieval: 204, no-store; it refuses the append's headers.
+        let head = draft(&ctx, interop, "HEAD", &path, &[], Body::empty()).await;
+        assert_eq!(head.status, 204);
+        assert_eq!(
+            (head.header("upload-offset"), head.header("upload-complete")),
+            (Some("0"), Some("?0"))
+        );
+        assert_eq!(head.header("upload-length"), Some(length.as_str()));
+        assert_eq!(head.header("cache-control"), Some("no-store"));
+        let bad = draft(&ctx, interop, "HEAD", &path, &[("upload-offset", "0")], Body::empty());
+        assert_eq!(bad.await.status, 400, "HEAD answers carry no body");
+
+        // Appends: application/partial-upload, the right offset.
+        let first = PART + 100;
+        let offset_0 = [
+            ("content-type", "application/partial-upload"),
+            ("upload-offset", "0"),
+            ("upload-complete", "?0"),
+        ];
+        let tus_type =
+            [("content-type", "application/offset+octet-stream"), ("upload-offset", "0")];
+        draft(&ctx, interop, "PATCH", &path, &tus_type, Body::from(bytes[..first].to_vec()))
+            .await
+            .problem(415, "unsupported-media-type");
+        let stored =
+            draft(&ctx, interop, "PATCH", &path, &offset_0, Body::from(bytes[..first].to_vec()))
+                .await;
+        assert_eq!(stored.status, 204, "{}", stored.text());
+        assert_eq!(
+            (stored.header("upload-offset"), stored.header("upload-complete")),
+            (Some(first.to_string().as_str()), Some("?0"))
+        );
+        // A wrong offset: 409 with the registered problem type and the offset.
+        let again =
+            draft(&ctx, interop, "PATCH", &path, &offset_0, Body::from(bytes[..10].to_vec())).await;
+        assert_eq!(again.status, 409);
+        let problem = again.json();
+        assert_eq!(
+            problem["type"],
+            "https://iana.org/assignments/http-problem-types#mismatching-upload-offset"
+        );
+        assert_eq!(
+            (problem["expected-offset"].as_u64(), problem["provided-offset"].as_u64()),
+            (Some(first as u64), Some(0))
+        );
+        assert_eq!(again.header("upload-offset"), Some(first.to_string().as_str()));
+        // "Complete" with too few bytes: inconsistent, nothing stored.
+        let at = first.to_string();
+        let len = (bytes.len() - first - 1).to_string();
+        let short = [
+            ("content-type", "application/partial-upload"),
+            ("upload-offset", at.as_str()),
+            ("upload-complete", "?1"),
+            ("content-length", len.as_str()),
+        ];
+        let inconsistent = draft(
+            &ctx,
+            interop,
+            "PATCH",
+            &path,
+            &short,
+            Body::from(bytes[first..bytes.len() - 1].to_vec()),
+        )
+        .await;
+        assert_eq!(inconsistent.status, 400);
+        assert_eq!(
+            inconsistent.json()["type"],
+            "https://iana.org/assignments/http-problem-types#inconsistent-upload-length"
+        );
+        // The rest, complete.
+        let last = [
+            ("content-type", "application/partial-upload"),
+            ("upload-offset", at.as_str()),
+            ("upload-complete", "?1"),
+        ];
+        let done =
+            draft(&ctx, interop, "PATCH", &path, &last, Body::from(bytes[first..].to_vec())).await;
+        assert_eq!(done.status, 204, "{}", done.text());
+        assert_eq!(done.header("upload-complete"), Some("?1"));
+        assert_eq!(ctx.file_of(&done).await["sha256"], sha256_hex(&bytes));
+        // A complete upload takes no more bytes.
+        let end = bytes.len().to_string();
+        let more = [
+            ("content-type", "application/partial-upload"),
+            ("upload-offset", end.as_str()),
+            ("upload-complete", "?1"),
+        ];
+        let refused = draft(&ctx, interop, "PATCH", &path, &more, Body::from(vec![1u8])).await;
+        assert_eq!(
+            refused.json()["type"],
+            "https://iana.org/assignments/http-problem-types#completed-upload"
+        );
+
+        // Creation with the whole content: Upload-Complete ?1, no length.
+        let whole = pattern(3000, 1);
+        let complete = [
+            ("authorization", auth.as_str()),
+            ("upload-complete", "?1"),
+            ("content-length", "3000"),
+            ("content-type", "application/pdf"),
+            ("upload-metadata", &name),
+        ];
+        let created =
+            draft(&ctx, interop, "POST", "/tus", &complete, Body::from(whole.clone())).await;
+        assert_eq!(created.status, 201, "{}", created.text());
+        assert_eq!(
+            (created.header("upload-offset"), created.header("upload-complete")),
+            (Some("3000"), Some("?1"))
+        );
+        assert_eq!(ctx.file_of(&created).await["sha256"], sha256_hex(&whole));
+        // Lengths that disagree; no Upload-Complete; a version not served.
+        let disagree = [
+            ("authorization", auth.as_str()),
+            ("upload-complete", "?1"),
+            ("upload-length", "10"),
+            ("content-length", "3000"),
+        ];
+        let refused =
+            draft(&ctx, interop, "POST", "/tus", &disagree, Body::from(whole.clone())).await;
+        assert_eq!(
+            refused.json()["type"],
+            "https://iana.org/assignments/http-problem-types#inconsistent-upload-length"
+        );
+        let missing = [("authorization", auth.as_str()), ("upload-length", "10")];
+        draft(&ctx, interop, "POST", "/tus", &missing, Body::empty())
+            .await
+            .problem(400, "validation");
+
+        // Cancellation.
+        let created = draft(&ctx, interop, "POST", "/tus", &create, Body::empty()).await;
+        let path = path_of(created.header("location").unwrap());
+        let gone = draft(&ctx, interop, "DELETE", &path, &[], Body::empty()).await;
+        assert_eq!(gone.status, 204);
+        assert_eq!(draft(&ctx, interop, "HEAD", &path, &[], Body::empty()).await.status, 404);
+    }
+    let request = Request::post("/tus")
+        .header("upload-draft-interop-version", "7")
+        .header("authorization", &auth);
+    let seven = send(&ctx.router, request.body(Body::empty()).unwrap()).await;
+    assert!(seven.problem(400, "validation")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("6 (draft-05) and 8"));
+    ctx.app.cleanup().await;
+}
+
 on_both!(
+    the_ietf_draft_creates_appends_and_cancels,
     options_say_what_is_offered,
     a_large_patch_is_stored_as_parts_and_makes_a_file,
     the_protocol_refuses_what_it_must,

@@ -148,9 +148,85 @@ pub fn parse_length(name: &str, value: &str) -> Result<u64, String> {
     value.parse().map_err(|_| format!("{name} `{value}` is too large"))
 }
 
+// ---------------------------------------------------------------------
+// The IETF draft "Resumable Uploads for HTTP" on the same uploads.
+
+/// `Upload-Draft-Interop-Version`s served: 6 (draft-04 and -05, what
+/// tus-js-client 4.3.1 sends with `protocol: 'ietf-draft-05'`) and 8
+/// (draft-09 to -11, the latest).
+pub const INTEROP_VERSIONS: [u8; 2] = [6, 8];
+
+/// The content type of a draft append (since draft-04).
+pub const PARTIAL_UPLOAD: &str = "application/partial-upload";
+
+/// Problem types the draft registers, by Satchel's slug for them.
+pub const DRAFT_PROBLEM_TYPES: [(&str, &str); 3] = [
+    (
+        "mismatching-upload-offset",
+        "https://iana.org/assignments/http-problem-types#mismatching-upload-offset",
+    ),
+    ("completed-upload", "https://iana.org/assignments/http-problem-types#completed-upload"),
+    (
+        "inconsistent-upload-length",
+        "https://iana.org/assignments/http-problem-types#inconsistent-upload-length",
+    ),
+];
+
+/// Reads `Upload-Draft-Interop-Version`; only the versions served.
+pub fn parse_interop(value: &str) -> Result<u8, String> {
+    match value.trim().parse::<u8>() {
+        Ok(v) if INTEROP_VERSIONS.contains(&v) => Ok(v),
+        _ => Err(format!(
+            "Upload-Draft-Interop-Version {value} is not served here: 6 (draft-05) and 8 \
+             (draft-09 to -11) are"
+        )),
+    }
+}
+
+/// Reads `Upload-Complete`, a structured-field boolean: `?1` or `?0`.
+pub fn parse_complete(value: &str) -> Result<bool, String> {
+    match value.trim() {
+        "?1" => Ok(true),
+        "?0" => Ok(false),
+        other => Err(format!("Upload-Complete is ?1 or ?0, not `{other}`")),
+    }
+}
+
+/// `Upload-Complete`'s value for `complete`.
+pub fn complete_value(complete: bool) -> &'static str {
+    if complete {
+        "?1"
+    } else {
+        "?0"
+    }
+}
+
+/// `Upload-Limit`: the largest upload, and how long it lives (`expires`
+/// up to interop version 6, `max-age` since draft-06).
+pub fn upload_limit(interop: u8, max_size: u64, seconds_left: i64) -> String {
+    let age = if interop <= 6 { "expires" } else { "max-age" };
+    format!("max-size={max_size}, {age}={}", seconds_left.max(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_draft_headers_read_and_write() {
+        assert_eq!(parse_interop("6"), Ok(6));
+        assert_eq!(parse_interop(" 8 "), Ok(8));
+        for other in ["5", "7", "9", "x", ""] {
+            assert!(parse_interop(other).unwrap_err().contains("6 (draft-05)"), "{other}");
+        }
+        assert_eq!(parse_complete("?1"), Ok(true));
+        assert_eq!(parse_complete("?0"), Ok(false));
+        assert!(parse_complete("true").is_err());
+        assert!(parse_complete("1").is_err());
+        assert_eq!(complete_value(true), "?1");
+        assert_eq!(upload_limit(6, 100, 60), "max-size=100, expires=60");
+        assert_eq!(upload_limit(8, 100, -5), "max-size=100, max-age=0");
+    }
 
     #[test]
     fn metadata_maps_the_keys_clients_send() {

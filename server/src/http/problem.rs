@@ -82,6 +82,14 @@ impl Error {
             Error::OffsetMismatch { .. } => {
                 (StatusCode::CONFLICT, "mismatching-upload-offset", "Mismatching upload offset")
             }
+            Error::UploadCompleted => {
+                (StatusCode::BAD_REQUEST, "completed-upload", "Upload is complete")
+            }
+            Error::InconsistentLength(_) => (
+                StatusCode::BAD_REQUEST,
+                "inconsistent-upload-length",
+                "Inconsistent upload length",
+            ),
             Error::PreconditionFailed(_) => {
                 (StatusCode::PRECONDITION_FAILED, "unsupported-version", "Unsupported version")
             }

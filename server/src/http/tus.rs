@@ -26,7 +26,7 @@ use axum::{
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{head, post},
-    Router,
+    Extension, Router,
 };
 use futures::{stream::BoxStream, Stream, StreamExt};
 use http_body_util::BodyExt;
@@ -58,6 +58,8 @@ const TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
 const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
 const UPLOAD_LENGTH: HeaderName = HeaderName::from_static("upload-length");
 const UPLOAD_EXPIRES: HeaderName = HeaderName::from_static("upload-expires");
+const UPLOAD_COMPLETE: HeaderName = HeaderName::from_static("upload-complete");
+const INTEROP: HeaderName = HeaderName::from_static("upload-draft-interop-version");
 const FILE_UUID: HeaderName = HeaderName::from_static("satchel-file-uuid");
 const FILE_URL: HeaderName = HeaderName::from_static("satchel-file");
 
@@ -88,48 +90,115 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .layer(middleware::from_fn_with_state(state.clone(), protocol))
 }
 
-/// `OPTIONS` without `Access-Control-Request-Method` asks what the server
-/// offers (a browser's preflight goes on to CORS). Every other answer
-/// carries `Tus-Resumable`; a request in another version (or none) is 412
-/// with the version served.
-async fn protocol(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Which protocol a request speaks: tus 1.0.0, or the IETF draft at an
+/// interop version (`Upload-Draft-Interop-Version`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Face {
+    Tus,
+    Draft(u8),
+}
+
+/// Tells the faces apart and keeps each one's rules for every answer.
+///
+/// - `OPTIONS` without `Access-Control-Request-Method` asks what the
+///   server offers (a browser's preflight goes on to CORS).
+/// - A request with `Upload-Draft-Interop-Version` speaks the draft (6 or
+///   8; another is 400); its answers carry the version back, and the
+///   draft's problems their IANA type URIs (a 409 also `Upload-Offset`).
+/// - Any other request speaks tus: without `Tus-Resumable: 1.0.0` it is
+///   412 with `Tus-Version`; every answer carries `Tus-Resumable`.
+async fn protocol(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let face = match request.headers().get(&INTEROP) {
+        None => Face::Tus,
+        Some(value) => match value.to_str().map_err(|_| String::new()).and_then(tus::parse_interop)
+        {
+            Ok(version) => Face::Draft(version),
+            Err(why) => return Error::validation(why).into_response(),
+        },
+    };
     if request.method() == Method::OPTIONS {
         if request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
             return next.run(request).await;
         }
         return options(&state);
     }
-    let version = request.headers().get(&TUS_RESUMABLE).and_then(|v| v.to_str().ok());
-    let mut response = if version == Some(tus::VERSION) {
-        next.run(request).await
-    } else {
-        let why = match version {
-            None => "Tus-Resumable is missing: this is a tus 1.0.0 endpoint".to_owned(),
-            Some(v) => format!("tus {v} is not served here, only {}", tus::VERSION),
-        };
-        let mut refused = Error::PreconditionFailed(why).into_response();
-        refused.headers_mut().insert("tus-version", HeaderValue::from_static(tus::VERSION));
-        refused
-    };
-    response.headers_mut().insert(TUS_RESUMABLE, HeaderValue::from_static(tus::VERSION));
-    response
+    request.extensions_mut().insert(face);
+    match face {
+        Face::Tus => {
+            let version = request.headers().get(&TUS_RESUMABLE).and_then(|v| v.to_str().ok());
+            let mut response = if version == Some(tus::VERSION) {
+                next.run(request).await
+            } else {
+                let why = match version {
+                    None => "Tus-Resumable is missing: this is a tus 1.0.0 endpoint (or send \
+                             Upload-Draft-Interop-Version for the IETF draft)"
+                        .to_owned(),
+                    Some(v) => format!("tus {v} is not served here, only {}", tus::VERSION),
+                };
+                let mut refused = Error::PreconditionFailed(why).into_response();
+                refused.headers_mut().insert("tus-version", HeaderValue::from_static(tus::VERSION));
+                refused
+            };
+            response.headers_mut().insert(TUS_RESUMABLE, HeaderValue::from_static(tus::VERSION));
+            response
+        }
+        Face::Draft(version) => {
+            let mut response = draft_problem(next.run(request).await).await;
+            response.headers_mut().insert(INTEROP, HeaderValue::from(u16::from(version)));
+            response
+        }
+    }
 }
 
-/// What the server offers.
+/// A problem of the draft's own kinds gets its registered type URI; an
+/// offset mismatch also the offset to go on from.
+async fn draft_problem(response: Response) -> Response {
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !is_problem {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return Error::validation("the answer could not be read").into_response();
+    };
+    let Ok(mut problem) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    let slug = problem["type"].as_str().unwrap_or_default().to_owned();
+    if let Some((_, uri)) = tus::DRAFT_PROBLEM_TYPES.iter().find(|(s, _)| *s == slug) {
+        problem["type"] = (*uri).into();
+        if let Some(offset) = problem["expected-offset"].as_u64() {
+            parts.headers.insert(UPLOAD_OFFSET, offset.into());
+        }
+        parts.headers.remove(header::CONTENT_LENGTH);
+        return Response::from_parts(parts, Body::from(problem.to_string()));
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// What the server offers, to both faces.
 fn options(state: &AppState) -> Response {
+    let max = state.settings.max_file_size;
     let headers = [
         ("tus-resumable", tus::VERSION.to_owned()),
         ("tus-version", tus::VERSION.to_owned()),
         ("tus-extension", tus::EXTENSIONS.to_owned()),
-        ("tus-max-size", state.settings.max_file_size.to_string()),
+        ("tus-max-size", max.to_string()),
         ("tus-checksum-algorithm", tus::CHECKSUM_ALGORITHMS.to_owned()),
+        ("upload-limit", format!("min-size=0, max-size={max}")),
+        ("accept-patch", format!("{}, {}", tus::PATCH_CONTENT_TYPE, tus::PARTIAL_UPLOAD)),
     ];
     (StatusCode::NO_CONTENT, headers).into_response()
 }
 
-/// Creates an upload; with a body (creation-with-upload), stores it too.
+/// Creates an upload; with a body (tus's creation-with-upload, the
+/// draft's creation with content), stores it too.
 async fn create(
     State(state): State<AppState>,
+    Extension(face): Extension<Face>,
     auth: Auth,
     headers: HeaderMap,
     body: Body,
@@ -146,9 +215,42 @@ async fn create(
              Tus-Extension)",
         ));
     }
-    let length = text_header(&headers, &UPLOAD_LENGTH)?
-        .ok_or_else(|| Error::validation("Upload-Length is required"))?;
-    let length = tus::parse_length("Upload-Length", length).map_err(Error::Validation)?;
+    let declared = content_length(&headers)?;
+    let upload_length = match text_header(&headers, &UPLOAD_LENGTH)? {
+        Some(text) => Some(tus::parse_length("Upload-Length", text).map_err(Error::Validation)?),
+        None => None,
+    };
+    // The draft: Upload-Complete is required; ?1 with the content makes
+    // its length the upload's.
+    let complete = match face {
+        Face::Tus => None,
+        Face::Draft(_) => {
+            if headers.contains_key(&UPLOAD_OFFSET) {
+                return Err(Error::validation("a creation request carries no Upload-Offset"));
+            }
+            Some(upload_complete(&headers)?.ok_or_else(|| {
+                Error::validation("Upload-Complete (?1 or ?0) is required to create an upload")
+            })?)
+        }
+    };
+    let length = match (upload_length, complete, declared) {
+        (Some(length), Some(true), Some(content)) if length != content => {
+            return Err(Error::InconsistentLength(format!(
+                "Upload-Length is {length} but the complete upload's content is {content} bytes"
+            )))
+        }
+        (Some(length), _, _) => length,
+        (None, Some(true), Some(content)) => content,
+        (None, _, _) => {
+            return Err(Error::validation(match face {
+                Face::Tus => "Upload-Length is required",
+                Face::Draft(_) => {
+                    "Upload-Length is required, unless Upload-Complete is ?1 and \
+                                   Content-Length gives the content's length"
+                }
+            }))
+        }
+    };
     let max = state.settings.max_file_size;
     if length > max {
         return Err(Error::BodyTooLarge { max });
@@ -175,20 +277,46 @@ async fn create(
     let mut answer = Response::builder()
         .status(StatusCode::CREATED)
         .header(header::LOCATION, &location)
-        .header(UPLOAD_EXPIRES, http_date(session.expires_at))
         .body(Body::empty())
         .expect("valid headers");
-    let with_body = headers.get(header::CONTENT_TYPE).is_some_and(|v| v == tus::PATCH_CONTENT_TYPE);
-    if with_body || length == 0 {
-        let (end, session) = store(&state, session, 0, &headers, body).await?;
-        answer.headers_mut().insert(UPLOAD_OFFSET, end.into());
-        finished_headers(&state, &session, answer.headers_mut()).await?;
+    let with_body = match face {
+        Face::Tus => {
+            headers.get(header::CONTENT_TYPE).is_some_and(|v| v == tus::PATCH_CONTENT_TYPE)
+        }
+        Face::Draft(_) => {
+            declared.is_some_and(|n| n > 0) || headers.contains_key(header::TRANSFER_ENCODING)
+        }
+    };
+    let (end, session) = if with_body || length == 0 {
+        let stored = store(&state, session, 0, &headers, body).await?;
+        answer.headers_mut().insert(UPLOAD_OFFSET, stored.0.into());
+        stored
+    } else {
+        (0, session)
+    };
+    if complete == Some(true) && end != length {
+        return Err(Error::InconsistentLength(format!(
+            "the upload was said to be complete, but its content ended at byte {end} of {length}"
+        )));
     }
+    state_headers(&state, face, &session, answer.headers_mut()).await?;
     Ok(answer)
 }
 
-/// The offset: where the next PATCH starts.
-async fn offset(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response> {
+/// The offset: where the next append starts.
+async fn offset(
+    State(state): State<AppState>,
+    Extension(face): Extension<Face>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    if face != Face::Tus {
+        for name in [&UPLOAD_OFFSET, &UPLOAD_COMPLETE, &UPLOAD_LENGTH] {
+            if headers.contains_key(name) {
+                return Err(Error::validation(format!("offset retrieval carries no {name}")));
+            }
+        }
+    }
     let (session, _, _) = session_of(&state, &token).await?;
     if session.is_expired_at(now_unix()) {
         return Err(Error::SessionExpired);
@@ -197,57 +325,94 @@ async fn offset(State(state): State<AppState>, Path(token): Path<String>) -> Res
     let completed = session.status == status::COMPLETED;
     let received = if completed { session.file_size as u64 } else { at.received };
     let mut answer = Response::builder()
-        .status(StatusCode::OK)
+        .status(if face == Face::Tus { StatusCode::OK } else { StatusCode::NO_CONTENT })
         .header(UPLOAD_OFFSET, received)
         .header(UPLOAD_LENGTH, session.file_size)
-        .header("upload-metadata", tus::encode_metadata(&session.file_name, &session.mime_type))
         .header(header::CACHE_CONTROL, "no-store")
         .body(Body::empty())
         .expect("valid headers");
-    if !completed {
-        answer.headers_mut().insert(UPLOAD_EXPIRES, http_date(session.expires_at));
+    if face == Face::Tus {
+        answer.headers_mut().insert(
+            "upload-metadata",
+            HeaderValue::from_str(&tus::encode_metadata(&session.file_name, &session.mime_type))
+                .expect("base64 is a valid header"),
+        );
     }
-    finished_headers(&state, &session, answer.headers_mut()).await?;
+    state_headers(&state, face, &session, answer.headers_mut()).await?;
     Ok(answer)
 }
 
 /// Bytes at the offset.
 async fn patch(
     State(state): State<AppState>,
+    Extension(face): Extension<Face>,
     Path(token): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
+    let wanted = match face {
+        Face::Tus => tus::PATCH_CONTENT_TYPE,
+        Face::Draft(_) => tus::PARTIAL_UPLOAD,
+    };
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    if content_type != Some(tus::PATCH_CONTENT_TYPE) {
+    if content_type != Some(wanted) {
         return Err(Error::UnsupportedMediaType(format!(
-            "a PATCH body is {}, not {}",
-            tus::PATCH_CONTENT_TYPE,
+            "an append's body is {wanted}, not {}",
             content_type.unwrap_or("untyped")
         )));
     }
     let sent = text_header(&headers, &UPLOAD_OFFSET)?
         .ok_or_else(|| Error::validation("Upload-Offset is required"))?;
     let sent = tus::parse_length("Upload-Offset", sent).map_err(Error::Validation)?;
+    let complete = match face {
+        Face::Tus => None,
+        Face::Draft(_) => upload_complete(&headers)?,
+    };
     let (session, _, _) = session_of(&state, &token).await?;
     if session.is_expired_at(now_unix()) {
         return Err(Error::SessionExpired);
     }
+    let length = session.file_size as u64;
+    let declared = content_length(&headers)?;
+    if face != Face::Tus && session.status == status::COMPLETED && declared != Some(0) {
+        return Err(Error::UploadCompleted);
+    }
+    if let (Some(true), Some(len)) = (complete, declared) {
+        if sent.saturating_add(len) != length {
+            return Err(Error::InconsistentLength(format!(
+                "this append is said to complete the upload, but it ends at byte {} of {length}",
+                sent.saturating_add(len)
+            )));
+        }
+    }
     let (end, session) = store(&state, session, sent, &headers, body).await?;
+    if complete == Some(true) && end != length {
+        return Err(Error::InconsistentLength(format!(
+            "this append was said to complete the upload, but it ended at byte {end} of {length}"
+        )));
+    }
     let mut answer = Response::builder()
         .status(StatusCode::NO_CONTENT)
         .header(UPLOAD_OFFSET, end)
         .body(Body::empty())
         .expect("valid headers");
-    if session.status != status::COMPLETED {
-        answer.headers_mut().insert(UPLOAD_EXPIRES, http_date(session.expires_at));
-    }
-    finished_headers(&state, &session, answer.headers_mut()).await?;
+    state_headers(&state, face, &session, answer.headers_mut()).await?;
     Ok(answer)
 }
 
-/// Termination: the upload and its bytes are gone.
-async fn terminate(State(state): State<AppState>, Path(token): Path<String>) -> Result<StatusCode> {
+/// Termination (tus), cancellation (the draft): the upload and its bytes
+/// are gone.
+async fn terminate(
+    State(state): State<AppState>,
+    Extension(face): Extension<Face>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode> {
+    if face != Face::Tus
+        && (headers.contains_key(&UPLOAD_OFFSET) || headers.contains_key(&UPLOAD_COMPLETE))
+    {
+        return Err(Error::validation("cancellation carries no Upload-Offset or Upload-Complete"));
+    }
     let (session, _, _) = session_of(&state, &token).await?;
     if session.status == status::COMPLETED {
         return Err(Error::validation(
@@ -260,6 +425,49 @@ async fn terminate(State(state): State<AppState>, Path(token): Path<String>) -> 
     state.ingest.forget(session.id);
     crate::jobs::free_parts_of(&state, session.id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What every answer about an upload says of it: tus's `Upload-Expires`
+/// while unfinished, the draft's `Upload-Complete` and `Upload-Limit`,
+/// and once it is a file, `Satchel-File-Uuid` and `Satchel-File`.
+async fn state_headers(
+    state: &AppState,
+    face: Face,
+    session: &SessionRecord,
+    headers: &mut HeaderMap,
+) -> Result<()> {
+    let completed = session.status == status::COMPLETED;
+    match face {
+        Face::Tus if !completed => {
+            headers.insert(UPLOAD_EXPIRES, http_date(session.expires_at));
+        }
+        Face::Tus => {}
+        Face::Draft(version) => {
+            headers
+                .insert(UPLOAD_COMPLETE, HeaderValue::from_static(tus::complete_value(completed)));
+            let limit = tus::upload_limit(
+                version,
+                state.settings.max_file_size,
+                session.expires_at - now_unix(),
+            );
+            headers.insert("upload-limit", HeaderValue::from_str(&limit).expect("ASCII"));
+        }
+    }
+    finished_headers(state, session, headers).await
+}
+
+/// `Upload-Complete`, if sent; 400 if it is not `?1` or `?0`.
+fn upload_complete(headers: &HeaderMap) -> Result<Option<bool>> {
+    text_header(headers, &UPLOAD_COMPLETE)?
+        .map(|v| tus::parse_complete(v).map_err(Error::Validation))
+        .transpose()
+}
+
+/// `Content-Length`, if sent.
+fn content_length(headers: &HeaderMap) -> Result<Option<u64>> {
+    text_header(headers, &header::CONTENT_LENGTH)?
+        .map(|v| tus::parse_length("Content-Length", v).map_err(Error::Validation))
+        .transpose()
 }
 
 /// Stores a body sent for offset `sent`: 409 unless `sent` is where the
@@ -277,10 +485,7 @@ async fn store(
     if sent != offset {
         return Err(Error::OffsetMismatch { expected: offset, sent });
     }
-    let declared = match text_header(headers, &header::CONTENT_LENGTH)? {
-        Some(len) => Some(tus::parse_length("Content-Length", len).map_err(Error::Validation)?),
-        None => None,
-    };
+    let declared = content_length(headers)?;
     if declared.is_some_and(|len| offset + len > file_size) {
         return Err(Error::BodyTooLarge { max: file_size - offset });
     }
