@@ -279,6 +279,105 @@ async fn a_sigkill_with_several_parts_in_flight_loses_no_acknowledged_part() {
     assert_eq!(sha256_hex(&downloaded), sha256_hex(&bytes));
 }
 
+/// A tus request to `url` with these headers.
+fn tus(
+    client: &reqwest::Client,
+    method: &str,
+    url: &str,
+    headers: &[(&str, String)],
+) -> reqwest::RequestBuilder {
+    let mut request = client
+        .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), url)
+        .header("tus-resumable", "1.0.0");
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    request
+}
+
+#[tokio::test]
+async fn a_sigkill_mid_patch_loses_no_acknowledged_byte_of_a_tus_upload() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let token = token(&data, None);
+    let client = reqwest::Client::new();
+    let bytes = pattern(30 * PART + 999, 4);
+
+    let node = Node::start(&data, &[], &[]);
+    let auth = format!("Bearer {token}");
+    let created = tus(
+        &client,
+        "POST",
+        &format!("{}/tus", node.base),
+        &[("authorization", auth), ("upload-length", bytes.len().to_string())],
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(created.status(), 201);
+    let url = created.headers()["location"].to_str().unwrap().to_owned();
+    // Ten and a half parts in one PATCH: acknowledged.
+    let acknowledged = 10 * PART + PART / 2;
+    let patch = |offset: usize| {
+        vec![
+            ("content-type", "application/offset+octet-stream".to_owned()),
+            ("upload-offset", offset.to_string()),
+        ]
+    };
+    let first = tus(&client, "PATCH", &url, &patch(0))
+        .body(bytes[..acknowledged].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 204);
+    assert_eq!(first.headers()["upload-offset"], acknowledged.to_string().as_str());
+    // The next PATCH is in flight, five parts and a bit sent, the rest
+    // never coming, when the process dies.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(8);
+    tx.send(Ok(bytes[acknowledged..acknowledged + 5 * PART + 77].to_vec())).await.unwrap();
+    let in_flight = tokio::spawn({
+        let request = tus(&client, "PATCH", &url, &patch(acknowledged))
+            .header("content-length", bytes.len() - acknowledged)
+            .body(reqwest::Body::wrap_stream(tokio_stream_from(rx)));
+        async move { request.send().await }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    node.kill();
+    assert!(in_flight.await.unwrap().is_err(), "the request died with the server");
+    drop(tx);
+
+    // After the restart the upload stands at or past every acknowledged
+    // byte, and what it holds is right: the rest completes the file.
+    let node = Node::start(&data, &[], &[]);
+    let url = node.rebase(&url);
+    let head = tus(&client, "HEAD", &url, &[]).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    let offset: usize = head.headers()["upload-offset"].to_str().unwrap().parse().unwrap();
+    assert!(offset >= acknowledged, "offset {offset} lost acknowledged bytes");
+    assert!(offset <= acknowledged + 5 * PART + 77, "offset {offset} past what was sent");
+    let done = tus(&client, "PATCH", &url, &patch(offset))
+        .body(bytes[offset..].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 204);
+    let uuid = done.headers()["satchel-file-uuid"].to_str().unwrap().to_owned();
+    let file = client
+        .get(format!("{}/v1.0/files/{uuid}", node.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(file["sha256"], sha256_hex(&bytes));
+    let downloaded =
+        download(&client, file["_links"]["signed_download"]["href"].as_str().unwrap()).await;
+    assert_eq!(sha256_hex(&downloaded), sha256_hex(&bytes));
+}
+
 fn tokio_stream_from(
     mut rx: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
 ) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> {

@@ -3,7 +3,7 @@
 //! protocol's refusals; each finished upload checked through the Files
 //! API. On SQLite and PostgreSQL, local disk.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     body::{Body, Bytes},
@@ -14,8 +14,9 @@ use futures::stream;
 use http_body_util::StreamBody;
 use hyper::body::Frame;
 use satchel::{
+    blob::{BlobStore, S3Store},
     state::Settings,
-    testing::{Backend, TestApp},
+    testing::{Backend, S3Server, TestApp},
 };
 use serde_json::Value;
 use support::{path_of, pattern, send, sha256_hex, with_token, Answer};
@@ -37,7 +38,11 @@ impl Ctx {
     }
 
     async fn with(backend: Backend, settings: Settings) -> Ctx {
-        let app = TestApp::with(backend, settings, None).await;
+        Ctx::on(backend, settings, None).await
+    }
+
+    async fn on(backend: Backend, settings: Settings, blobs: Option<Arc<dyn BlobStore>>) -> Ctx {
+        let app = TestApp::with(backend, settings, blobs).await;
         let token = app.token("acme", "files").await;
         Ctx { router: app.router(), app, token }
     }
@@ -87,6 +92,24 @@ impl Ctx {
         ];
         headers.extend_from_slice(extra);
         self.tus("PATCH", path, &headers, Body::from(bytes.to_vec())).await
+    }
+
+    /// A PATCH of all `bytes` from offset 0 whose connection breaks after
+    /// `arrived` of them.
+    async fn cut_patch(&self, path: &str, bytes: &[u8], arrived: usize) {
+        let chunks: Vec<Result<Bytes, std::io::Error>> = bytes[..arrived]
+            .chunks(64 * 1024)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .chain([Err(std::io::Error::other("connection reset"))])
+            .collect();
+        let length = bytes.len().to_string();
+        let headers = [
+            ("content-type", "application/offset+octet-stream"),
+            ("upload-offset", "0"),
+            ("content-length", length.as_str()),
+        ];
+        let cut = self.tus("PATCH", path, &headers, Body::from_stream(stream::iter(chunks))).await;
+        assert!(cut.status.is_client_error(), "{}", cut.status);
     }
 
     async fn offset(&self, path: &str) -> u64 {
@@ -394,19 +417,7 @@ async fn a_cut_body_keeps_what_arrived_and_resumes(backend: Backend) {
     let path = ctx.create(bytes.len(), "cut.bin").await;
     // 1.5 parts arrive, then the connection breaks.
     let arrived = PART + PART / 2;
-    let chunks: Vec<Result<Bytes, std::io::Error>> = bytes[..arrived]
-        .chunks(64 * 1024)
-        .map(|c| Ok(Bytes::copy_from_slice(c)))
-        .chain([Err(std::io::Error::other("connection reset"))])
-        .collect();
-    let length = bytes.len().to_string();
-    let headers = [
-        ("content-type", "application/offset+octet-stream"),
-        ("upload-offset", "0"),
-        ("content-length", length.as_str()),
-    ];
-    let cut = ctx.tus("PATCH", &path, &headers, Body::from_stream(stream::iter(chunks))).await;
-    assert!(cut.status.is_client_error(), "{}", cut.status);
+    ctx.cut_patch(&path, &bytes, arrived).await;
     let kept = ctx.offset(&path).await as usize;
     assert!(kept > PART && kept <= arrived, "kept {kept}");
     let done = ctx.patch(&path, kept, &bytes[kept..], &[]).await;
@@ -437,6 +448,32 @@ async fn an_expired_upload_is_gone(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(2100)).await;
     ctx.tus("HEAD", &path, &[], Body::empty()).await;
     ctx.patch(&path, 0, &pattern(10, 1), &[]).await.problem(410, "session-expired");
+    ctx.app.cleanup().await;
+}
+
+/// On PostgreSQL and S3 (s3s-fs): a PATCH stored as several pieces, one
+/// cut midway. S3 keeps no partial object, so the offset falls back to the
+/// last whole piece, and the client sends the rest from there.
+#[tokio::test]
+async fn on_postgres_and_s3_patches_are_pieces_and_a_cut_falls_back_to_the_last_whole_one() {
+    let server = S3Server::start();
+    let url = format!("s3://{}/uploads", server.bucket);
+    let blobs: Arc<dyn BlobStore> =
+        Arc::new(S3Store::from_builder(&url, server.builder()).unwrap());
+    let ctx = Ctx::on(Backend::Postgres, Settings::default(), Some(blobs)).await;
+    let bytes = pattern(4 * PART + 4321, 3);
+    let path = ctx.create(bytes.len(), "s3.bin").await;
+    let arrived = PART + PART / 2;
+    ctx.cut_patch(&path, &bytes, arrived).await;
+    assert_eq!(ctx.offset(&path).await, PART as u64, "the whole first piece, not the cut one");
+    let done = ctx.patch(&path, PART, &bytes[PART..], &[]).await;
+    assert_eq!(done.status, 204, "{}", done.text());
+    let file = ctx.file_of(&done).await;
+    assert_eq!(file["sha256"], sha256_hex(&bytes));
+    let href = file["_links"]["signed_download"]["href"].as_str().unwrap();
+    let downloaded =
+        send(&ctx.router, Request::get(path_of(href)).body(Body::empty()).unwrap()).await;
+    assert_eq!(sha256_hex(&downloaded.body), sha256_hex(&bytes));
     ctx.app.cleanup().await;
 }
 
