@@ -22,8 +22,8 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 interface Run {
   fileUuid: string;
-  /** `Upload-Offset` of every PATCH sent, in order. */
-  patchOffsets: number[];
+  /** URL and `Upload-Offset` of every PATCH sent, in order. */
+  patches: { url: string; offset: number }[];
 }
 
 /**
@@ -65,7 +65,7 @@ class DroppingStack implements HttpStack {
 function tusUpload(endpoint: string, token: string, data: Buffer, name: string,
   options: Record<string, unknown>, cutAt: number): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const patchOffsets: number[] = [];
+    const patches: { url: string; offset: number }[] = [];
     const upload = new Upload(data, {
       endpoint,
       headers: { Authorization: `Bearer ${token}` },
@@ -74,13 +74,13 @@ function tusUpload(endpoint: string, token: string, data: Buffer, name: string,
       httpStack: new DroppingStack(cutAt),
       ...options,
       onBeforeRequest: (req: HttpRequest) => {
-        if (req.getMethod() === 'PATCH') patchOffsets.push(Number(req.getHeader('Upload-Offset')));
+        if (req.getMethod() === 'PATCH') patches.push({ url: req.getURL(), offset: Number(req.getHeader('Upload-Offset')) });
       },
       onError: reject,
       onSuccess: (payload: { lastResponse: HttpResponse }) => {
         const fileUuid = payload.lastResponse.getHeader('Satchel-File-Uuid');
         if (!fileUuid) reject(new Error('the last answer names no file'));
-        else resolve({ fileUuid, patchOffsets });
+        else resolve({ fileUuid, patches });
       },
     });
     upload.start();
@@ -101,6 +101,11 @@ test.describe('tus-js-client', () => {
       cutAt: 600 * 1024 + 7,
     },
     {
+      name: 'four parallel partial uploads concatenated (parallelUploads: 4)',
+      options: { parallelUploads: 4 },
+      cutAt: 700 * 1024 + 3,
+    },
+    {
       name: "the IETF draft-05 (interop version 6), tus-js-client's protocol: 'ietf-draft-05'",
       options: { protocol: 'ietf-draft-05' },
       cutAt: 2 * MiB + 99,
@@ -112,9 +117,10 @@ test.describe('tus-js-client', () => {
       const run = await tusUpload(`${baseURL}/tus`, token, data, 'tus.bin', options, cutAt);
       // The dropped PATCH was sent again from where the server stood: past
       // every byte of the cut body, which the server kept.
-      const [dropped, resumed] = run.patchOffsets;
-      expect(run.patchOffsets.length).toBeGreaterThan(1);
-      expect(resumed).toBe(dropped + cutAt);
+      // (With parallel uploads, the next PATCH to the same upload.)
+      const [dropped] = run.patches;
+      const resumed = run.patches.slice(1).find((p) => p.url === dropped.url);
+      expect(resumed?.offset).toBe(dropped.offset + cutAt);
       const file = await request.get(`/v1.0/files/${run.fileUuid}`, { headers: { Authorization: `Bearer ${token}` } });
       expect(file.status()).toBe(200);
       const body = await file.json();

@@ -29,7 +29,8 @@ pub struct Sweep {
 /// Expires overdue sessions and frees the parts of expired and cancelled
 /// ones.
 pub async fn sweep(state: &AppState) -> Result<Sweep> {
-    let sessions_expired = state.db.expire_sessions(now_unix()).await?;
+    let sessions_expired =
+        state.db.expire_sessions(now_unix()).await? + state.db.expire_partials(now_unix()).await?;
     let mut parts_freed = 0;
     loop {
         let batch = state.db.dead_pieces(500).await?;

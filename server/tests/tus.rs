@@ -665,7 +665,172 @@ async fn the_ietf_draft_creates_appends_and_cancels(backend: Backend) {
     ctx.app.cleanup().await;
 }
 
+impl Ctx {
+    /// A partial upload of `bytes` (tus concatenation), sent whole when
+    /// `send`; its path.
+    async fn partial(&self, bytes: &[u8], send: bool) -> String {
+        let auth = format!("Bearer {}", self.token);
+        let length = bytes.len().to_string();
+        let headers = [
+            ("authorization", auth.as_str()),
+            ("upload-length", &length),
+            ("upload-concat", "partial"),
+        ];
+        let created = self.tus("POST", "/tus", &headers, Body::empty()).await;
+        assert_eq!(created.status, 201, "{}", created.text());
+        let path = path_of(created.header("location").unwrap());
+        if send {
+            let stored = self.patch(&path, 0, bytes, &[]).await;
+            assert_eq!(stored.status, 204, "{}", stored.text());
+            assert!(stored.header("satchel-file-uuid").is_none(), "a partial upload is no file");
+        }
+        path
+    }
+
+    async fn create_final(&self, partials: &[&str], token: &str) -> Answer {
+        let auth = format!("Bearer {token}");
+        let concat = format!(
+            "final;{}",
+            partials
+                .iter()
+                .map(|p| format!("http://127.0.0.1:3000{p}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let name = format!("filename {}", STANDARD.encode("joined.bin"));
+        let headers = [
+            ("authorization", auth.as_str()),
+            ("upload-concat", concat.as_str()),
+            ("upload-metadata", name.as_str()),
+        ];
+        self.tus("POST", "/tus", &headers, Body::empty()).await
+    }
+}
+
+async fn partial_uploads_are_stitched_without_copying(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let bytes = pattern(3 * PART + 5555, 12);
+    let cuts = [0, PART + 10, 2 * PART + 3000, bytes.len()];
+    let mut paths = Vec::new();
+    for w in cuts.windows(2) {
+        paths.push(ctx.partial(&bytes[w[0]..w[1]], true).await);
+    }
+    let head = ctx.tus("HEAD", &paths[0], &[], Body::empty()).await;
+    assert_eq!(head.header("upload-concat"), Some("partial"));
+    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let done = ctx.create_final(&refs, &ctx.token).await;
+    assert_eq!(done.status, 201, "{}", done.text());
+    let file = ctx.file_of(&done).await;
+    assert_eq!(file["sha256"], sha256_hex(&bytes));
+    assert_eq!(file["size"], bytes.len());
+    assert_eq!(file["name"], "joined");
+    // No byte was copied: the final has no blob of its own.
+    let final_path = path_of(done.header("location").unwrap());
+    let head = ctx.tus("HEAD", &final_path, &[], Body::empty()).await;
+    assert_eq!(head.header("upload-offset"), Some(bytes.len().to_string().as_str()));
+    let concat = head.header("upload-concat").unwrap();
+    assert!(
+        concat.starts_with("final;http://127.0.0.1:3000/tus/") && concat.split(' ').count() == 3,
+        "{concat}"
+    );
+    let blobs = ctx.app.db.dir().join("blobs");
+    let stored: Vec<String> = std::fs::read_dir(blobs.join("uploads"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(stored.len(), 3, "one blob per partial, none for the final: {stored:?}");
+    // The sweeper (leftovers, expiry) leaves the stitched bytes alone.
+    satchel::jobs::sweep(&ctx.app.state).await.unwrap();
+    let href = file["_links"]["signed_download"]["href"].as_str().unwrap();
+    let downloaded =
+        send(&ctx.router, Request::get(path_of(href)).body(Body::empty()).unwrap()).await;
+    assert_eq!(sha256_hex(&downloaded.body), sha256_hex(&bytes));
+    // A final takes no bytes; its partials are taken.
+    ctx.patch(&final_path, 0, b"x", &[]).await.problem(403, "forbidden");
+    let again = ctx.create_final(&refs[..1], &ctx.token).await;
+    assert!(again.problem(400, "validation")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("already belongs"));
+    ctx.app.cleanup().await;
+}
+
+async fn a_final_upload_may_come_before_its_partials_finish(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let bytes = pattern(2 * PART + 77, 13);
+    let first = ctx.partial(&bytes[..PART], true).await;
+    let second = ctx.partial(&bytes[PART..], false).await;
+    let created = ctx.create_final(&[&first, &second], &ctx.token).await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert!(created.header("satchel-file-uuid").is_none());
+    let final_path = path_of(created.header("location").unwrap());
+    let head = ctx.tus("HEAD", &final_path, &[], Body::empty()).await;
+    assert!(head.header("upload-offset").is_none(), "an unfinished final has no offset");
+    assert_eq!(head.header("upload-length"), Some(bytes.len().to_string().as_str()));
+    // The second partial's last bytes complete the final.
+    ctx.patch(&second, 0, &bytes[PART..PART + 1000], &[]).await;
+    let tail = ctx.patch(&second, 1000, &bytes[PART + 1000..], &[]).await;
+    assert_eq!(tail.status, 204, "{}", tail.text());
+    let head = ctx.tus("HEAD", &final_path, &[], Body::empty()).await;
+    assert_eq!(head.header("upload-offset"), Some(bytes.len().to_string().as_str()));
+    assert_eq!(ctx.file_of(&head).await["sha256"], sha256_hex(&bytes));
+    ctx.app.cleanup().await;
+}
+
+async fn concatenation_refuses_what_is_not_a_free_partial_of_the_account(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let mine = ctx.partial(b"mine", true).await;
+    let plain = ctx.create(4, "plain.bin").await;
+    let theirs_token = ctx.app.token("globex", "files").await;
+    let theirs = {
+        let auth = format!("Bearer {theirs_token}");
+        let headers = [
+            ("authorization", auth.as_str()),
+            ("upload-length", "4"),
+            ("upload-concat", "partial"),
+        ];
+        path_of(ctx.tus("POST", "/tus", &headers, Body::empty()).await.header("location").unwrap())
+    };
+    for (partials, why) in [
+        (vec![mine.as_str(), theirs.as_str()], "is not an upload here"),
+        (vec![mine.as_str(), plain.as_str()], "is not a partial upload"),
+        (vec![mine.as_str(), "/tus/forged"], "is not an upload here"),
+        (vec![mine.as_str(), mine.as_str()], "named twice"),
+    ] {
+        let refused = ctx.create_final(&partials, &ctx.token).await;
+        let detail = refused.problem(400, "validation")["detail"].as_str().unwrap().to_owned();
+        assert!(detail.contains(why), "{detail}");
+    }
+    let auth = format!("Bearer {}", ctx.token);
+    let concat = format!("final;{mine}");
+    let with_length = [
+        ("authorization", auth.as_str()),
+        ("upload-concat", concat.as_str()),
+        ("upload-length", "4"),
+    ];
+    ctx.tus("POST", "/tus", &with_length, Body::empty()).await.problem(400, "validation");
+    // Nothing was claimed by the refusals: the partial still makes a file.
+    let done = ctx.create_final(&[&mine], &ctx.token).await;
+    assert_eq!(ctx.file_of(&done).await["sha256"], sha256_hex(b"mine"));
+    ctx.app.cleanup().await;
+}
+
+async fn unused_partials_expire_and_their_bytes_go(backend: Backend) {
+    let settings = Settings { session_ttl: Duration::from_secs(1), ..Settings::default() };
+    let ctx = Ctx::with(backend, settings).await;
+    let path = ctx.partial(&pattern(1000, 1), true).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let swept = satchel::jobs::sweep(&ctx.app.state).await.unwrap();
+    assert!(swept.sessions_expired >= 1 && swept.parts_freed >= 1, "{swept:?}");
+    assert_eq!(ctx.create_final(&[&path], &ctx.token).await.status, 400);
+    ctx.app.cleanup().await;
+}
+
 on_both!(
+    partial_uploads_are_stitched_without_copying,
+    a_final_upload_may_come_before_its_partials_finish,
+    concatenation_refuses_what_is_not_a_free_partial_of_the_account,
+    unused_partials_expire_and_their_bytes_go,
     the_ietf_draft_creates_appends_and_cancels,
     options_say_what_is_offered,
     a_large_patch_is_stored_as_parts_and_makes_a_file,

@@ -86,6 +86,42 @@ pub fn encode_metadata(file_name: &str, content_type: &str) -> String {
     format!("filename {},filetype {}", STANDARD.encode(file_name), STANDARD.encode(content_type))
 }
 
+/// What `Upload-Concat` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Concat {
+    /// A partial upload: bytes for a final one.
+    Partial,
+    /// A final upload: these partial uploads' URLs, in order.
+    Final(Vec<String>),
+}
+
+/// Reads `Upload-Concat`: `partial`, or `final;` and the partial uploads'
+/// URLs separated by spaces.
+pub fn parse_concat(value: &str) -> Result<Concat, String> {
+    let value = value.trim();
+    if value == "partial" {
+        return Ok(Concat::Partial);
+    }
+    let Some(urls) = value.strip_prefix("final;") else {
+        return Err(format!("Upload-Concat is `partial` or `final;<urls>`, not `{value}`"));
+    };
+    let urls: Vec<String> = urls.split(' ').filter(|u| !u.is_empty()).map(str::to_owned).collect();
+    if urls.is_empty() {
+        return Err("Upload-Concat: a final upload names its partial uploads' URLs".into());
+    }
+    if urls.iter().enumerate().any(|(i, u)| urls[..i].contains(u)) {
+        return Err("Upload-Concat: a partial upload is named twice".into());
+    }
+    Ok(Concat::Final(urls))
+}
+
+/// The upload token at the end of an upload URL (absolute, or a path).
+pub fn token_of(url: &str) -> Option<&str> {
+    let path = url.split(['?', '#']).next()?;
+    let (before, token) = path.trim_end_matches('/').rsplit_once('/')?;
+    (before.ends_with("/tus") && !token.is_empty()).then_some(token)
+}
+
 /// A checksum algorithm of `Upload-Checksum`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
@@ -211,6 +247,22 @@ pub fn upload_limit(interop: u8, max_size: u64, seconds_left: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concatenation_names_partial_uploads_in_order() {
+        assert_eq!(parse_concat("partial"), Ok(Concat::Partial));
+        assert_eq!(
+            parse_concat("final;http://h/tus/a /tus/b"),
+            Ok(Concat::Final(vec!["http://h/tus/a".into(), "/tus/b".into()]))
+        );
+        assert!(parse_concat("final;").is_err());
+        assert!(parse_concat("final;/tus/a /tus/a").unwrap_err().contains("twice"));
+        assert!(parse_concat("whole").is_err());
+        assert_eq!(token_of("http://h:1/tus/AbC"), Some("AbC"));
+        assert_eq!(token_of("/tus/AbC/"), Some("AbC"));
+        assert_eq!(token_of("/upload/AbC"), None);
+        assert_eq!(token_of("/tus/"), None);
+    }
 
     #[test]
     fn the_draft_headers_read_and_write() {

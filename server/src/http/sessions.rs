@@ -98,6 +98,7 @@ pub async fn open_session(
             file_uuid: request.file_uuid.as_deref(),
             with_preview: request.with_preview.unwrap_or(false),
             sha256: request.sha256.as_deref(),
+            concat: None,
         },
     )
     .await?;

@@ -50,7 +50,7 @@ use crate::{
     state::AppState,
     store::{
         now_unix,
-        sessions::{status, SessionRecord},
+        sessions::{concat, status, SessionRecord},
     },
 };
 
@@ -59,12 +59,14 @@ const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
 const UPLOAD_LENGTH: HeaderName = HeaderName::from_static("upload-length");
 const UPLOAD_EXPIRES: HeaderName = HeaderName::from_static("upload-expires");
 const UPLOAD_COMPLETE: HeaderName = HeaderName::from_static("upload-complete");
+const UPLOAD_CONCAT: HeaderName = HeaderName::from_static("upload-concat");
 const INTEROP: HeaderName = HeaderName::from_static("upload-draft-interop-version");
 const FILE_UUID: HeaderName = HeaderName::from_static("satchel-file-uuid");
 const FILE_URL: HeaderName = HeaderName::from_static("satchel-file");
 
 /// The headers a browser on another origin may read.
-const EXPOSED: [&str; 10] = [
+const EXPOSED: [&str; 11] = [
+    "upload-concat",
     "location",
     "tus-resumable",
     "tus-version",
@@ -204,10 +206,12 @@ async fn create(
     body: Body,
 ) -> Result<Response> {
     auth.require(Scope::Files)?;
-    if headers.contains_key("upload-concat") {
-        return Err(Error::validation(
-            "Upload-Concat: concatenation is not offered here (see Tus-Extension)",
-        ));
+    let concat = match text_header(&headers, &UPLOAD_CONCAT)? {
+        Some(value) => Some(tus::parse_concat(value).map_err(Error::Validation)?),
+        None => None,
+    };
+    if let Some(tus::Concat::Final(urls)) = concat {
+        return create_final(&state, &auth, &headers, &urls).await;
     }
     if headers.contains_key("upload-defer-length") {
         return Err(Error::validation(
@@ -270,6 +274,7 @@ async fn create(
             file_uuid: metadata.file_uuid.as_deref(),
             with_preview: metadata.with_preview,
             sha256: metadata.sha256.as_deref(),
+            concat: concat.map(|_| concat::PARTIAL),
         },
     )
     .await?;
@@ -303,6 +308,94 @@ async fn create(
     Ok(answer)
 }
 
+/// A final upload of tus concatenation: its partial uploads, in order,
+/// each of this account and claimed by no other final. Completed at once
+/// when they all are (concatenation), else when the last one completes
+/// (concatenation-unfinished). It takes no bytes of its own.
+async fn create_final(
+    state: &AppState,
+    auth: &Auth,
+    headers: &HeaderMap,
+    urls: &[String],
+) -> Result<Response> {
+    if headers.contains_key(&UPLOAD_LENGTH) {
+        return Err(Error::validation(
+            "a final upload takes no Upload-Length: its length is its partial uploads'",
+        ));
+    }
+    let mut partials = Vec::with_capacity(urls.len());
+    for url in urls {
+        let not_usable = |why: &str| Error::validation(format!("Upload-Concat: {url} {why}"));
+        let token = tus::token_of(url).ok_or_else(|| not_usable("is not an upload URL here"))?;
+        let (partial, _, _) =
+            session_of(state, token).await.map_err(|_| not_usable("is not an upload here"))?;
+        if partial.account_id != auth.account.0 {
+            return Err(not_usable("is not an upload here"));
+        }
+        if partial.concat.as_deref() != Some(concat::PARTIAL) {
+            return Err(not_usable("is not a partial upload (Upload-Concat: partial)"));
+        }
+        if partial.concat_final.is_some() {
+            return Err(not_usable("already belongs to a final upload"));
+        }
+        if partial.is_expired_at(now_unix()) {
+            return Err(not_usable("has expired"));
+        }
+        partials.push(partial);
+    }
+    let length: i64 = partials.iter().map(|p| p.file_size).sum();
+    let metadata = match text_header(headers, &HeaderName::from_static("upload-metadata"))? {
+        Some(text) => tus::parse_metadata(text).map_err(Error::Validation)?,
+        None => tus::Metadata::default(),
+    };
+    let session = ingest::open::open(
+        state,
+        Opening {
+            account: auth.account,
+            user: auth.user,
+            file_name: metadata.file_name.as_deref().unwrap_or("upload"),
+            file_size: length,
+            content_type: metadata.content_type.as_deref(),
+            file_uuid: metadata.file_uuid.as_deref(),
+            with_preview: metadata.with_preview,
+            sha256: metadata.sha256.as_deref(),
+            concat: Some(concat::FINAL),
+        },
+    )
+    .await?;
+    let ids: Vec<i64> = partials.iter().map(|p| p.id).collect();
+    if !state.db.claim_partials(auth.account, session.id, &ids, now_unix()).await? {
+        state.db.cancel_session(session.id).await?;
+        return Err(Error::validation(
+            "Upload-Concat: a partial upload was claimed by another final upload or expired \
+             meanwhile; nothing was made",
+        ));
+    }
+    ingest::concat::stitch(state, session.id).await?;
+    let session = state.db.session(session.id).await?.ok_or(Error::NotFound("upload"))?;
+    let mut answer = Response::builder()
+        .status(StatusCode::CREATED)
+        .header(header::LOCATION, state.tus_url(session.id))
+        .body(Body::empty())
+        .expect("valid headers");
+    state_headers(state, Face::Tus, &session, answer.headers_mut()).await?;
+    Ok(answer)
+}
+
+/// `Upload-Concat` as HEAD answers it: `partial`, or `final;` and the
+/// partial uploads' URLs.
+async fn concat_header(state: &AppState, session: &SessionRecord) -> Result<Option<String>> {
+    Ok(match session.concat.as_deref() {
+        Some(concat::PARTIAL) => Some("partial".to_owned()),
+        Some(_) => {
+            let partials = state.db.partials_of(session.id).await?;
+            let urls: Vec<String> = partials.iter().map(|p| state.tus_url(p.id)).collect();
+            Some(format!("final;{}", urls.join(" ")))
+        }
+        None => None,
+    })
+}
+
 /// The offset: where the next append starts.
 async fn offset(
     State(state): State<AppState>,
@@ -326,11 +419,20 @@ async fn offset(
     let received = if completed { session.file_size as u64 } else { at.received };
     let mut answer = Response::builder()
         .status(if face == Face::Tus { StatusCode::OK } else { StatusCode::NO_CONTENT })
-        .header(UPLOAD_OFFSET, received)
         .header(UPLOAD_LENGTH, session.file_size)
         .header(header::CACHE_CONTROL, "no-store")
         .body(Body::empty())
         .expect("valid headers");
+    let concat = concat_header(&state, &session).await?;
+    // An unfinished final upload has no offset of its own (tus).
+    let is_final = concat.as_deref().is_some_and(|c| c.starts_with("final;"));
+    if completed || !is_final {
+        answer.headers_mut().insert(UPLOAD_OFFSET, received.into());
+    }
+    if let Some(concat) = concat {
+        let value = HeaderValue::from_str(&concat).map_err(|_| Error::NotFound("upload"))?;
+        answer.headers_mut().insert(UPLOAD_CONCAT, value);
+    }
     if face == Face::Tus {
         answer.headers_mut().insert(
             "upload-metadata",
@@ -371,6 +473,9 @@ async fn patch(
     let (session, _, _) = session_of(&state, &token).await?;
     if session.is_expired_at(now_unix()) {
         return Err(Error::SessionExpired);
+    }
+    if matches!(session.concat.as_deref(), Some(concat::FINAL | concat::STITCHED)) {
+        return Err(Error::Forbidden("a final upload takes no bytes: PATCH its partial uploads"));
     }
     let length = session.file_size as u64;
     let declared = content_length(&headers)?;
@@ -414,9 +519,19 @@ async fn terminate(
         return Err(Error::validation("cancellation carries no Upload-Offset or Upload-Complete"));
     }
     let (session, _, _) = session_of(&state, &token).await?;
+    if session.status == status::COMPLETED && session.concat.as_deref() == Some(concat::PARTIAL) {
+        return Err(Error::validation(
+            "this partial upload is complete: a final upload takes it, or it expires unused",
+        ));
+    }
     if session.status == status::COMPLETED {
         return Err(Error::validation(
             "the upload is complete and is a file now; trash it with DELETE /v1.0/files",
+        ));
+    }
+    if session.concat_final.is_some() {
+        return Err(Error::validation(
+            "this partial upload belongs to a final upload; terminate the final one",
         ));
     }
     if !state.db.cancel_session(session.id).await? {
@@ -424,6 +539,8 @@ async fn terminate(
     }
     state.ingest.forget(session.id);
     crate::jobs::free_parts_of(&state, session.id).await?;
+    // A final's partials go with it (the sweeper frees their bytes).
+    state.db.expire_partials(now_unix()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -292,6 +292,17 @@ async fn step(
     let from = written;
     let sha256 = digest.finish_hex();
     let announced = mover.announced.lock().expect("never poisoned").clone();
+    if session.concat.as_deref() == Some(crate::store::sessions::concat::PARTIAL) {
+        // A partial upload is bytes for a final one, never a file; the
+        // final takes them once every partial is stored.
+        if !state.db.complete_partial(&session, &from, &to).await? {
+            return Ok(Step::Moved);
+        }
+        if let Some(final_id) = session.concat_final {
+            Box::pin(super::concat::stitch(state, final_id)).await?;
+        }
+        return Ok(Step::Closed);
+    }
     let outcome = match mismatch(&session, &sha256, announced.as_deref()) {
         Err(e) => Err(e),
         Ok(()) => complete(state, &session, &from, &to, &sha256).await?,

@@ -3,6 +3,7 @@
 //! face over it that turns requests into appends and appends into
 //! answers; nothing here knows HTTP.
 //!
+//! - `concat`: partial uploads stitched into a final one (tus).
 //! - `open`: opening a session (names, sizes, quota, target file).
 //! - `rules`: plain Rust: pieces, the frontier, the window, what may be
 //!   appended where.
@@ -27,6 +28,7 @@ use crate::{
     store::sessions::{PieceRecord, SessionRecord},
 };
 
+pub mod concat;
 pub mod digest;
 pub mod in_place;
 pub mod open;

@@ -30,6 +30,8 @@ pub struct Opening<'a> {
     pub with_preview: bool,
     /// Hex SHA-256 the completed file must have.
     pub sha256: Option<&'a str>,
+    /// tus concatenation: `concat::PARTIAL` or `concat::FINAL`.
+    pub concat: Option<&'a str>,
 }
 
 /// Opens a session for `opening`: 400 for a bad name or size, a file over
@@ -77,6 +79,7 @@ pub async fn open(state: &AppState, opening: Opening<'_>) -> Result<SessionRecor
             created_by: opening.user,
             created_at: now,
             expires_at: now + state.settings.session_ttl.as_secs() as i64,
+            concat: opening.concat,
         })
         .await
 }

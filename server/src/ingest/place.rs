@@ -171,15 +171,14 @@ pub async fn sweep_leftovers(state: &AppState, session_id: i64, completed: bool)
             state.blobs.list(&BlobKey::new(format!("parts/{session_id}"))?).await?
         }
     };
-    let recorded: std::collections::HashSet<String> = if completed {
-        state.db.pieces(session_id).await?.into_iter().map(|p| p.blob_key).collect()
-    } else {
-        Default::default()
-    };
+    // A blob stays while any piece row names it: a final upload of tus
+    // concatenation names its partials' blobs.
     let mut deleted = 0;
-    for key in candidates.iter().filter(|k| !recorded.contains(k.as_str())) {
-        state.blobs.delete(key).await?;
-        deleted += 1;
+    for key in &candidates {
+        if !state.db.blob_named(key.as_str()).await? {
+            state.blobs.delete(key).await?;
+            deleted += 1;
+        }
     }
     Ok(deleted)
 }

@@ -48,6 +48,18 @@ pub struct SessionRecord {
     pub digest_upto: i64,
     /// The digest's state after `digest_upto` bytes.
     pub digest_state: Option<Vec<u8>>,
+    /// tus concatenation: `partial`, `final`, or `stitched` (a final that
+    /// took its partials' pieces); `None` for every other upload.
+    pub concat: Option<String>,
+    /// On a partial: the final upload that claimed it.
+    pub concat_final: Option<i64>,
+}
+
+/// The `concat` values.
+pub mod concat {
+    pub const PARTIAL: &str = "partial";
+    pub const FINAL: &str = "final";
+    pub const STITCHED: &str = "stitched";
 }
 
 impl SessionRecord {
@@ -60,7 +72,8 @@ impl SessionRecord {
 
 const SESSION_COLUMNS: &str = "s.id, s.account_id, s.file_name, s.file_size, s.mime_type, \
     s.part_size, s.target_file_id, s.with_preview, s.expected_sha256, s.status, s.file_id, \
-    s.version_id, s.created_by, s.created_at, s.expires_at, s.digest_upto, s.digest_state";
+    s.version_id, s.created_by, s.created_at, s.expires_at, s.digest_upto, s.digest_state, \
+    s.concat, s.concat_final";
 
 /// What a new session records.
 pub struct NewSession<'a> {
@@ -75,6 +88,8 @@ pub struct NewSession<'a> {
     pub created_by: i64,
     pub created_at: i64,
     pub expires_at: i64,
+    /// `concat::PARTIAL` or `concat::FINAL` for tus concatenation.
+    pub concat: Option<&'a str>,
 }
 
 /// A stored piece as the database keeps it.
@@ -145,8 +160,8 @@ impl Db {
         let id: i64 = sqlx::query_scalar(
             "insert into upload_sessions (account_id, file_name, file_size, mime_type, part_size, \
              target_file_id, with_preview, expected_sha256, status, \
-             created_by, created_at, expires_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, 'uploading', $9, $10, $11) returning id",
+             created_by, created_at, expires_at, concat) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, 'uploading', $9, $10, $11, $12) returning id",
         )
         .bind(new.account.0)
         .bind(new.file_name)
@@ -159,6 +174,7 @@ impl Db {
         .bind(new.created_by)
         .bind(new.created_at)
         .bind(new.expires_at)
+        .bind(new.concat)
         .fetch_one(self.pool())
         .await?;
         Ok(self.session(id).await?.expect("just inserted"))
@@ -351,6 +367,146 @@ impl Db {
             .await?;
         tx.commit().await?;
         Ok(Completed::Created { version_id })
+    }
+
+    /// Completes a partial upload (tus concatenation): moves the digest
+    /// from `from` to the end (`to`) and closes it, with no file. False
+    /// when another request did first.
+    pub async fn complete_partial(
+        &self,
+        session: &SessionRecord,
+        from: &DigestCursor,
+        to: &DigestCursor,
+    ) -> Result<bool> {
+        let _turn = self.write_turn().await;
+        let moved = sqlx::query(
+            "update upload_sessions set digest_upto = $3, digest_state = $4, status = 'completed' \
+             where id = $1 and digest_upto = $2 and status = 'uploading' and concat = 'partial'",
+        )
+        .bind(session.id)
+        .bind(from.upto)
+        .bind(to.upto)
+        .bind(to.state.as_deref())
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(moved == 1)
+    }
+
+    /// Claims `partials`, in this order, for the final upload `final_id`:
+    /// all or none, and only partials of the account that no final has
+    /// claimed and that may still be used (uploading before their expiry,
+    /// or completed).
+    pub async fn claim_partials(
+        &self,
+        account: AccountId,
+        final_id: i64,
+        partials: &[i64],
+        now: i64,
+    ) -> Result<bool> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool().begin().await?;
+        for (position, partial) in partials.iter().enumerate() {
+            let claimed = sqlx::query(
+                "update upload_sessions set concat_final = $1, concat_position = $2 \
+                 where id = $3 and account_id = $4 and concat = 'partial' and concat_final is null \
+                 and (status = 'completed' or (status = 'uploading' and expires_at > $5))",
+            )
+            .bind(final_id)
+            .bind(position as i64)
+            .bind(partial)
+            .bind(account.0)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if claimed != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The partial uploads a final one claimed, in order.
+    pub async fn partials_of(&self, final_id: i64) -> Result<Vec<SessionRecord>> {
+        let sql = format!(
+            "select {SESSION_COLUMNS} from upload_sessions s where s.concat_final = $1 \
+             order by s.concat_position"
+        );
+        Ok(sqlx::query_as(&sql).bind(final_id).fetch_all(self.pool()).await?)
+    }
+
+    /// Gives the final upload `final_id` its partials' pieces, each
+    /// shifted to where its partial starts in the final, once every
+    /// partial is completed: one transaction, done once (the final turns
+    /// `stitched`). False when a partial is not complete yet or another
+    /// request stitched first.
+    pub async fn stitch(&self, final_id: i64) -> Result<bool> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool().begin().await?;
+        let taken = sqlx::query(
+            "update upload_sessions set concat = 'stitched' \
+             where id = $1 and concat = 'final' and status = 'uploading'",
+        )
+        .bind(final_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let partials: Vec<(i64, i64, String)> = sqlx::query_as(
+            "select id, file_size, status from upload_sessions where concat_final = $1 \
+             order by concat_position",
+        )
+        .bind(final_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        if taken != 1 || partials.iter().any(|(_, _, state)| state != status::COMPLETED) {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let mut shift = 0i64;
+        for (partial, size, _) in partials {
+            sqlx::query(
+                "update upload_pieces set session_id = $1, start_offset = start_offset + $2, \
+                 end_offset = end_offset + $2 where session_id = $3",
+            )
+            .bind(final_id)
+            .bind(shift)
+            .bind(partial)
+            .execute(&mut *tx)
+            .await?;
+            shift += size;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Expires partial uploads nothing will use, so the sweeper frees
+    /// their bytes: completed ones no final claimed before their expiry,
+    /// and any whose final was cancelled or expired.
+    pub async fn expire_partials(&self, now: i64) -> Result<u64> {
+        Ok(sqlx::query(
+            "update upload_sessions set status = 'expired' where concat = 'partial' \
+             and status in ('uploading', 'completed') \
+             and ((concat_final is null and status = 'completed' and expires_at <= $1) \
+                  or concat_final in (select f.id from upload_sessions f \
+                                      where f.status in ('cancelled', 'expired')))",
+        )
+        .bind(now)
+        .execute(self.pool())
+        .await?
+        .rows_affected())
+    }
+
+    /// Whether any piece row, of any session, names `blob_key`.
+    pub async fn blob_named(&self, blob_key: &str) -> Result<bool> {
+        let named: Option<i64> =
+            sqlx::query_scalar("select 1 from upload_pieces where blob_key = $1 limit 1")
+                .bind(blob_key)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(named.is_some())
     }
 
     /// Marks an open session cancelled. False when it was not open.

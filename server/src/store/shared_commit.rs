@@ -251,6 +251,7 @@ mod tests {
             created_by: 0,
             created_at: now,
             expires_at: now + 3600,
+            concat: None,
         })
         .await
         .unwrap()
