@@ -101,6 +101,11 @@ test.describe('tus-js-client', () => {
       cutAt: 600 * 1024 + 7,
     },
     {
+      name: 'the length named at the end (uploadLengthDeferred), 2 MiB chunks',
+      options: { uploadLengthDeferred: true, chunkSize: 2 * MiB },
+      cutAt: MiB + 5,
+    },
+    {
       name: 'four parallel partial uploads concatenated (parallelUploads: 4)',
       options: { parallelUploads: 4 },
       cutAt: 700 * 1024 + 3,

@@ -151,10 +151,13 @@ async fn options_say_what_is_offered(backend: Backend) {
     for extension in [
         "creation",
         "creation-with-upload",
+        "creation-defer-length",
         "expiration",
         "checksum",
         "checksum-trailer",
         "termination",
+        "concatenation",
+        "concatenation-unfinished",
     ] {
         assert!(extensions.contains(&extension), "{extension}");
     }
@@ -257,8 +260,6 @@ async fn the_protocol_refuses_what_it_must(backend: Backend) {
         )
         .await;
     assert!(bad.problem(400, "validation")["detail"].as_str().unwrap().contains("base64"));
-    let deferred = [("authorization", auth.as_str()), ("upload-defer-length", "1")];
-    ctx.tus("POST", "/tus", &deferred, Body::empty()).await.problem(400, "validation");
 
     let bytes = pattern(1000, 3);
     let path = ctx.create(bytes.len(), "a.txt").await;
@@ -826,7 +827,73 @@ async fn unused_partials_expire_and_their_bytes_go(backend: Backend) {
     ctx.app.cleanup().await;
 }
 
+async fn an_upload_may_name_its_length_later(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let auth = format!("Bearer {}", ctx.token);
+    let name = format!("filename {}", STANDARD.encode("stream.log"));
+    let deferred = [
+        ("authorization", auth.as_str()),
+        ("upload-defer-length", "1"),
+        ("upload-metadata", name.as_str()),
+    ];
+    let bytes = pattern(2 * PART + 999, 21);
+    for length_with_last_bytes in [true, false] {
+        let created = ctx.tus("POST", "/tus", &deferred, Body::empty()).await;
+        assert_eq!(created.status, 201, "{}", created.text());
+        let path = path_of(created.header("location").unwrap());
+        let head = ctx.tus("HEAD", &path, &[], Body::empty()).await;
+        assert_eq!(
+            (head.header("upload-defer-length"), head.header("upload-length")),
+            (Some("1"), None)
+        );
+        let first = PART + PART / 2;
+        assert_eq!(ctx.patch(&path, 0, &bytes[..first], &[]).await.status, 204);
+        let length = bytes.len().to_string();
+        let done = if length_with_last_bytes {
+            ctx.patch(&path, first, &bytes[first..], &[("upload-length", &length)]).await
+        } else {
+            assert_eq!(ctx.patch(&path, first, &bytes[first..], &[]).await.status, 204);
+            // Below what is stored: refused; then the length, alone.
+            let short = (bytes.len() - 1).to_string();
+            ctx.patch(&path, bytes.len(), b"", &[("upload-length", &short)])
+                .await
+                .problem(400, "validation");
+            ctx.patch(&path, bytes.len(), b"", &[("upload-length", &length)]).await
+        };
+        assert_eq!(done.status, 204, "{}", done.text());
+        let file = ctx.file_of(&done).await;
+        assert_eq!(file["sha256"], sha256_hex(&bytes));
+        assert_eq!(file["size"], bytes.len());
+        let head = ctx.tus("HEAD", &path, &[], Body::empty()).await;
+        assert_eq!(head.header("upload-length"), Some(length.as_str()));
+        // The length is named once.
+        ctx.patch(&path, bytes.len(), b"", &[("upload-length", "5")])
+            .await
+            .problem(400, "validation");
+    }
+    let both =
+        [("authorization", auth.as_str()), ("upload-defer-length", "1"), ("upload-length", "5")];
+    ctx.tus("POST", "/tus", &both, Body::empty()).await.problem(400, "validation");
+    let two = [("authorization", auth.as_str()), ("upload-defer-length", "2")];
+    ctx.tus("POST", "/tus", &two, Body::empty()).await.problem(400, "validation");
+    // A partial upload without a length cannot be concatenated yet.
+    let partial = [
+        ("authorization", auth.as_str()),
+        ("upload-defer-length", "1"),
+        ("upload-concat", "partial"),
+    ];
+    let created = ctx.tus("POST", "/tus", &partial, Body::empty()).await;
+    let path = path_of(created.header("location").unwrap());
+    let refused = ctx.create_final(&[&path], &ctx.token).await;
+    assert!(refused.problem(400, "validation")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("no length yet"));
+    ctx.app.cleanup().await;
+}
+
 on_both!(
+    an_upload_may_name_its_length_later,
     partial_uploads_are_stitched_without_copying,
     a_final_upload_may_come_before_its_partials_finish,
     concatenation_refuses_what_is_not_a_free_partial_of_the_account,

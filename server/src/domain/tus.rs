@@ -9,8 +9,9 @@ use base64::{engine::general_purpose::STANDARD, Engine as _};
 pub const VERSION: &str = "1.0.0";
 
 /// The extensions `OPTIONS` announces, in `Tus-Extension`'s form.
-pub const EXTENSIONS: &str =
-    "creation,creation-with-upload,expiration,checksum,checksum-trailer,termination";
+pub const EXTENSIONS: &str = "creation,creation-with-upload,creation-defer-length,expiration,\
+                              checksum,checksum-trailer,termination,concatenation,\
+                              concatenation-unfinished";
 
 /// The checksum algorithms `Upload-Checksum` takes.
 pub const CHECKSUM_ALGORITHMS: &str = "sha1,sha256,md5";

@@ -99,6 +99,7 @@ pub async fn open_session(
             with_preview: request.with_preview.unwrap_or(false),
             sha256: request.sha256.as_deref(),
             concat: None,
+            length_deferred: false,
         },
     )
     .await?;

@@ -213,12 +213,11 @@ async fn create(
     if let Some(tus::Concat::Final(urls)) = concat {
         return create_final(&state, &auth, &headers, &urls).await;
     }
-    if headers.contains_key("upload-defer-length") {
-        return Err(Error::validation(
-            "Upload-Defer-Length: send Upload-Length; creation-defer-length is not offered (see \
-             Tus-Extension)",
-        ));
-    }
+    let deferred = match text_header(&headers, &HeaderName::from_static("upload-defer-length"))? {
+        None => false,
+        Some("1") if face == Face::Tus => true,
+        Some(_) => return Err(Error::validation("Upload-Defer-Length can only be 1 (tus)")),
+    };
     let declared = content_length(&headers)?;
     let upload_length = match text_header(&headers, &UPLOAD_LENGTH)? {
         Some(text) => Some(tus::parse_length("Upload-Length", text).map_err(Error::Validation)?),
@@ -237,7 +236,11 @@ async fn create(
             })?)
         }
     };
+    if deferred && upload_length.is_some() {
+        return Err(Error::validation("send Upload-Length or Upload-Defer-Length, not both"));
+    }
     let length = match (upload_length, complete, declared) {
+        _ if deferred => state.settings.max_file_size,
         (Some(length), Some(true), Some(content)) if length != content => {
             return Err(Error::InconsistentLength(format!(
                 "Upload-Length is {length} but the complete upload's content is {content} bytes"
@@ -275,6 +278,7 @@ async fn create(
             with_preview: metadata.with_preview,
             sha256: metadata.sha256.as_deref(),
             concat: concat.map(|_| concat::PARTIAL),
+            length_deferred: deferred,
         },
     )
     .await?;
@@ -338,6 +342,9 @@ async fn create_final(
         if partial.concat_final.is_some() {
             return Err(not_usable("already belongs to a final upload"));
         }
+        if partial.length_deferred != 0 {
+            return Err(not_usable("has no length yet (Upload-Defer-Length); name it first"));
+        }
         if partial.is_expired_at(now_unix()) {
             return Err(not_usable("has expired"));
         }
@@ -360,6 +367,7 @@ async fn create_final(
             with_preview: metadata.with_preview,
             sha256: metadata.sha256.as_deref(),
             concat: Some(concat::FINAL),
+            length_deferred: false,
         },
     )
     .await?;
@@ -419,10 +427,13 @@ async fn offset(
     let received = if completed { session.file_size as u64 } else { at.received };
     let mut answer = Response::builder()
         .status(if face == Face::Tus { StatusCode::OK } else { StatusCode::NO_CONTENT })
-        .header(UPLOAD_LENGTH, session.file_size)
         .header(header::CACHE_CONTROL, "no-store")
         .body(Body::empty())
         .expect("valid headers");
+    match session.length_deferred {
+        0 => answer.headers_mut().insert(UPLOAD_LENGTH, session.file_size.into()),
+        _ => answer.headers_mut().insert("upload-defer-length", HeaderValue::from_static("1")),
+    };
     let concat = concat_header(&state, &session).await?;
     // An unfinished final upload has no offset of its own (tus).
     let is_final = concat.as_deref().is_some_and(|c| c.starts_with("final;"));
@@ -477,6 +488,10 @@ async fn patch(
     if matches!(session.concat.as_deref(), Some(concat::FINAL | concat::STITCHED)) {
         return Err(Error::Forbidden("a final upload takes no bytes: PATCH its partial uploads"));
     }
+    let session = match text_header(&headers, &UPLOAD_LENGTH)? {
+        None => session,
+        Some(text) => name_length(&state, session, text).await?,
+    };
     let length = session.file_size as u64;
     let declared = content_length(&headers)?;
     if face != Face::Tus && session.status == status::COMPLETED && declared != Some(0) {
@@ -503,6 +518,43 @@ async fn patch(
         .expect("valid headers");
     state_headers(&state, face, &session, answer.headers_mut()).await?;
     Ok(answer)
+}
+
+/// `Upload-Length` on a PATCH: names the length of an upload created
+/// with `Upload-Defer-Length` (once, not below what it holds); on any
+/// other upload it must be the length it has.
+async fn name_length(
+    state: &AppState,
+    session: SessionRecord,
+    text: &str,
+) -> Result<SessionRecord> {
+    let length = tus::parse_length("Upload-Length", text).map_err(Error::Validation)?;
+    if session.length_deferred == 0 {
+        if length != session.file_size as u64 {
+            return Err(Error::validation(format!(
+                "Upload-Length is {}; it cannot change",
+                session.file_size
+            )));
+        }
+        return Ok(session);
+    }
+    if length > state.settings.max_file_size {
+        return Err(Error::BodyTooLarge { max: state.settings.max_file_size });
+    }
+    let (at, _) = ingest::position(state, &session).await?;
+    if !state.db.set_length(session.id, length as i64, at.received as i64).await? {
+        return Err(Error::validation(format!(
+            "Upload-Length {length} is below the {} bytes stored, or the length was named before",
+            at.received
+        )));
+    }
+    // The digest starts over from the database's cursor.
+    state.ingest.digest_locks.forget(session.id);
+    if at.received == length {
+        // Everything is here already: the file completes now.
+        ingest::digest::advance(state, session.id, None, true).await?;
+    }
+    state.db.session(session.id).await?.ok_or(Error::NotFound("upload"))
 }
 
 /// Termination (tus), cancellation (the draft): the upload and its bytes

@@ -32,6 +32,9 @@ pub struct Opening<'a> {
     pub sha256: Option<&'a str>,
     /// tus concatenation: `concat::PARTIAL` or `concat::FINAL`.
     pub concat: Option<&'a str>,
+    /// The length comes later (tus creation-defer-length); `file_size` is
+    /// ignored and the largest file allowed is held instead.
+    pub length_deferred: bool,
 }
 
 /// Opens a session for `opening`: 400 for a bad name or size, a file over
@@ -40,12 +43,17 @@ pub struct Opening<'a> {
 pub async fn open(state: &AppState, opening: Opening<'_>) -> Result<SessionRecord> {
     let name = FileName::parse(opening.file_name).map_err(Error::Validation)?;
     let max = state.settings.max_file_size;
-    let size = u64::try_from(opening.file_size)
-        .map_err(|_| Error::validation("file_size must not be negative"))?;
+    let size = match opening.length_deferred {
+        true => max,
+        false => u64::try_from(opening.file_size)
+            .map_err(|_| Error::validation("file_size must not be negative"))?,
+    };
     if size > max {
         return Err(Error::FileTooLarge { size, max });
     }
-    if let Some(quota) = state.settings.quota_bytes {
+    // A deferred length is checked against the quota once it is known,
+    // when the file completes.
+    if let Some(quota) = state.settings.quota_bytes.filter(|_| !opening.length_deferred) {
         let used = state.db.usage(opening.account).await?.used_bytes;
         if used.saturating_add(size) > quota {
             return Err(Error::QuotaExceeded { used, size, quota });
@@ -80,6 +88,7 @@ pub async fn open(state: &AppState, opening: Opening<'_>) -> Result<SessionRecor
             created_at: now,
             expires_at: now + state.settings.session_ttl.as_secs() as i64,
             concat: opening.concat,
+            length_deferred: opening.length_deferred,
         })
         .await
 }

@@ -53,6 +53,9 @@ pub struct SessionRecord {
     pub concat: Option<String>,
     /// On a partial: the final upload that claimed it.
     pub concat_final: Option<i64>,
+    /// 1 while the length is not known yet (tus creation-defer-length):
+    /// `file_size` is then the largest file allowed.
+    pub length_deferred: i64,
 }
 
 /// The `concat` values.
@@ -73,7 +76,7 @@ impl SessionRecord {
 const SESSION_COLUMNS: &str = "s.id, s.account_id, s.file_name, s.file_size, s.mime_type, \
     s.part_size, s.target_file_id, s.with_preview, s.expected_sha256, s.status, s.file_id, \
     s.version_id, s.created_by, s.created_at, s.expires_at, s.digest_upto, s.digest_state, \
-    s.concat, s.concat_final";
+    s.concat, s.concat_final, s.length_deferred";
 
 /// What a new session records.
 pub struct NewSession<'a> {
@@ -90,6 +93,8 @@ pub struct NewSession<'a> {
     pub expires_at: i64,
     /// `concat::PARTIAL` or `concat::FINAL` for tus concatenation.
     pub concat: Option<&'a str>,
+    /// The length is not known yet; `file_size` is the largest allowed.
+    pub length_deferred: bool,
 }
 
 /// A stored piece as the database keeps it.
@@ -160,8 +165,9 @@ impl Db {
         let id: i64 = sqlx::query_scalar(
             "insert into upload_sessions (account_id, file_name, file_size, mime_type, part_size, \
              target_file_id, with_preview, expected_sha256, status, \
-             created_by, created_at, expires_at, concat) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, 'uploading', $9, $10, $11, $12) returning id",
+             created_by, created_at, expires_at, concat, length_deferred) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, 'uploading', $9, $10, $11, $12, $13) \
+             returning id",
         )
         .bind(new.account.0)
         .bind(new.file_name)
@@ -175,6 +181,7 @@ impl Db {
         .bind(new.created_at)
         .bind(new.expires_at)
         .bind(new.concat)
+        .bind(i64::from(new.length_deferred))
         .fetch_one(self.pool())
         .await?;
         Ok(self.session(id).await?.expect("just inserted"))
@@ -507,6 +514,27 @@ impl Db {
                 .fetch_optional(self.pool())
                 .await?;
         Ok(named.is_some())
+    }
+
+    /// Names the length of an upload created without one: once, and not
+    /// below `stored`, the bytes it holds. The whole-file digest starts
+    /// over (it completes the file only when it reaches the end, and it may
+    /// have passed what is now the end unknowingly). False when it was
+    /// named before or the session is not open.
+    pub async fn set_length(&self, session_id: i64, length: i64, stored: i64) -> Result<bool> {
+        let _turn = self.write_turn().await;
+        let set = sqlx::query(
+            "update upload_sessions set file_size = $2, length_deferred = 0, digest_upto = 0, \
+             digest_state = null \
+             where id = $1 and length_deferred = 1 and status = 'uploading' and $2 >= $3",
+        )
+        .bind(session_id)
+        .bind(length)
+        .bind(stored)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(set == 1)
     }
 
     /// Marks an open session cancelled. False when it was not open.

@@ -252,6 +252,7 @@ mod tests {
             created_at: now,
             expires_at: now + 3600,
             concat: None,
+            length_deferred: false,
         })
         .await
         .unwrap()
