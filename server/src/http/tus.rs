@@ -687,7 +687,15 @@ async fn store(
     .map_err(|e| Error::Io(std::io::Error::other(e)))?
 }
 
-/// A body without a checksum: consecutive appends of at most a part each.
+/// Largest piece a streamed PATCH is stored as on local disk: each piece
+/// is made durable and recorded before the next, so fewer, larger pieces
+/// take one flush and one commit per 16 MiB instead of per part; the
+/// piece writer holds a small batch whatever the piece's length. On S3 a
+/// piece is one object held whole before its PUT: a part.
+const LOCAL_PIECE: u64 = 16 * 1024 * 1024;
+
+/// A body without a checksum: consecutive appends of at most a piece
+/// each (see `LOCAL_PIECE`).
 async fn streamed(
     state: &AppState,
     mut session: SessionRecord,
@@ -696,6 +704,10 @@ async fn streamed(
     body: BoxStream<'static, std::result::Result<Bytes, axum::Error>>,
 ) -> Result<(u64, SessionRecord)> {
     let part_size = session.part_size as u64;
+    let piece_size = match state.blobs.part_layout() {
+        crate::blob::PartLayout::SessionBlob => part_size.max(LOCAL_PIECE),
+        crate::blob::PartLayout::BlobPerPart => part_size,
+    };
     let mut source = Pieces { body, leftover: None };
     let mut offset = start;
     loop {
@@ -707,7 +719,7 @@ async fn streamed(
         if left.is_none() && !empty_file && !source.has_more().await? {
             break;
         }
-        let len = left.map(|l| l.min(part_size));
+        let len = left.map(|l| l.min(piece_size));
         let request = Append {
             start: offset,
             part: u32::try_from(offset / part_size + 1).unwrap_or(u32::MAX),
@@ -715,8 +727,9 @@ async fn streamed(
             body_sha256: None,
             whole_digest: None,
             keep_cut: true,
+            max_len: Some(piece_size),
         };
-        let piece = Limited { source: &mut source, left: len.unwrap_or(part_size) };
+        let piece = Limited { source: &mut source, left: len.unwrap_or(piece_size) };
         let appended = match ingest::append(state, &session, request, piece).await {
             // Without a declared length, only bytes past the end are refused
             // for their size.
@@ -786,6 +799,7 @@ async fn checked(
         body_sha256: Some(sha256),
         whole_digest: None,
         keep_cut: false,
+        max_len: None,
     };
     let one = futures::stream::iter([Ok::<_, std::convert::Infallible>(bytes)]);
     let appended = ingest::append(state, &session, request, one).await?;

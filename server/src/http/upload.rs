@@ -126,6 +126,7 @@ pub async fn put_part(
             .get("repr-digest")
             .map(|v| v.to_str().unwrap_or("\u{fffd}").to_owned()),
         keep_cut: true,
+        max_len: None,
     };
     let session_id = session.id;
     // Fair shares first, before the body is read: a session gets its

@@ -71,6 +71,11 @@ pub struct Append {
     pub whole_digest: Option<String>,
     /// Keep the bytes of a body cut off midway, where the store can.
     pub keep_cut: bool,
+    /// The most bytes this append may carry when that is more than the
+    /// session's part size (a tus PATCH streamed to local disk, whose
+    /// piece writer holds a small batch whatever the piece's length);
+    /// `None`: the part size.
+    pub max_len: Option<u64>,
 }
 
 /// Where an append left the session.
@@ -81,6 +86,16 @@ pub struct Appended {
     pub session: SessionRecord,
     /// The version this append completed, if it was the one.
     pub created_version: Option<i64>,
+}
+
+/// The window and limits an append works with: the session's, with the
+/// append's own length limit when it has one.
+pub fn shape_for(state: &AppState, session: &SessionRecord, request: &Append) -> rules::Shape {
+    let mut shape = shape_of(state, session);
+    if let Some(max) = request.max_len {
+        shape.max_part_size = shape.max_part_size.max(max);
+    }
+    shape
 }
 
 /// The window and limits a session works with.

@@ -36,7 +36,7 @@ use crate::{
     state::AppState,
     store::{
         now_unix,
-        sessions::{status, NewPiece, PieceRecord, SessionRecord},
+        sessions::{concat, status, NewPiece, PieceRecord, SessionRecord},
         shared_commit::Hold,
     },
 };
@@ -57,7 +57,7 @@ where
     S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    let shape = super::shape_of(state, session);
+    let shape = super::shape_for(state, session, &request);
     let layout = state.blobs.part_layout();
     let (plan, records, session, claim) = plan_and_claim(state, session, &request).await?;
     if let Some(digest) = &request.whole_digest {
@@ -202,7 +202,7 @@ async fn plan_and_claim(
             None => state.db.session(session.id).await?.ok_or(Error::NotFound("upload session"))?,
         };
         check_open(&session)?;
-        let shape = super::shape_of(state, &session);
+        let shape = super::shape_for(state, &session, request);
         let hashed = session.digest_upto as u64;
         let from = request.start.min(hashed) as i64;
         let until = (request.start + shape.max_part_size)
@@ -235,10 +235,23 @@ async fn plan_and_claim(
     }
 }
 
-/// 404 for a cancelled session, 410 for an expired one.
+/// 404 for a cancelled session, 410 for an expired one; for tus
+/// concatenation, 403 for a final upload (it takes no bytes of its own)
+/// and 400 for a complete partial one (a final may have taken its pieces).
 fn check_open(session: &SessionRecord) -> Result<()> {
     if session.status == status::CANCELLED {
         return Err(Error::NotFound("upload session"));
+    }
+    match session.concat.as_deref() {
+        Some(concat::FINAL | concat::STITCHED) => {
+            return Err(Error::Forbidden(
+                "a final upload takes no bytes: send them to its partial uploads",
+            ))
+        }
+        Some(concat::PARTIAL) if session.status == status::COMPLETED => {
+            return Err(Error::UploadCompleted)
+        }
+        _ => {}
     }
     if session.is_expired_at(now_unix()) {
         return Err(Error::SessionExpired);
