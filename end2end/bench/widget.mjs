@@ -7,6 +7,9 @@
 // each, their ratio per round and the medians (goals: at least 0.85 on
 // the emulated links, 0.7 on loopback), the widget's wasm memory after
 // the uploads, and the release bundle's size (goal: at most 300 KB gzip).
+// Each round also uploads the same file through Uppy (the `uppy` bundle:
+// @uppy/core with @uppy/tus, one PATCH) to Satchel's tus face on the
+// same link, and prints widget / Uppy (goal: at least 1).
 //
 // Run through scripts/bench-widget.sh, which builds the release first.
 // SATCHEL_BENCH_LINKS picks links (default `40ms,150ms,loopback`).
@@ -65,6 +68,24 @@ try {
     document.body.append(input);
   });
   await page.locator('#plain').setInputFiles(file);
+  await page.addScriptTag({ path: path.join(root, 'end2end', 'node_modules', 'uppy', 'dist', 'uppy.min.js') });
+
+  // Uppy: a fresh instance per upload, the picked file, one PATCH.
+  const uppy = async () => page.evaluate(async (token) => {
+    const { Uppy, Tus } = window.Uppy;
+    const picked = document.getElementById('plain').files[0];
+    const instance = new Uppy({ autoProceed: false })
+      .use(Tus, { endpoint: '/tus', headers: { Authorization: `Bearer ${token}` }, retryDelays: null,
+        // Each round is a new upload, not a resume of the last one.
+        storeFingerprintForResuming: false });
+    instance.addFile({ name: picked.name, type: picked.type, data: picked });
+    const started = performance.now();
+    const result = await instance.upload();
+    if (result.failed.length > 0) throw new Error(`Uppy failed: ${result.failed[0].error}`);
+    const ms = performance.now() - started;
+    instance.destroy();
+    return ms;
+  }, token);
 
   // The sink: takes one POST body, counts its bytes, answers 204.
   const sink = createServer((req, res) => {
@@ -121,18 +142,22 @@ try {
     await emulate(link);
     const goal = link === 'loopback' ? 0.7 : 0.85;
     const ratios = [];
-    const results = { streamed: [], widget: [] };
+    const results = { streamed: [], widget: [], uppy: [] };
+    const versusUppy = [];
     console.log(`widget benchmark, ${link}: ${mebibytes} MiB, ${rounds} rounds`);
     for (let r = 1; r <= rounds; r++) {
       const w = mbps(await widget(`${link}-${r}`));
       const s = mbps(await streamed());
+      const u = mbps(await uppy());
       uploads += 1;
       results.widget.push(w);
       results.streamed.push(s);
+      results.uppy.push(u);
       ratios.push(w / s);
-      console.log(`  round ${r}: widget ${w.toFixed(1)} MB/s, one streamed request ${s.toFixed(1)} MB/s, ratio ${(w / s).toFixed(2)}`);
+      versusUppy.push(w / u);
+      console.log(`  round ${r}: widget ${w.toFixed(1)} MB/s, one streamed request ${s.toFixed(1)} MB/s, ratio ${(w / s).toFixed(2)}; Uppy (tus) ${u.toFixed(1)} MB/s, widget / Uppy ${(w / u).toFixed(2)}`);
     }
-    console.log(`  median: widget ${median(results.widget).toFixed(1)} MB/s, streamed ${median(results.streamed).toFixed(1)} MB/s, ratio ${median(ratios).toFixed(2)} (goal >= ${goal})`);
+    console.log(`  median: widget ${median(results.widget).toFixed(1)} MB/s, streamed ${median(results.streamed).toFixed(1)} MB/s, ratio ${median(ratios).toFixed(2)} (goal >= ${goal}); Uppy ${median(results.uppy).toFixed(1)} MB/s, widget / Uppy ${median(versusUppy).toFixed(2)} (goal >= 1)`);
   }
   await emulate('loopback');
   sink.close();
