@@ -130,7 +130,7 @@ async fn openapi_document_is_3_1_and_lists_the_endpoints() {
     assert_eq!(doc.status, StatusCode::OK);
     let doc = doc.json();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
-    for path in ["/healthz", "/metrics", "/api/v4/files/issue_token"] {
+    for path in ["/healthz", "/metrics", "/api/v4/files/issue_token", "/tus", "/tus/{token}"] {
         assert!(doc["paths"][path].is_object(), "{path} documented");
     }
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");

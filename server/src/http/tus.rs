@@ -95,7 +95,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
 /// Which protocol a request speaks: tus 1.0.0, or the IETF draft at an
 /// interop version (`Upload-Draft-Interop-Version`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Face {
+pub enum Face {
     Tus,
     Draft(u8),
 }
@@ -198,7 +198,24 @@ fn options(state: &AppState) -> Response {
 
 /// Creates an upload; with a body (tus's creation-with-upload, the
 /// draft's creation with content), stores it too.
-async fn create(
+#[utoipa::path(post, path = "/tus", tag = "uploads", security(("bearer" = [])),
+    params(
+        ("Tus-Resumable" = Option<String>, Header, description = "1.0.0 (tus), or send Upload-Draft-Interop-Version (6 or 8) for the IETF draft"),
+        ("Upload-Length" = Option<u64>, Header, description = "the upload's length (or Upload-Defer-Length: 1)"),
+        ("Upload-Metadata" = Option<String>, Header, description = "filename, filetype, file_uuid, with_preview, sha256; values base64"),
+        ("Upload-Concat" = Option<String>, Header, description = "partial, or final;<partial upload URLs>"),
+        ("Upload-Complete" = Option<String>, Header, description = "the IETF draft: ?1 or ?0"),
+    ),
+    request_body(description = "optional: the first bytes (creation-with-upload)",
+        content((Vec<u8> = "application/offset+octet-stream"))),
+    responses(
+        (status = 201, description = "created: Location, Upload-Expires, Upload-Offset when bytes came; Satchel-File-Uuid once it is a file"),
+        (status = 400, body = super::problem::Problem),
+        (status = 401, body = super::problem::Problem),
+        (status = 412, body = super::problem::Problem, description = "unsupported-version, with Tus-Version"),
+        (status = 413, body = super::problem::Problem),
+    ))]
+pub async fn create(
     State(state): State<AppState>,
     Extension(face): Extension<Face>,
     auth: Auth,
@@ -405,7 +422,15 @@ async fn concat_header(state: &AppState, session: &SessionRecord) -> Result<Opti
 }
 
 /// The offset: where the next append starts.
-async fn offset(
+#[utoipa::path(head, path = "/tus/{token}", tag = "uploads",
+    params(("token" = String, Path, description = "from Location")),
+    responses(
+        (status = 200, description = "tus: Upload-Offset, Upload-Length (or Upload-Defer-Length), Upload-Metadata, Upload-Concat, Cache-Control: no-store"),
+        (status = 204, description = "the IETF draft: Upload-Offset, Upload-Complete, Upload-Limit"),
+        (status = 404, description = "unknown or terminated"),
+        (status = 410, description = "expired"),
+    ))]
+pub async fn offset(
     State(state): State<AppState>,
     Extension(face): Extension<Face>,
     Path(token): Path<String>,
@@ -456,7 +481,25 @@ async fn offset(
 }
 
 /// Bytes at the offset.
-async fn patch(
+#[utoipa::path(patch, path = "/tus/{token}", tag = "uploads",
+    params(("token" = String, Path, description = "from Location"),
+        ("Upload-Offset" = u64, Header, description = "where the upload stands"),
+        ("Upload-Checksum" = Option<String>, Header, description = "sha1, sha256 or md5, base64"),
+        ("Upload-Length" = Option<u64>, Header, description = "names a deferred length")),
+    request_body(description = "the bytes",
+        content((Vec<u8> = "application/offset+octet-stream"), (Vec<u8> = "application/partial-upload"))),
+    responses(
+        (status = 204, description = "stored: Upload-Offset; Satchel-File-Uuid and Satchel-File once it is a file"),
+        (status = 400, body = super::problem::Problem),
+        (status = 403, body = super::problem::Problem, description = "a final upload of concatenation"),
+        (status = 404, body = super::problem::Problem),
+        (status = 409, body = super::problem::Problem, description = "mismatching-upload-offset"),
+        (status = 410, body = super::problem::Problem, description = "session-expired"),
+        (status = 413, body = super::problem::Problem),
+        (status = 415, body = super::problem::Problem),
+        (status = 460, body = super::problem::Problem, description = "checksum-mismatch; nothing kept"),
+    ))]
+pub async fn patch(
     State(state): State<AppState>,
     Extension(face): Extension<Face>,
     Path(token): Path<String>,
@@ -559,7 +602,14 @@ async fn name_length(
 
 /// Termination (tus), cancellation (the draft): the upload and its bytes
 /// are gone.
-async fn terminate(
+#[utoipa::path(delete, path = "/tus/{token}", tag = "uploads",
+    params(("token" = String, Path, description = "from Location")),
+    responses(
+        (status = 204, description = "terminated; its bytes are freed"),
+        (status = 400, body = super::problem::Problem, description = "complete, or a partial upload a final one took"),
+        (status = 404, body = super::problem::Problem),
+    ))]
+pub async fn terminate(
     State(state): State<AppState>,
     Extension(face): Extension<Face>,
     Path(token): Path<String>,
