@@ -173,9 +173,17 @@ async fn a_large_patch_is_stored_as_parts_and_makes_a_file(backend: Backend) {
     let ctx = Ctx::new(backend).await;
     let bytes = pattern(3 * PART + 12_345, 7);
     let path = ctx.create(bytes.len(), "report.pdf").await;
-    let head = ctx.tus("HEAD", &path, &[], Body::empty()).await;
+    let head = ctx.tus("HEAD", &path, &[("origin", "https://crm.example")], Body::empty()).await;
     assert_eq!(head.status, 200);
     assert_eq!(head.header("upload-offset"), Some("0"));
+    // A page on another origin may read what the faces answer.
+    assert_eq!(head.header("access-control-allow-origin"), Some("*"));
+    let exposed = head.header("access-control-expose-headers").unwrap().to_owned();
+    for name in
+        ["upload-offset", "upload-complete", "upload-limit", "satchel-file-uuid", "location"]
+    {
+        assert!(exposed.contains(name), "{name} in {exposed}");
+    }
     assert_eq!(head.header("upload-length"), Some(bytes.len().to_string().as_str()));
     assert_eq!(head.header("cache-control"), Some("no-store"));
     assert_eq!(head.header("tus-resumable"), Some("1.0.0"));
@@ -295,7 +303,7 @@ async fn the_protocol_refuses_what_it_must(backend: Backend) {
     assert_eq!((empty.status.as_u16(), empty.header("upload-offset")), (204, Some("0")));
     assert_eq!(ctx.offset(&path).await, 0, "nothing of a refused PATCH is kept");
     // A forged or unknown upload URL.
-    ctx.tus("HEAD", "/tus/not-a-token", &[], Body::empty()).await;
+    assert_eq!(ctx.tus("HEAD", "/tus/not-a-token", &[], Body::empty()).await.status, 404);
     let forged = ctx.patch("/tus/not-a-token", 0, &bytes, &[]).await;
     forged.problem(404, "not-found");
     // Then the right bytes complete it.
@@ -447,7 +455,7 @@ async fn an_expired_upload_is_gone(backend: Backend) {
     let ctx = Ctx::with(backend, settings).await;
     let path = ctx.create(10, "late.bin").await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    ctx.tus("HEAD", &path, &[], Body::empty()).await;
+    assert_eq!(ctx.tus("HEAD", &path, &[], Body::empty()).await.status, 410);
     ctx.patch(&path, 0, &pattern(10, 1), &[]).await.problem(410, "session-expired");
     ctx.app.cleanup().await;
 }
@@ -777,7 +785,7 @@ async fn a_final_upload_may_come_before_its_partials_finish(backend: Backend) {
     assert!(head.header("upload-offset").is_none(), "an unfinished final has no offset");
     assert_eq!(head.header("upload-length"), Some(bytes.len().to_string().as_str()));
     // The second partial's last bytes complete the final.
-    ctx.patch(&second, 0, &bytes[PART..PART + 1000], &[]).await;
+    assert_eq!(ctx.patch(&second, 0, &bytes[PART..PART + 1000], &[]).await.status, 204);
     let tail = ctx.patch(&second, 1000, &bytes[PART + 1000..], &[]).await;
     assert_eq!(tail.status, 204, "{}", tail.text());
     let head = ctx.tus("HEAD", &final_path, &[], Body::empty()).await;

@@ -65,7 +65,7 @@ const FILE_UUID: HeaderName = HeaderName::from_static("satchel-file-uuid");
 const FILE_URL: HeaderName = HeaderName::from_static("satchel-file");
 
 /// The headers a browser on another origin may read.
-const EXPOSED: [&str; 11] = [
+const EXPOSED: [&str; 15] = [
     "upload-concat",
     "location",
     "tus-resumable",
@@ -74,7 +74,11 @@ const EXPOSED: [&str; 11] = [
     "tus-max-size",
     "upload-offset",
     "upload-length",
+    "upload-defer-length",
     "upload-expires",
+    "upload-complete",
+    "upload-limit",
+    "upload-draft-interop-version",
     "satchel-file-uuid",
     "satchel-file",
 ];
@@ -640,9 +644,9 @@ pub async fn terminate(
         return Err(Error::NotFound("upload"));
     }
     state.ingest.forget(session.id);
+    // A final's partials go with it: the sweeper expires them and frees
+    // their bytes.
     crate::jobs::free_parts_of(&state, session.id).await?;
-    // A final's partials go with it (the sweeper frees their bytes).
-    state.db.expire_partials(now_unix()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -762,12 +766,12 @@ async fn streamed(
     let mut offset = start;
     loop {
         let left = declared.map(|d| d - (offset - start));
-        if left == Some(0) && !(session.file_size == 0 && offset == 0 && offset == start) {
-            break;
-        }
+        // A zero-byte file still takes its one empty append.
         let empty_file = session.file_size == 0 && offset == 0;
-        if left.is_none() && !empty_file && !source.has_more().await? {
-            break;
+        match left {
+            Some(0) if !empty_file => break,
+            None if !empty_file && !source.has_more().await? => break,
+            _ => {}
         }
         let len = left.map(|l| l.min(piece_size));
         let request = Append {
