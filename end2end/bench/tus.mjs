@@ -16,6 +16,8 @@
 // SATCHEL_BENCH_ROUNDS (default 3), SATCHEL_BENCH_CHUNK_MB (tus-js-client's
 // chunkSize in MiB; default 0: one PATCH for the whole file) and
 // SATCHEL_BENCH_DIR (where the temp dir goes) change the load.
+// SATCHEL_BENCH_LOG sets Satchel's RUST_LOG: `warn,satchel::ingest=debug`
+// prints each stored piece's receive, sync, record and digest times.
 import { Upload } from 'tus-js-client';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -49,7 +51,7 @@ async function main() {
   const chunkMiB = Number(process.env.SATCHEL_BENCH_CHUNK_MB ?? 0);
   const chunkSize = chunkMiB > 0 ? chunkMiB * 1_048_576 : Number.POSITIVE_INFINITY;
   const megabytes = mebibytes * 1.048576;
-  const env = { ...process.env, RUST_LOG: 'warn' };
+  const env = { ...process.env, RUST_LOG: process.env.SATCHEL_BENCH_LOG ?? 'warn' };
 
   const work = mkdtempSync(path.join(process.env.SATCHEL_BENCH_DIR ?? tmpdir(), 'satchel-tus-bench-'));
   const children = [];

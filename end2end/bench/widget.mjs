@@ -12,7 +12,8 @@
 // same link, and prints widget / Uppy (goal: at least 1).
 //
 // Run through scripts/bench-widget.sh, which builds the release first.
-// SATCHEL_BENCH_LINKS picks links (default `40ms,150ms,loopback`).
+// SATCHEL_BENCH_LINKS picks links (default `40ms,150ms,loopback`);
+// SATCHEL_BENCH_SERVER_ARGS adds `satchel serve` flags.
 import { chromium } from '@playwright/test';
 import { spawn, execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -30,6 +31,8 @@ const links = (process.env.SATCHEL_BENCH_LINKS ?? '40ms,150ms,loopback').split('
 const rounds = Number(process.env.SATCHEL_BENCH_ROUNDS ?? 3);
 const port = Number(process.env.SATCHEL_BENCH_PORT ?? 3200);
 const base = `http://127.0.0.1:${port}`;
+// More `satchel serve` flags, space-separated (e.g. `--max-part-size 8388608`).
+const serverArgs = (process.env.SATCHEL_BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean);
 
 const work = mkdtempSync(path.join(process.env.SATCHEL_BENCH_DIR ?? tmpdir(), 'satchel-widget-bench-'));
 const dataDir = path.join(work, 'data');
@@ -41,7 +44,7 @@ const file = path.join(work, 'bench.bin');
 }
 
 const server = spawn(binary, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir,
-  '--database-url', `sqlite://${dataDir}/satchel.db`], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'],
+  '--database-url', `sqlite://${dataDir}/satchel.db`, ...serverArgs], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'],
   env: { ...process.env, RUST_LOG: 'warn' } });
 const stop = () => { server.kill('SIGTERM'); rmSync(work, { recursive: true, force: true }); };
 try {

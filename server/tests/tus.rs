@@ -221,6 +221,28 @@ async fn a_large_patch_is_stored_as_parts_and_makes_a_file(backend: Backend) {
     ctx.app.cleanup().await;
 }
 
+/// One PATCH far larger than a piece on local disk: each piece carries
+/// the whole-file digest on as its bytes arrive, so none is read back.
+async fn a_streamed_patch_hashes_each_byte_once(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let bytes = pattern(40 * 1024 * 1024 + 77, 3);
+    let path = ctx.create(bytes.len(), "big.bin").await;
+    let chunks: Vec<Result<Bytes, std::io::Error>> =
+        bytes.chunks(256 * 1024).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+    let length = bytes.len().to_string();
+    let headers = [
+        ("content-type", "application/offset+octet-stream"),
+        ("upload-offset", "0"),
+        ("content-length", length.as_str()),
+    ];
+    let done = ctx.tus("PATCH", &path, &headers, Body::from_stream(stream::iter(chunks))).await;
+    assert_eq!(done.status, 204, "{}", done.text());
+    assert_eq!(ctx.file_of(&done).await["sha256"], sha256_hex(&bytes));
+    let read_back = ctx.app.state.ingest.read_back.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(read_back, 0, "bytes the digest read back from the store");
+    ctx.app.cleanup().await;
+}
+
 async fn the_protocol_refuses_what_it_must(backend: Backend) {
     let ctx = Ctx::new(backend).await;
     let auth = format!("Bearer {}", ctx.token);
@@ -917,6 +939,7 @@ on_both!(
     the_ietf_draft_creates_appends_and_cancels,
     options_say_what_is_offered,
     a_large_patch_is_stored_as_parts_and_makes_a_file,
+    a_streamed_patch_hashes_each_byte_once,
     the_protocol_refuses_what_it_must,
     checksums_are_checked_before_anything_is_kept,
     a_trailer_that_does_not_match_keeps_nothing,

@@ -77,7 +77,12 @@ pub fn point(state: &AppState, session: &SessionRecord) -> DigestCursor {
     let mover = state.ingest.digest_locks.of(session.id);
     let ahead = mover.ahead.lock().expect("never poisoned").clone();
     match ahead {
-        Some(ahead) if ahead.stored == session.digest_upto => ahead.cursor,
+        // The database's cursor only moves forward, and a cursor is the
+        // same wherever it was worked out (the hasher's state over bytes
+        // that never change once recorded): this process's is good unless
+        // the database moved past what it saw (another node did), even
+        // when `session` was read before this process's last write.
+        Some(ahead) if ahead.stored >= session.digest_upto => ahead.cursor,
         _ => DigestCursor { upto: session.digest_upto, state: session.digest_state.clone() },
     }
 }
@@ -278,13 +283,18 @@ async fn step(
     let to = DigestCursor { upto: last.end as i64, state: Some(digest.state()) };
     if last.end < session.file_size as u64 {
         let write = to.upto - written.upto >= WRITE_EVERY;
-        let keep = (!write).then(|| Ahead { stored: written.upto, cursor: to.clone() });
-        *mover.ahead.lock().expect("never poisoned") = keep;
         if !write {
+            *mover.ahead.lock().expect("never poisoned") =
+                Some(Ahead { stored: written.upto, cursor: to });
             return Ok(Step::Taken);
         }
         // Another node may have moved it first: then look again.
         let moved = state.db.advance_digest(session_id, &written, &to).await?;
+        // Kept where the database now is, so that a request holding the
+        // session as it was before this write still carries the digest
+        // on over its bytes instead of leaving them to be read back.
+        *mover.ahead.lock().expect("never poisoned") =
+            moved.then_some(Ahead { stored: to.upto, cursor: to });
         return Ok(if moved { Step::Taken } else { Step::Moved });
     }
     *mover.ahead.lock().expect("never poisoned") = None;
@@ -403,6 +413,7 @@ async fn hash_stored(
     let range = ByteRange::new(start, start + len)?;
     let fed = state.blobs.hash_range(&key, range, std::mem::take(digest)).await?;
     *digest = fed;
+    state.ingest.read_back.fetch_add(len, Ordering::Relaxed);
     Ok(())
 }
 

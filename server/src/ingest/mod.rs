@@ -46,6 +46,10 @@ pub struct Ingest {
     pub claims: Arc<in_place::Claims>,
     pub digest_locks: digest::DigestLocks,
     pub shares: Arc<shares::Shares>,
+    /// Bytes the whole-file digest read back from the store because
+    /// their request could not carry it on as they arrived (they came
+    /// ahead of it, or after a restart).
+    pub read_back: std::sync::atomic::AtomicU64,
 }
 
 impl Ingest {

@@ -95,7 +95,9 @@ where
             grace: state.settings.min_rate_grace,
         }),
     };
+    let began = std::time::Instant::now();
     let received = receive(body, &plan, receiving, writer.as_mut()).await?;
+    let receiving_took = began.elapsed();
     for (piece, sha) in &received.verified {
         let record = records
             .iter()
@@ -143,13 +145,26 @@ where
         return Err(Error::PartSize("an empty part is only taken for an empty file".into()));
     }
     let written = writer.finish().await?;
+    let durable_at = began.elapsed();
     let piece = Piece { start: from, end: from + written, part: request.part };
     if !record(state, &session, piece, &key, blob_offset, claim).await? {
         lost(state, &session, piece, &key).await?;
         return finish(state, &session, piece.end, None, request.whole_digest.as_deref()).await;
     }
+    let recorded_at = began.elapsed();
     let seed = received.digest.map(|after| Seed { piece, after });
-    finish(state, &session, piece.end, seed, request.whole_digest.as_deref()).await
+    let appended = finish(state, &session, piece.end, seed, request.whole_digest.as_deref()).await;
+    tracing::debug!(
+        session = session.id,
+        start = piece.start,
+        len = written,
+        receive_ms = receiving_took.as_secs_f64() * 1e3,
+        sync_ms = (durable_at - receiving_took).as_secs_f64() * 1e3,
+        record_ms = (recorded_at - durable_at).as_secs_f64() * 1e3,
+        digest_ms = (began.elapsed() - recorded_at).as_secs_f64() * 1e3,
+        "piece stored"
+    );
+    appended
 }
 
 /// Deletes the blobs of a session that takes no more bytes that no piece
