@@ -103,6 +103,39 @@ async fn files_are_renamed_and_switch_versions(backend: Backend) {
     ctx.app.cleanup().await;
 }
 
+/// Names that look like something else are refused where they enter;
+/// an extension that changes length when lowercased renames cleanly.
+async fn names_refuse_bidi_controls_and_odd_extensions_rename(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let kelvin = ctx.upload("a.\u{212A}", &pattern(10, 4), None).await;
+    let uuid = kelvin["uuid"].as_str().unwrap();
+    let renamed = ctx.patch(uuid, json!({"name": "b"})).await;
+    assert_eq!(renamed.status, 200, "{}", renamed.text());
+    assert_eq!(renamed.json()["name"], "b");
+    assert_eq!(renamed.json()["metadata"]["extension"], "k");
+
+    let spoof = json!({"file_name": "invoice\u{202E}fdp.exe", "file_size": 3});
+    let refused = ctx.call("POST", "/v1.0/sessions", Some(spoof)).await.problem(400, "validation");
+    assert!(refused["detail"].as_str().unwrap().contains("U+202E"), "{refused}");
+    let sessions = ctx.call("GET", "/v1.0/sessions", None).await;
+    assert!(!sessions.text().contains("invoice"), "nothing was opened: {}", sessions.text());
+    let refused = ctx.patch(uuid, json!({"name": "\u{2067}x"})).await.problem(400, "validation");
+    assert!(refused["detail"].as_str().unwrap().contains("U+2067"), "{refused}");
+    let file = ctx.call("GET", &format!("/v1.0/files/{uuid}"), None).await.json();
+    assert_eq!(file["name"], "b", "the refused rename changed nothing");
+    ctx.app.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_names_refuse_bidi_controls_and_odd_extensions_rename() {
+    names_refuse_bidi_controls_and_odd_extensions_rename(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_names_refuse_bidi_controls_and_odd_extensions_rename() {
+    names_refuse_bidi_controls_and_odd_extensions_rename(Backend::Postgres).await;
+}
+
 #[tokio::test]
 async fn sqlite_files_are_renamed_and_switch_versions() {
     files_are_renamed_and_switch_versions(Backend::Sqlite).await;

@@ -122,6 +122,37 @@ async fn metrics_count_requests_by_route_and_status() {
     app.cleanup().await;
 }
 
+/// Invented methods, as anyone may send them, share one label value:
+/// the exposition does not grow with them.
+#[tokio::test]
+async fn metrics_do_not_grow_with_invented_methods() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let router = app.router();
+    let invented = |i: usize| {
+        axum::http::Request::builder()
+            .method(format!("BREW{i}").as_str())
+            .uri("/healthz")
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    send(&router, invented(0)).await;
+    let other = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.contains(r#"method="other""#))
+            .map(|l| l.rsplit_once(' ').map_or(l, |(series, _)| series).to_owned())
+            .collect()
+    };
+    let before = other(&send(&router, get("/metrics")).await.text());
+    assert!(!before.is_empty(), "the invented method is counted as other");
+    for i in 1..=50 {
+        send(&router, invented(i)).await;
+    }
+    let text = send(&router, get("/metrics")).await.text();
+    assert!(!text.contains("BREW"), "a method name became a label");
+    assert_eq!(other(&text), before, "fifty more invented methods added series");
+    app.cleanup().await;
+}
+
 #[tokio::test]
 async fn openapi_document_is_3_1_and_lists_the_endpoints() {
     let app = TestApp::new(Backend::Sqlite).await;

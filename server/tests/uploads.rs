@@ -309,6 +309,71 @@ async fn postgres_a_kommo_client_cutting_128_kib_parts_of_a_512_kib_session() {
     a_kommo_client_cutting_128_kib_parts_of_a_512_kib_session(Backend::Postgres).await;
 }
 
+/// A client may ask for its own part size (beyond Kommo): larger parts
+/// on local disk, where a part streams to its place; on S3, where a part
+/// is held whole, no more than `--max-part-size`.
+async fn a_client_may_ask_for_its_part_size(ctx: Ctx, on_s3: bool) {
+    let mib = 1024 * 1024;
+    let bytes = pattern(2 * mib + mib / 2, 23);
+    let asked = if on_s3 { 128 * 1024 } else { mib };
+    let opened = ctx
+        .open(json!({"file_name": "big.bin", "file_size": bytes.len(), "max_part_size": asked}))
+        .await;
+    assert_eq!(opened.status, 200, "{}", opened.text());
+    let session = opened.json();
+    assert_eq!(session["max_part_size"], asked);
+    assert_eq!(session["part_count"], bytes.len().div_ceil(asked));
+    // A part over the size asked for is refused before anything is kept.
+    let url = session["upload_url"].as_str().unwrap();
+    ctx.put(url, &bytes[..asked + 1]).await.problem(413, "body-too-large");
+    let sizes: Vec<usize> = bytes.chunks(asked).map(<[u8]>::len).collect();
+    let last = send_sized(&ctx, &session, &bytes, &sizes).await;
+    assert_eq!(last.status, 200, "{}", last.text());
+    assert_eq!(last.json()["sha256"], sha256_hex(&bytes));
+    // The resume point keeps the session's size.
+    let resumed = send(&ctx.router, get(&path_of(url))).await.json();
+    assert_eq!(resumed["max_part_size"], asked);
+
+    // More than the server's largest gets the largest.
+    let (too_big, largest) = if on_s3 { (256 * 1024, 128 * 1024) } else { (64 * mib, 16 * mib) };
+    let opened =
+        ctx.open(json!({"file_name": "x.bin", "file_size": 10, "max_part_size": too_big})).await;
+    assert_eq!(opened.status, 200, "{}", opened.text());
+    assert_eq!(opened.json()["max_part_size"], largest);
+    for wrong in [json!(1000), json!(65_601), json!("lots")] {
+        let opened =
+            ctx.open(json!({"file_name": "x.bin", "file_size": 10, "max_part_size": wrong})).await;
+        let problem = opened.problem(400, "validation");
+        assert!(problem["detail"].as_str().unwrap().contains("max_part_size"), "{problem}");
+    }
+    ctx.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_a_client_may_ask_for_its_part_size() {
+    let settings = Settings { max_part_size: 512 * 1024, max_file_size: 1 << 26, ..settings() };
+    a_client_may_ask_for_its_part_size(Ctx::with(Backend::Sqlite, settings, None).await, false)
+        .await;
+}
+
+#[tokio::test]
+async fn postgres_a_client_may_ask_for_its_part_size() {
+    let settings = Settings { max_part_size: 512 * 1024, max_file_size: 1 << 26, ..settings() };
+    a_client_may_ask_for_its_part_size(Ctx::with(Backend::Postgres, settings, None).await, false)
+        .await;
+}
+
+#[tokio::test]
+async fn postgres_and_s3_a_client_may_ask_for_its_part_size() {
+    let server = S3Server::start();
+    let url = format!("s3://{}/asked", server.bucket);
+    let blobs: Arc<dyn BlobStore> =
+        Arc::new(S3Store::from_builder(&url, server.builder()).unwrap());
+    let settings = Settings { max_part_size: 128 * 1024, max_file_size: 1 << 26, ..settings() };
+    let ctx = Ctx::with(Backend::Postgres, settings, Some(blobs)).await;
+    a_client_may_ask_for_its_part_size(ctx, true).await;
+}
+
 /// The URL of part `k` from the session's template.
 fn templated(session: &Value, k: usize) -> String {
     session["part_url_template"].as_str().unwrap().replace("{part}", &k.to_string())

@@ -154,6 +154,13 @@ pub fn parse_name(value: &Value, path: &str) -> Result<String, FieldError> {
             format!("must be at most {MAX_NAME_CHARS} characters"),
         ));
     }
+    if let Some(c) = super::invisible::first_in(text) {
+        return Err(FieldError::new(
+            "InvalidCharacter",
+            path,
+            super::invisible::refusal("name", c),
+        ));
+    }
     Ok(text.to_owned())
 }
 
@@ -233,6 +240,10 @@ pub fn parse_file_ref(value: &Value, path: &str, errors: &mut Vec<FieldError>) -
                 join(path, "file_name"),
                 format!("must be at most {MAX_NAME_CHARS} characters"),
             ));
+        }
+        if let Some(c) = super::invisible::first_in(name) {
+            let why = super::invisible::refusal("file_name", c);
+            errors.push(FieldError::new("InvalidCharacter", join(path, "file_name"), why));
         }
     }
     Some(FileRef { file_uuid: file_uuid?, version_uuid, file_name, path: uuid_path })
@@ -365,6 +376,13 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn names_refuse_bidi_controls() {
+        let refused = parse_name(&json!("ACME\u{202E}gpj.exe"), "name").unwrap_err();
+        assert!(format!("{refused:?}").contains("U+202E"), "{refused:?}");
+        assert_eq!(parse_name(&json!(" ACME \u{200D} Ltd "), "name").unwrap(), "ACME \u{200D} Ltd");
+    }
 
     fn fields() -> FieldTypes {
         HashMap::from([(1, FieldType::File), (2, FieldType::Text)])

@@ -50,6 +50,9 @@ impl FileName {
         if name.chars().any(char::is_control) {
             return Err("file_name must not contain control characters".into());
         }
+        if let Some(c) = super::invisible::first_in(name) {
+            return Err(super::invisible::refusal("file_name", c));
+        }
         Ok(FileName(name.to_owned()))
     }
 
@@ -186,6 +189,24 @@ mod tests {
         assert_eq!(bare.renamed("Justfile").unwrap().as_str(), "Justfile");
         assert!(name.renamed("  ").is_err());
         assert!(name.renamed("a\nb").is_err());
+        let spoof = name.renamed("invoice\u{202E}fdp.exe").unwrap_err();
+        assert!(spoof.contains("U+202E"), "{spoof}");
+        assert!(FileName::parse("\u{2067}report.pdf").is_err());
+    }
+
+    /// KELVIN SIGN lowercases to the one-byte `k`: the lowercase extension
+    /// is shorter than the written one, which must never be used to cut
+    /// the written name.
+    #[test]
+    fn extensions_that_change_length_when_lowercased_are_kept_as_written() {
+        let name = FileName::parse("a.\u{212A}").unwrap();
+        assert_eq!(name.extension().as_deref(), Some("k"));
+        assert_eq!(name.renamed("b").unwrap().as_str(), "b.\u{212A}");
+        assert_eq!(name.renamed("b.K").unwrap().as_str(), "b.K");
+        assert_eq!(name.stem(), "a");
+        let v2 = FileName::parse("photo.\u{130}MG").unwrap();
+        assert_eq!(name.with_extension_of(&v2).as_str(), "a.\u{130}MG");
+        assert_eq!(v2.sanitized_stem(), "photo");
     }
 
     #[test]

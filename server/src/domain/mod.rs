@@ -7,6 +7,7 @@ pub mod date_preset;
 pub mod digest;
 pub mod file_name;
 pub mod form;
+pub mod invisible;
 pub mod listing;
 pub mod notes;
 pub mod paging;

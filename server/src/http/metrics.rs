@@ -34,12 +34,29 @@ fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// The method as a label: the methods Satchel answers by name, every
+/// other one (an extension method a client invented) as `other`, so that
+/// no request can add label values without bound.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Records `satchel_http_requests_total` and
 /// `satchel_http_request_duration_seconds` for every request.
 pub async fn track(request: Request, next: Next) -> Response {
     handle();
     let started = Instant::now();
-    let method = request.method().to_string();
+    let method = method_label(request.method()).to_owned();
     // The route template, not the raw path, keeps label cardinality bounded.
     let route = request
         .extensions()

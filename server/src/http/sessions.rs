@@ -27,6 +27,12 @@ pub struct OpenSession {
     pub with_preview: Option<bool>,
     /// Hex SHA-256 the completed file must have (beyond Kommo).
     pub sha256: Option<String>,
+    /// The part size this client wants, in bytes (beyond Kommo): a
+    /// multiple of 64 of at least 65536, granted up to the server's
+    /// largest (16 MiB on local disk, `--max-part-size` on S3); the
+    /// answer's `max_part_size` is what was granted. Absent: the server's
+    /// part size.
+    pub max_part_size: Option<u64>,
 }
 
 pub use app::wire::SessionOpened;
@@ -100,6 +106,7 @@ pub async fn open_session(
             sha256: request.sha256.as_deref(),
             concat: None,
             length_deferred: false,
+            part_size: request.max_part_size,
         },
     )
     .await?;
@@ -109,7 +116,7 @@ pub async fn open_session(
         part_url_template: format!("{upload_url}?part={{part}}"),
         upload_url,
         max_file_size: state.settings.max_file_size,
-        max_part_size: state.settings.max_part_size,
+        max_part_size: session.part_size as u64,
         expires_at: session.expires_at,
         part_count: part_count(&session),
         window: state.settings.upload_window,

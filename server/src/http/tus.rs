@@ -300,6 +300,7 @@ pub async fn create(
             sha256: metadata.sha256.as_deref(),
             concat: concat.map(|_| concat::PARTIAL),
             length_deferred: deferred,
+            part_size: None,
         },
     )
     .await?;
@@ -389,6 +390,7 @@ async fn create_final(
             sha256: metadata.sha256.as_deref(),
             concat: Some(concat::FINAL),
             length_deferred: false,
+            part_size: None,
         },
     )
     .await?;
@@ -741,15 +743,12 @@ async fn store(
     .map_err(|e| Error::Io(std::io::Error::other(e)))?
 }
 
-/// Largest piece a streamed PATCH is stored as on local disk: each piece
-/// is made durable and recorded before the next, so fewer, larger pieces
-/// take one flush and one commit per 16 MiB instead of per part; the
+/// A body without a checksum: consecutive appends of at most a piece
+/// each. On local disk a piece is up to `LOCAL_MAX_PART_SIZE`: each is
+/// made durable and recorded before the next, so fewer, larger pieces
+/// take one flush and one commit per 16 MiB instead of per part, and the
 /// piece writer holds a small batch whatever the piece's length. On S3 a
 /// piece is one object held whole before its PUT: a part.
-const LOCAL_PIECE: u64 = 16 * 1024 * 1024;
-
-/// A body without a checksum: consecutive appends of at most a piece
-/// each (see `LOCAL_PIECE`).
 async fn streamed(
     state: &AppState,
     mut session: SessionRecord,
@@ -759,7 +758,7 @@ async fn streamed(
 ) -> Result<(u64, SessionRecord)> {
     let part_size = session.part_size as u64;
     let piece_size = match state.blobs.part_layout() {
-        crate::blob::PartLayout::SessionBlob => part_size.max(LOCAL_PIECE),
+        crate::blob::PartLayout::SessionBlob => part_size.max(ingest::open::LOCAL_MAX_PART_SIZE),
         crate::blob::PartLayout::BlobPerPart => part_size,
     };
     let mut source = Pieces { body, leftover: None };

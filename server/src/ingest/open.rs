@@ -2,6 +2,7 @@
 //! digest and target-file rules every protocol shares.
 
 use crate::{
+    blob::PartLayout,
     domain::{
         digest::parse_sha256_hex,
         file_name::FileName,
@@ -35,6 +36,39 @@ pub struct Opening<'a> {
     /// The length comes later (tus creation-defer-length); `file_size` is
     /// ignored and the largest file allowed is held instead.
     pub length_deferred: bool,
+    /// The part size the client asked for (beyond Kommo); `None`: the
+    /// server's `--max-part-size`.
+    pub part_size: Option<u64>,
+}
+
+/// The smallest part size a client may ask for.
+pub const MIN_PART_SIZE: u64 = 64 * 1024;
+
+/// The largest part a session may take on local disk, where a part
+/// streams to its place through a small batch whatever its length. On S3
+/// a part is held whole for its PUT, so `--max-part-size` is the most.
+pub const LOCAL_MAX_PART_SIZE: u64 = 16 * 1024 * 1024;
+
+/// The largest part size a client may ask for on this server.
+pub fn largest_part_size(state: &AppState) -> u64 {
+    match state.blobs.part_layout() {
+        PartLayout::SessionBlob => state.settings.max_part_size.max(LOCAL_MAX_PART_SIZE),
+        PartLayout::BlobPerPart => state.settings.max_part_size,
+    }
+}
+
+/// The part size a session gets: the server's, or the one asked for (a
+/// multiple of 64 from `MIN_PART_SIZE`) capped at `largest_part_size`;
+/// the answer tells the client which.
+fn part_size(state: &AppState, asked: Option<u64>) -> Result<u64> {
+    let Some(asked) = asked else { return Ok(state.settings.max_part_size) };
+    let least = MIN_PART_SIZE.min(state.settings.max_part_size);
+    if asked < least || !asked.is_multiple_of(64) {
+        return Err(Error::validation(format!(
+            "max_part_size must be a multiple of 64 of at least {least} bytes, not {asked}"
+        )));
+    }
+    Ok(asked.min(largest_part_size(state)))
 }
 
 /// Opens a session for `opening`: 400 for a bad name or size, a file over
@@ -42,6 +76,7 @@ pub struct Opening<'a> {
 /// file; 404 for an unknown one.
 pub async fn open(state: &AppState, opening: Opening<'_>) -> Result<SessionRecord> {
     let name = FileName::parse(opening.file_name).map_err(Error::Validation)?;
+    let part_size = part_size(state, opening.part_size)?;
     let max = state.settings.max_file_size;
     let size = match opening.length_deferred {
         true => max,
@@ -80,7 +115,7 @@ pub async fn open(state: &AppState, opening: Opening<'_>) -> Result<SessionRecor
             file_name: name.as_str(),
             file_size: size as i64,
             mime_type: &mime,
-            part_size: state.settings.max_part_size as i64,
+            part_size: part_size as i64,
             target_file_id,
             with_preview: opening.with_preview,
             expected_sha256: sha256.as_deref(),
