@@ -7,7 +7,10 @@ import AxeBuilder from '@axe-core/playwright';
 import { createToken } from './support';
 
 const MB = 1_000_000;
+/** The part size the tests that count parts ask for (`?part_size=`); the
+ * widget's own default is larger. */
 const PART = 524_288;
+const SMALL_PARTS = `?part_size=${PART}`;
 
 const made: string[] = [];
 test.afterAll(() => made.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
@@ -127,7 +130,7 @@ test('uploads complete intact with several parts in flight while a fifth of the 
     return route.continue();
   });
   const files = [makeFile('one.bin', 6 * MB), makeFile('two.bin', 5 * MB + 123)];
-  await openWidget(page);
+  await openWidget(page, SMALL_PARTS);
   await pick(page, files.map((f) => f.path));
   const done = await waitForCompletions(page, 2, 180_000);
   for (const f of files) {
@@ -148,7 +151,7 @@ test('going offline mid-upload resumes by itself and re-sends at most the parts 
     return route.continue().catch(() => {});
   });
   const file = makeFile('offline.bin', 12 * MB);
-  await openWidget(page);
+  await openWidget(page, SMALL_PARTS);
   await pick(page, [file.path]);
   const row = page.locator('li.upload');
   await expect.poll(async () => Number(await page.getByRole('progressbar', { name: /offline\.bin/ }).getAttribute('aria-valuenow'))).toBeGreaterThan(10);
@@ -191,7 +194,7 @@ test('after a reload mid-upload, picking the same file re-sends at most the part
       if ((await r.response())?.status() === 202) acknowledged.add(key(r));
     }
   });
-  await openWidget(page);
+  await openWidget(page, SMALL_PARTS);
   await pick(page, [file.path]);
   await expect.poll(() => acknowledged.size, { timeout: 30_000 }).toBeGreaterThan(6);
   reloading = true;
@@ -227,7 +230,7 @@ test('pause, resume and cancel; cancel frees the session', async ({ page }) => {
     }
   });
   const file = makeFile('pause.bin', 40 * MB);
-  await openWidget(page);
+  await openWidget(page, SMALL_PARTS);
   await pick(page, [file.path]);
   const row = page.locator('li.upload');
   const bar = page.getByRole('progressbar', { name: /pause\.bin/ });
@@ -255,7 +258,7 @@ test('pausing and resuming, again and again, is never counted as a failure', asy
     return route.continue().catch(() => {});
   });
   const file = makeFile('pauses.bin', 60 * MB);
-  await openWidget(page);
+  await openWidget(page, SMALL_PARTS);
   await pick(page, [file.path]);
   const row = page.locator('li.upload');
   // More pauses than the failures that stop an upload (12); a pause that
@@ -272,7 +275,8 @@ test('pausing and resuming, again and again, is never counted as a failure', asy
 
 test('three files at once, events reach the host page, keyboard only, and no serious axe violations', async ({ page }) => {
   const files = [makeFile('a.txt', 300_000), makeFile('b.pdf', 1 * MB), makeFile('c.png', 2 * MB + 7)];
-  await openWidget(page, '?concurrency=3');
+  // Parts of 512 KiB, so the larger files report progress before they end.
+  await openWidget(page, `${SMALL_PARTS}&concurrency=3`);
   // Keyboard alone: tab to "Choose files", press Enter, pick in the chooser.
   const chooser = page.waitForEvent('filechooser');
   await page.keyboard.press('Tab');

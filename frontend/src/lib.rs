@@ -15,7 +15,7 @@ pub fn hydrate() {
 
 /// Mounts the upload widget inside `element`. `options` is an object:
 /// `{endpoint?, token, mode?, file_uuid?, entity?: {type, id}, field_id?,
-/// language?, concurrency?}` (see `UploaderOptions::from_json`). The
+/// language?, concurrency?, part_size?}` (see `UploaderOptions::from_json`). The
 /// element receives `satchel:upload-progress`, `satchel:upload-complete`
 /// and `satchel:upload-error` events. Throws on bad options.
 #[wasm_bindgen]

@@ -143,6 +143,8 @@ pub struct UploaderOptions {
     pub concurrency: usize,
     /// A BCP 47 tag; `None` follows the browser.
     pub language: Option<String>,
+    /// The part size asked of the server (it grants up to its largest).
+    pub part_size: u64,
 }
 
 impl Default for UploaderOptions {
@@ -154,6 +156,7 @@ impl Default for UploaderOptions {
             follow_up: FollowUp::None,
             concurrency: 3,
             language: None,
+            part_size: DEFAULT_PART_SIZE,
         }
     }
 }
@@ -161,10 +164,21 @@ impl Default for UploaderOptions {
 /// Most uploads at once an embedder may ask for.
 pub const MAX_CONCURRENCY: usize = 8;
 
+/// The part size the widget asks for unless told otherwise. Each part
+/// costs a request, a flush and a commit, so larger parts carry more
+/// bytes per cost; but a part shows as progress only once it is stored,
+/// and on a 50 Mbit/s link several 4 MiB parts sharing it take a few
+/// seconds each.
+pub const DEFAULT_PART_SIZE: u64 = 4 * 1024 * 1024;
+
+/// The part sizes an embedder may ask for: what servers take (a multiple
+/// of 64 from 64 KiB) up to the largest one grants on local disk.
+pub const PART_SIZES: std::ops::RangeInclusive<u64> = 65_536..=16 * 1024 * 1024;
+
 impl UploaderOptions {
     /// The options `mount(element, options)` takes, as JSON:
     /// `{endpoint?, token, mode?, file_uuid?, entity?: {type, id},
-    /// field_id?, language?, concurrency?}`. `mode` is `new` (default),
+    /// field_id?, language?, concurrency?, part_size?}`. `mode` is `new` (default),
     /// `version` (needs `file_uuid`), or after the upload `attach`, `note`
     /// or `field` (need `entity`; `field` also `field_id`).
     pub fn from_json(text: &str) -> Result<UploaderOptions, String> {
@@ -225,6 +239,16 @@ impl UploaderOptions {
                 .ok_or(format!("options.concurrency must be 1 to {MAX_CONCURRENCY}"))?
                 as usize,
         };
+        let part_size = match &value["part_size"] {
+            Value::Null => DEFAULT_PART_SIZE,
+            v => v.as_u64().filter(|n| PART_SIZES.contains(n) && n.is_multiple_of(64)).ok_or(
+                format!(
+                    "options.part_size must be a multiple of 64 from {} to {} bytes",
+                    PART_SIZES.start(),
+                    PART_SIZES.end()
+                ),
+            )?,
+        };
         Ok(UploaderOptions {
             endpoint: string("endpoint")?.unwrap_or_default(),
             token,
@@ -232,6 +256,7 @@ impl UploaderOptions {
             follow_up,
             concurrency,
             language: string("language")?,
+            part_size,
         })
     }
 }
@@ -254,6 +279,9 @@ mod tests {
             FollowUp::Field { entity_type: "leads".into(), id: 7, field_id: 3 }
         );
         assert_eq!((full.concurrency, full.language.as_deref()), (2, Some("pt-BR")));
+        assert_eq!(full.part_size, DEFAULT_PART_SIZE);
+        let small = UploaderOptions::from_json(r#"{"token": "t", "part_size": 524288}"#);
+        assert_eq!(small.unwrap().part_size, 524_288);
         let version =
             UploaderOptions::from_json(r#"{"token": "t", "mode": "version", "file_uuid": "u"}"#);
         assert_eq!(version.unwrap().file_uuid.as_deref(), Some("u"));
@@ -272,6 +300,9 @@ mod tests {
                 "field_id",
             ),
             (r#"{"token": "t", "concurrency": 0}"#, "concurrency"),
+            (r#"{"token": "t", "part_size": 1000}"#, "part_size"),
+            (r#"{"token": "t", "part_size": 65601}"#, "part_size"),
+            (r#"{"token": "t", "part_size": 33554432}"#, "part_size"),
             ("not json", "options"),
         ] {
             let error = UploaderOptions::from_json(bad).unwrap_err();

@@ -23,14 +23,6 @@ use crate::{
     wire::{ResumeView, SessionOpened},
 };
 
-/// The part size the widget asks for; the server grants up to its
-/// largest (16 MiB on local disk, its `--max-part-size` on S3) and says
-/// what it granted. Each part costs a request, a flush and a commit, so
-/// larger parts carry more bytes per cost; but a part shows as progress
-/// only once it is stored, and on a 50 Mbit/s link several 4 MiB parts
-/// sharing it take a few seconds each.
-pub const ASKED_PART_SIZE: u64 = 4 * 1024 * 1024;
-
 impl Engine {
     /// Opens a session (retrying network trouble); `Err` on a refusal.
     pub(super) async fn open(
@@ -42,7 +34,7 @@ impl Engine {
         let mut body = json!({
             "file_name": file.name(),
             "file_size": file.size() as u64,
-            "max_part_size": ASKED_PART_SIZE,
+            "max_part_size": self.options.part_size,
         });
         if !file.type_().is_empty() {
             body["content_type"] = json!(file.type_());
