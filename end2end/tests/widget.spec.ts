@@ -97,6 +97,17 @@ test('a 25 MB file uploads through the embedded widget and arrives byte for byte
   await page.screenshot({ path: 'test-results/widget-25mb.png', fullPage: true });
 });
 
+test('a file over the size the browser hashes at once is hashed part by part and arrives intact', async ({ page }) => {
+  // NATIVE_WHOLE_MAX is 128 MiB: past it the whole-file digest is carried
+  // over the parts in wasm.
+  const file = makeFile('huge.bin', 128 * 1_048_576 + 4099);
+  await openWidget(page);
+  await pick(page, [file.path]);
+  const [done] = await waitForCompletions(page, 1, 180_000);
+  expect(done.sha256).toBe(file.sha256);
+  expect((await apiFile(page, done.uuid)).sha256).toBe(file.sha256);
+});
+
 /** The most part POSTs the page had on the wire at once. */
 function peakInFlight(page: Page): () => number {
   let now = 0;

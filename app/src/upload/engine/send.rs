@@ -7,7 +7,9 @@
 //!   the connections a browser opens to one host), each within `window`
 //!   parts past the bytes the server holds without a gap.
 //! - Each part carries its SHA-256 (`Content-Digest`). The whole file's
-//!   SHA-256 is carried over the parts in order; the part that ends the
+//!   SHA-256 is the browser's own for files up to `NATIVE_WHOLE_MAX`
+//!   (read once, hashed natively while the parts go out), else carried
+//!   over the parts in order in wasm; the part that ends the
 //!   file goes last, alone, announcing it (`Repr-Digest`), so it is the
 //!   one that completes the file and the server checks the digest; the
 //!   engine checks the digest the server reports too.
@@ -35,7 +37,7 @@ use web_sys::AbortController;
 
 use super::{
     hex,
-    reading::{read, Prepared},
+    reading::{native_whole, read, NativeWhole, Prepared},
     resume::forget,
     transport::{finish_request, online, problem, start_request, Body},
     Engine, Outcome, Stop, MAX_FAILURES, MAX_RESENDS, PROGRESS_EVERY_MS,
@@ -60,11 +62,24 @@ struct Part {
     end: u64,
 }
 
-/// The whole-file digest, carried over the file in order.
+/// The whole-file digest: the browser's own for a file it can read at
+/// once (`native_whole`), else carried over the file in order in wasm.
 struct Whole {
+    native: Option<NativeWhole>,
     hasher: Sha256,
     /// Bytes fed so far: `[0, to)`.
     to: u64,
+}
+
+impl Whole {
+    fn of(file: &web_sys::File) -> Whole {
+        Whole { native: native_whole(file), hasher: Sha256::new(), to: 0 }
+    }
+
+    /// Whether the parts' bytes must be fed to the wasm hasher.
+    fn stepwise(&self) -> bool {
+        self.native.is_none()
+    }
 }
 
 impl Engine {
@@ -110,7 +125,7 @@ impl Engine {
         };
         let parts = Parts::new(size, saved.part_size)
             .ok_or_else(|| Stop::Failed("the server named no part size".into()))?;
-        let mut whole = Whole { hasher: Sha256::new(), to: 0 };
+        let mut whole = Whole::of(file);
         let mut failures = 0;
         loop {
             let burst = Burst::new(&view, parts)?;
@@ -179,18 +194,21 @@ impl Engine {
                     break;
                 }
                 burst.todo.pop_front();
-                self.catch_up(item, file, key, whole, part.start, burst.parts.part_size).await?;
+                let part_size = burst.parts.part_size;
+                if whole.stepwise() {
+                    self.catch_up(item, file, key, whole, part.start, part_size).await?;
+                }
                 item.status.set(Status::Uploading);
-                let prepared = Prepared::read(file, part.start, part.end).await?;
-                if whole.to == part.start {
+                let prepared = Prepared::read(file, part.start, part.end, whole.stepwise()).await?;
+                if whole.stepwise() && whole.to == part.start {
                     whole.hasher.update(&prepared.bytes);
                     whole.to = part.end;
                 }
                 let mut headers =
                     vec![("content-digest", format!("sha-256=:{}:", prepared.digest))];
-                if part.end == size && whole.to == size {
-                    let digest = STANDARD.encode(whole.hasher.clone().finalize());
-                    headers.push(("repr-digest", format!("sha-256=:{digest}:")));
+                if part.end == size {
+                    let digest = self.whole_digest(item, file, key, whole, part_size).await?;
+                    headers.push(("repr-digest", format!("sha-256=:{}:", STANDARD.encode(digest))));
                 }
                 let url = burst.url_of(part, upload_url);
                 let body = Body::Blob(prepared.slice.as_ref());
@@ -213,8 +231,9 @@ impl Engine {
                     }
                 }
                 Ok((200, json, _)) => {
-                    let ours = hex(&whole.hasher.clone().finalize());
-                    if whole.to != size || json["sha256"].as_str() != Some(ours.as_str()) {
+                    let part_size = burst.parts.part_size;
+                    let ours = hex(&self.whole_digest(item, file, key, whole, part_size).await?);
+                    if json["sha256"].as_str() != Some(ours.as_str()) {
                         forget(key);
                         return Err(Stop::Failed(format!(
                             "the server reports SHA-256 {} for a file whose SHA-256 is {ours}",
@@ -258,6 +277,30 @@ impl Engine {
             Ended::Failed(_) if paused || aborted => Ended::Paused,
             other => other,
         })
+    }
+
+    /// The whole file's SHA-256: the browser's, or, when it has none (or
+    /// its read failed), the wasm hasher's, fed the rest of the file first.
+    async fn whole_digest(
+        &self,
+        item: Item,
+        file: &web_sys::File,
+        key: &str,
+        whole: &mut Whole,
+        part_size: u64,
+    ) -> Outcome<[u8; 32]> {
+        if let Some(native) = whole.native.clone() {
+            if let Ok(digest) = native.await {
+                if let Ok(digest) = <[u8; 32]>::try_from(digest) {
+                    return Ok(digest);
+                }
+            }
+            whole.native = None;
+        }
+        let size = file.size() as u64;
+        self.catch_up(item, file, key, whole, size, part_size).await?;
+        item.status.set(Status::Uploading);
+        Ok(whole.hasher.clone().finalize().into())
     }
 
     /// Feeds the whole-file digest the bytes before `start` that the
