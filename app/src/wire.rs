@@ -4,6 +4,16 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The smallest part size a client may ask for when it opens a session
+/// (`max_part_size` in the request, beyond Kommo); it must be a multiple
+/// of 64 too.
+pub const MIN_PART_SIZE: u64 = 64 * 1024;
+
+/// The largest part size a server with local-disk storage grants, where a
+/// part streams to its place through a small batch whatever its length
+/// (on S3, where a part is held whole, the server's `--max-part-size`).
+pub const LOCAL_MAX_PART_SIZE: u64 = 16 * 1024 * 1024;
+
 /// `POST /v1.0/sessions`: an upload session opened.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

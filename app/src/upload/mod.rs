@@ -172,8 +172,9 @@ pub const MAX_CONCURRENCY: usize = 8;
 pub const DEFAULT_PART_SIZE: u64 = 4 * 1024 * 1024;
 
 /// The part sizes an embedder may ask for: what servers take (a multiple
-/// of 64 from 64 KiB) up to the largest one grants on local disk.
-pub const PART_SIZES: std::ops::RangeInclusive<u64> = 65_536..=16 * 1024 * 1024;
+/// of 64 from `MIN_PART_SIZE`) up to the largest one grants on local disk.
+pub const PART_SIZES: std::ops::RangeInclusive<u64> =
+    crate::wire::MIN_PART_SIZE..=crate::wire::LOCAL_MAX_PART_SIZE;
 
 impl UploaderOptions {
     /// The options `mount(element, options)` takes, as JSON:

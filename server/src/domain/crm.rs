@@ -154,14 +154,19 @@ pub fn parse_name(value: &Value, path: &str) -> Result<String, FieldError> {
             format!("must be at most {MAX_NAME_CHARS} characters"),
         ));
     }
-    if let Some(c) = super::invisible::first_in(text) {
-        return Err(FieldError::new(
-            "InvalidCharacter",
-            path,
-            super::invisible::refusal("name", c),
-        ));
-    }
+    visible(text, path, "name")?;
     Ok(text.to_owned())
+}
+
+/// A name without bidirectional controls or invisible formatting
+/// characters (`invisible`).
+fn visible(name: &str, path: &str, what: &str) -> Result<(), FieldError> {
+    match super::invisible::first_in(name) {
+        Some(c) => {
+            Err(FieldError::new("InvalidCharacter", path, super::invisible::refusal(what, c)))
+        }
+        None => Ok(()),
+    }
 }
 
 fn parse_text(value: &Value, path: &str) -> Result<String, FieldError> {
@@ -241,9 +246,8 @@ pub fn parse_file_ref(value: &Value, path: &str, errors: &mut Vec<FieldError>) -
                 format!("must be at most {MAX_NAME_CHARS} characters"),
             ));
         }
-        if let Some(c) = super::invisible::first_in(name) {
-            let why = super::invisible::refusal("file_name", c);
-            errors.push(FieldError::new("InvalidCharacter", join(path, "file_name"), why));
+        if let Err(e) = visible(name, &join(path, "file_name"), "file_name") {
+            errors.push(e);
         }
     }
     Some(FileRef { file_uuid: file_uuid?, version_uuid, file_name, path: uuid_path })

@@ -16,7 +16,7 @@ pub fn first_in(text: &str) -> Option<char> {
 
 /// Whether `c` is a bidirectional control or an invisible formatting
 /// character (see the module doc).
-pub fn is_deceptive(c: char) -> bool {
+fn is_deceptive(c: char) -> bool {
     matches!(c,
         // Bidirectional marks, embeddings, overrides and isolates.
         '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'

@@ -744,7 +744,8 @@ async fn store(
 }
 
 /// A body without a checksum: consecutive appends of at most a piece
-/// each. On local disk a piece is up to `LOCAL_MAX_PART_SIZE`: each is
+/// each, the largest part the server grants (`largest_part_size`). On
+/// local disk that is at least `LOCAL_MAX_PART_SIZE`: each piece is
 /// made durable and recorded before the next, so fewer, larger pieces
 /// take one flush and one commit per 16 MiB instead of per part, and the
 /// piece writer holds a small batch whatever the piece's length. On S3 a
@@ -757,10 +758,7 @@ async fn streamed(
     body: BoxStream<'static, std::result::Result<Bytes, axum::Error>>,
 ) -> Result<(u64, SessionRecord)> {
     let part_size = session.part_size as u64;
-    let piece_size = match state.blobs.part_layout() {
-        crate::blob::PartLayout::SessionBlob => part_size.max(ingest::open::LOCAL_MAX_PART_SIZE),
-        crate::blob::PartLayout::BlobPerPart => part_size,
-    };
+    let piece_size = ingest::open::largest_part_size(state);
     let mut source = Pieces { body, leftover: None };
     let mut offset = start;
     loop {

@@ -1,6 +1,8 @@
 //! Opening an upload session, whatever face asks: the name, size, quota,
 //! digest and target-file rules every protocol shares.
 
+pub use app::wire::{LOCAL_MAX_PART_SIZE, MIN_PART_SIZE};
+
 use crate::{
     blob::PartLayout,
     domain::{
@@ -40,14 +42,6 @@ pub struct Opening<'a> {
     /// server's `--max-part-size`.
     pub part_size: Option<u64>,
 }
-
-/// The smallest part size a client may ask for.
-pub const MIN_PART_SIZE: u64 = 64 * 1024;
-
-/// The largest part a session may take on local disk, where a part
-/// streams to its place through a small batch whatever its length. On S3
-/// a part is held whole for its PUT, so `--max-part-size` is the most.
-pub const LOCAL_MAX_PART_SIZE: u64 = 16 * 1024 * 1024;
 
 /// The largest part size a client may ask for on this server.
 pub fn largest_part_size(state: &AppState) -> u64 {

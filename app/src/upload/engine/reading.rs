@@ -1,5 +1,6 @@
 //! Reading the picked file: one slice at a time (`Blob.slice`), so only
-//! the part being hashed is in memory.
+//! the part being hashed is in memory; a file of up to `NATIVE_WHOLE_MAX`
+//! is also read once whole, for the browser to hash.
 
 use base64::{engine::general_purpose::STANDARD, Engine as _};
 use futures::{future::LocalBoxFuture, FutureExt};
@@ -17,6 +18,7 @@ pub struct Prepared {
     /// file changed since it was hashed, the server's Content-Digest
     /// check refuses it (460) and the part is read again.
     pub slice: gloo_file::Blob,
+    /// The part's bytes when asked for (`keep`), else empty.
     pub bytes: Vec<u8>,
     /// Base64, as `Content-Digest` wants it.
     pub digest: String,
@@ -27,102 +29,84 @@ impl Prepared {
     /// when `keep` (the whole-file digest is carried on in wasm).
     pub async fn read(file: &web_sys::File, start: u64, end: u64, keep: bool) -> Outcome<Prepared> {
         let slice = gloo_file::Blob::from(file.clone()).slice(start, end);
-        let buffer = JsFuture::from(AsRef::<web_sys::Blob>::as_ref(&slice).array_buffer()).await;
+        let read = JsFuture::from(AsRef::<web_sys::Blob>::as_ref(&slice).array_buffer()).await;
+        let buffer = checked(read, end - start)?;
         // The part's own digest comes from the browser's SHA-256 where the
         // page may use it (a secure context), natively and beside the copy
-        // into the page's memory; the whole file's digest is carried on
-        // in wasm, which can hash in steps, unless the browser hashes the
-        // whole file itself (`native_whole`).
-        let native = buffer.as_ref().ok().and_then(native_sha256);
-        if let (Some(pending), false) = (&native, keep) {
-            let len =
-                buffer.as_ref().map_or(0, |b| js_sys::ArrayBuffer::from(b.clone()).byte_length());
-            if u64::from(len) != end - start {
-                return Err(Stop::Failed("the file changed while it was being uploaded".into()));
-            }
-            if let Ok(digest) = JsFuture::from(pending.clone()).await {
-                let digest = STANDARD.encode(js_sys::Uint8Array::new(&digest).to_vec());
-                return Ok(Prepared { slice, bytes: Vec::new(), digest });
-            }
-        }
-        let bytes = bytes_of(buffer, end - start)?;
+        // into the page's memory, which only the wasm hasher needs.
+        let native = native_sha256(&buffer).map(JsFuture::from);
+        let copy = || js_sys::Uint8Array::new(&buffer).to_vec();
+        let bytes = if keep { copy() } else { Vec::new() };
         let digest = match native {
-            Some(pending) => match JsFuture::from(pending).await {
-                Ok(digest) => STANDARD.encode(js_sys::Uint8Array::new(&digest).to_vec()),
-                Err(_) => STANDARD.encode(Sha256::digest(&bytes)),
-            },
-            None => STANDARD.encode(Sha256::digest(&bytes)),
+            Some(pending) => pending.await.ok().map(|d| js_sys::Uint8Array::new(&d).to_vec()),
+            None => None,
         };
-        Ok(Prepared { slice, bytes, digest })
+        let digest = match digest {
+            Some(digest) => digest,
+            None if keep => Sha256::digest(&bytes).to_vec(),
+            None => Sha256::digest(copy()).to_vec(),
+        };
+        Ok(Prepared { slice, bytes, digest: STANDARD.encode(digest) })
     }
 }
 
 /// Files up to this size have their whole-file SHA-256 worked out by the
-/// browser (`crypto.subtle`, native and off the page's thread) from one
-/// read of the whole file, held for the moment it takes; larger files
-/// are hashed in wasm part by part, which costs the page's thread most of
-/// its time on a fast link.
+/// browser (`crypto.subtle`, native) from one read of the whole file,
+/// held for the moment it takes; larger files are hashed in wasm part by
+/// part, which costs the page's thread most of its time on a fast link.
 pub const NATIVE_WHOLE_MAX: u64 = 128 * 1024 * 1024;
 
-/// The browser's SHA-256 of the whole file, being worked out now, or
-/// `None` when the page cannot (not a secure context) or the file is over
-/// `NATIVE_WHOLE_MAX`. `Err` if the read or the digest failed: the caller
-/// hashes in wasm instead.
-pub type NativeWhole = futures::future::Shared<LocalBoxFuture<'static, Result<Vec<u8>, ()>>>;
+/// The browser's SHA-256 of the whole file; `None` if the read or the
+/// digest failed (the caller hashes in wasm instead).
+pub type NativeWhole = futures::future::Shared<LocalBoxFuture<'static, Option<[u8; 32]>>>;
 
+/// Starts the browser's SHA-256 of the whole file, so it runs while the
+/// parts go out; `None` when the page cannot (not a secure context) or
+/// the file is over `NATIVE_WHOLE_MAX`.
 pub fn native_whole(file: &web_sys::File) -> Option<NativeWhole> {
-    if file.size() as u64 > NATIVE_WHOLE_MAX {
-        return None;
-    }
-    let subtle = web_sys::window()?.crypto().ok()?.subtle();
-    if subtle.is_undefined() {
+    let size = file.size() as u64;
+    if size > NATIVE_WHOLE_MAX || subtle().is_none() {
         return None;
     }
     let read = JsFuture::from(AsRef::<web_sys::Blob>::as_ref(file).array_buffer());
-    let size = file.size() as u32;
     let digest = async move {
-        let buffer = read.await.map_err(|_| ())?;
-        let object: &js_sys::Object = buffer.dyn_ref().ok_or(())?;
-        if js_sys::ArrayBuffer::from(buffer.clone()).byte_length() != size {
-            return Err(());
-        }
-        let pending =
-            subtle.digest_with_str_and_buffer_source("SHA-256", object).map_err(|_| ())?;
-        let digest = JsFuture::from(pending).await.map_err(|_| ())?;
-        Ok(js_sys::Uint8Array::new(&digest).to_vec())
+        let buffer = checked(read.await, size).ok()?;
+        let digest = JsFuture::from(native_sha256(&buffer)?).await.ok()?;
+        js_sys::Uint8Array::new(&digest).to_vec().try_into().ok()
     }
     .boxed_local()
     .shared();
-    // Started now, so it runs while the parts go out.
     wasm_bindgen_futures::spawn_local(digest.clone().map(|_| ()));
     Some(digest)
 }
 
-/// The browser's SHA-256 of `buffer` (an `ArrayBuffer`), when
-/// `crypto.subtle` is there: only in secure contexts (https, localhost).
-fn native_sha256(buffer: &JsValue) -> Option<js_sys::Promise> {
+/// `crypto.subtle`: only in secure contexts (https, localhost).
+fn subtle() -> Option<web_sys::SubtleCrypto> {
     let subtle = web_sys::window()?.crypto().ok()?.subtle();
-    if subtle.is_undefined() {
-        return None;
-    }
-    let buffer: &js_sys::Object = buffer.dyn_ref()?;
-    subtle.digest_with_str_and_buffer_source("SHA-256", buffer).ok()
+    (!subtle.is_undefined()).then_some(subtle)
+}
+
+/// The browser's SHA-256 of `buffer`, when `crypto.subtle` is there.
+fn native_sha256(buffer: &js_sys::ArrayBuffer) -> Option<js_sys::Promise> {
+    subtle()?.digest_with_str_and_buffer_source("SHA-256", buffer).ok()
 }
 
 /// Bytes `[start, end)` of the file; only this slice is read.
 pub async fn read(file: &web_sys::File, start: u64, end: u64) -> Outcome<Vec<u8>> {
     let slice = gloo_file::Blob::from(file.clone()).slice(start, end);
-    let buffer = JsFuture::from(AsRef::<web_sys::Blob>::as_ref(&slice).array_buffer());
-    bytes_of(buffer.await, end - start)
+    let read = JsFuture::from(AsRef::<web_sys::Blob>::as_ref(&slice).array_buffer()).await;
+    let buffer = checked(read, end - start)?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }
 
-/// The bytes of a finished read, which must be `len` long.
-fn bytes_of(read: Result<JsValue, JsValue>, len: u64) -> Outcome<Vec<u8>> {
-    let buffer = read
-        .map_err(|_| Stop::Failed("the file could not be read; was it moved or changed?".into()))?;
-    let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
-    if bytes.len() as u64 != len {
+/// A finished read as its buffer, which must be `len` bytes long.
+fn checked(read: Result<JsValue, JsValue>, len: u64) -> Outcome<js_sys::ArrayBuffer> {
+    let buffer: js_sys::ArrayBuffer =
+        read.ok().and_then(|b| b.dyn_into().ok()).ok_or_else(|| {
+            Stop::Failed("the file could not be read; was it moved or changed?".into())
+        })?;
+    if u64::from(buffer.byte_length()) != len {
         return Err(Stop::Failed("the file changed while it was being uploaded".into()));
     }
-    Ok(bytes)
+    Ok(buffer)
 }

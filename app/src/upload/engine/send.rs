@@ -290,10 +290,8 @@ impl Engine {
         part_size: u64,
     ) -> Outcome<[u8; 32]> {
         if let Some(native) = whole.native.clone() {
-            if let Ok(digest) = native.await {
-                if let Ok(digest) = <[u8; 32]>::try_from(digest) {
-                    return Ok(digest);
-                }
+            if let Some(digest) = native.await {
+                return Ok(digest);
             }
             whole.native = None;
         }
