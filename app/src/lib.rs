@@ -21,6 +21,8 @@ pub use uploader::Uploader;
 
 /// The HTML document around every page, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    pages::backend::secure_page();
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -49,8 +49,7 @@ pub struct PartAccepted {
     pub received: u64,
 }
 
-/// `GET {upload_url}`: where an upload stands (the file object, when it
-/// completed, travels beside it).
+/// `GET {upload_url}` of an unfinished upload: where it stands.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Position {
@@ -83,6 +82,28 @@ impl Position {
     pub fn holds(&self, start: u64, end: u64) -> bool {
         start < end && self.ranges.iter().any(|[s, e]| *s <= start && end <= *e)
     }
+}
+
+/// `GET {upload_url}` of a completed upload: the file's uuid and nothing
+/// more (the URL is no key to the file; a token reads it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CompletedPoint {
+    pub session_id: i64,
+    /// Always `completed`.
+    pub status: String,
+    pub file_uuid: String,
+}
+
+/// What `GET {upload_url}` answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum ResumeAnswer {
+    /// The upload completed.
+    Completed(CompletedPoint),
+    /// Where an unfinished (or expired) upload stands.
+    Open(Position),
 }
 
 /// What the widget reads of a file object.
@@ -146,6 +167,26 @@ impl ResumeView {
         ResumeView { position, file: None }
     }
 
+    /// A completed upload's resume point, with its file object as a token
+    /// read it.
+    pub fn completed(session_id: i64, file: serde_json::Value) -> ResumeView {
+        let size = file.get("size").and_then(|v| v.as_i64()).unwrap_or(0);
+        let position = Position {
+            session_id,
+            status: "completed".into(),
+            file_name: file.get("name").and_then(|v| v.as_str()).unwrap_or_default().into(),
+            file_size: size,
+            received: size.max(0) as u64,
+            next_part: None,
+            next_url: None,
+            ranges: Vec::new(),
+            max_part_size: 0,
+            window: 1,
+            expires_at: 0,
+        };
+        ResumeView { position, file: Some(file) }
+    }
+
     /// The completed file's digest, when there is one.
     pub fn file_sha256(&self) -> Option<&str> {
         self.file.as_ref()?.get("sha256")?.as_str()
@@ -179,6 +220,25 @@ mod tests {
         )
         .unwrap();
         assert_eq!(bare.name_with_extension(), "README");
+    }
+
+    #[test]
+    fn a_resume_answer_is_completed_only_with_a_file_uuid() {
+        let done = r#"{"session_id": 3, "status": "completed", "file_uuid": "f-1"}"#;
+        let ResumeAnswer::Completed(point) = serde_json::from_str(done).unwrap() else {
+            panic!("a completed upload's answer")
+        };
+        assert_eq!((point.session_id, point.file_uuid.as_str()), (3, "f-1"));
+        let open = r#"{"session_id": 3, "status": "uploading", "file_name": "a", "file_size": 10,
+            "received": 4, "next_part": 2, "next_url": "u2", "expires_at": 9}"#;
+        let ResumeAnswer::Open(position) = serde_json::from_str(open).unwrap() else {
+            panic!("an open upload's answer")
+        };
+        assert_eq!((position.received, position.next_part), (4, Some(2)));
+        let file = serde_json::json!({"uuid": "f-1", "name": "a", "size": 10, "sha256": "ab"});
+        let view = ResumeView::completed(3, file);
+        assert!(view.position.is_completed());
+        assert_eq!((view.position.file_size, view.file_sha256()), (10, Some("ab")));
     }
 
     #[test]

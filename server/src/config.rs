@@ -30,6 +30,9 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage the keys that sign upload and download URLs.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Print a one-time link that signs a browser in to Satchel's pages
     /// (valid 15 minutes), alone on one line.
     LoginLink(LoginLinkArgs),
@@ -51,8 +54,49 @@ pub struct DemoSeedArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
-    /// Create a token and print it, alone on one line.
+    /// Create a token and print it, alone on one line (its id goes to
+    /// stderr).
     Create(TokenCreateArgs),
+    /// List the tokens that work, one line each: id, account, scopes,
+    /// created, expires, last used.
+    List(TokenListArgs),
+    /// Revoke a token by id, and the widget tokens it issued: they are
+    /// refused from the next request on.
+    Revoke(TokenRevokeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Start a new signing key. Running servers sign with it from their
+    /// next sweep (at most a minute); URLs signed with older keys keep
+    /// working for as long as they can live (the session TTL, or the
+    /// link TTL if longer), then stop.
+    Rotate(KeysRotateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeysRotateArgs {
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenListArgs {
+    /// Only this account's tokens.
+    #[arg(long)]
+    pub account: Option<String>,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenRevokeArgs {
+    /// The token's id, as `token list` shows it.
+    pub id: i64,
+
+    #[command(flatten)]
+    pub state: StateArgs,
 }
 
 /// Where Satchel keeps its state.
@@ -106,9 +150,22 @@ pub struct ServeArgs {
     #[arg(long, env = "SATCHEL_QUOTA_BYTES")]
     pub quota_bytes: Option<u64>,
 
+    /// How many unfinished upload sessions an account may have at once;
+    /// one more is refused (429) until one completes, is cancelled or
+    /// expires.
+    #[arg(long, env = "SATCHEL_OPEN_SESSIONS_PER_ACCOUNT", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub open_sessions_per_account: u32,
+
     /// How long an unfinished upload session lives (`24h`, `90m`, `2s`).
     #[arg(long, env = "SATCHEL_SESSION_TTL", default_value = "24h", value_parser = parse_duration)]
     pub session_ttl: Duration,
+
+    /// Bytes an account's trash may hold; past it, the sweeper purges the
+    /// longest-trashed files early. Unlimited when unset (the trash is
+    /// then bounded by `--trash-ttl` alone).
+    #[arg(long, env = "SATCHEL_TRASH_QUOTA_BYTES")]
+    pub trash_quota_bytes: Option<u64>,
 
     /// How long a trashed file is kept before it is purged.
     #[arg(long, env = "SATCHEL_TRASH_TTL", default_value = "30d", value_parser = parse_duration)]
@@ -126,6 +183,22 @@ pub struct ServeArgs {
     /// Longest time a request may take before its answer starts.
     #[arg(long, env = "SATCHEL_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     pub request_timeout: Duration,
+
+    /// Longest wait for a request's headers (HTTP/1), which is also how
+    /// long a kept-alive connection may sit idle between requests.
+    #[arg(long, env = "SATCHEL_HEADER_READ_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// How often an idle HTTP/2 connection is pinged; one that does not
+    /// answer within the same time is closed.
+    #[arg(long, env = "SATCHEL_HTTP2_KEEP_ALIVE", default_value = "20s", value_parser = parse_duration)]
+    pub http2_keep_alive: Duration,
+
+    /// Connections open at once; further ones wait in the listen backlog
+    /// until one closes.
+    #[arg(long, env = "SATCHEL_MAX_CONNECTIONS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
 
     /// Memory for part bodies in flight, all uploads together, in bytes;
     /// further parts wait before their bodies are read.
@@ -171,6 +244,11 @@ pub struct TokenCreateArgs {
     /// Account the token belongs to; created if new.
     #[arg(long, default_value = "default")]
     pub account: String,
+
+    /// The token stops working this long from now (`30d`, `12h`); it
+    /// never expires when absent.
+    #[arg(long, value_parser = parse_duration)]
+    pub expires: Option<Duration>,
 
     #[command(flatten)]
     pub state: StateArgs,
@@ -343,5 +421,27 @@ mod tests {
         };
         assert_eq!(args.scopes.to_string(), "files,crm");
         assert_eq!(args.account, "acme");
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_duration_text_is_read_or_refused(text in any::<String>()) {
+            if let Ok(d) = parse_duration(&text) {
+                prop_assert!(!d.is_zero());
+            }
+        }
+
+        #[test]
+        fn durations_read_back(n in 1u64..1_000_000, unit in prop_oneof![Just(("s", 1u64)), Just(("m", 60)), Just(("h", 3600)), Just(("d", 86400))]) {
+            let text = format!("{n}{}", unit.0);
+            prop_assert_eq!(parse_duration(&text), Ok(Duration::from_secs(n * unit.1)));
+        }
     }
 }

@@ -122,6 +122,12 @@ pub enum Error {
     #[error("{0}")]
     PreconditionFailed(String),
 
+    /// 410 `session-completed`: the upload completed and its grace for
+    /// replays is over; its URL takes no more bytes. The file is read
+    /// with a token.
+    #[error("this upload completed; its URL takes no more parts (read the file with a token)")]
+    SessionCompleted,
+
     /// 410 `session-expired`: the upload session's time ran out.
     #[error("the upload session has expired")]
     SessionExpired,

@@ -65,19 +65,54 @@ pub async fn sweep(state: &AppState) -> Result<Sweep> {
             break;
         }
         for file_id in batch {
-            if !state.db.claim_for_purge(file_id, purge_cutoff(state, now_unix())).await? {
-                continue;
+            if purge(state, file_id, purge_cutoff(state, now_unix())).await? {
+                files_purged += 1;
             }
-            for key in state.db.blobs_of_file(file_id).await? {
-                delete_blob(state, &key).await?;
-            }
-            state.db.forget_file(file_id).await?;
-            files_purged += 1;
         }
+    }
+    if let Some(quota) = state.settings.trash_quota_bytes {
+        files_purged += purge_over_trash_quota(state, quota).await?;
     }
     let tokens_removed = state.db.remove_expired_tokens(now_unix()).await?
         + state.db.remove_expired_sign_ins(now_unix()).await?;
     Ok(Sweep { sessions_expired, parts_freed, files_purged, leftovers_removed, tokens_removed })
+}
+
+/// Purges a trashed file if it is still trashed at or before `cutoff`:
+/// its blobs, then its rows. False when a restore got there first.
+async fn purge(state: &AppState, file_id: i64, cutoff: i64) -> Result<bool> {
+    if !state.db.claim_for_purge(file_id, cutoff).await? {
+        return Ok(false);
+    }
+    for key in state.db.blobs_of_file(file_id).await? {
+        delete_blob(state, &key).await?;
+    }
+    state.db.forget_file(file_id).await?;
+    Ok(true)
+}
+
+/// Purges early the longest-trashed files of each account whose trash
+/// holds more than `--trash-quota-bytes`, until it holds no more.
+async fn purge_over_trash_quota(state: &AppState, quota: u64) -> Result<u64> {
+    let mut purged = 0;
+    for (account, mut trashed) in state.db.trash_over(quota).await? {
+        while trashed > quota {
+            let batch = state.db.oldest_trashed(account, 100).await?;
+            if batch.is_empty() {
+                break;
+            }
+            for (file_id, bytes) in batch {
+                if trashed <= quota {
+                    break;
+                }
+                if purge(state, file_id, i64::MAX).await? {
+                    purged += 1;
+                }
+                trashed = trashed.saturating_sub(bytes);
+            }
+        }
+    }
+    Ok(purged)
 }
 
 /// Files trashed at or before this moment are due for the purge.
@@ -125,6 +160,11 @@ pub fn spawn_sweeper(state: AppState) -> tokio::task::JoinHandle<()> {
                 if let Err(e) = state.db.refresh_statistics().await {
                     tracing::warn!(error = %e, "refreshing the planner's statistics failed");
                 }
+            }
+            // Keys another node or `satchel keys rotate` added sign here
+            // from now on.
+            if let Err(e) = state.reload_keys().await {
+                tracing::warn!(error = %e, "loading the signing keys failed");
             }
             match sweep(&state).await {
                 Ok(s) if s != Sweep::default() => tracing::info!(

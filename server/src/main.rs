@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use satchel::config::{Cli, Command, TokenCommand};
+use satchel::config::{Cli, Command, KeysCommand, TokenCommand};
 
 fn main() -> ExitCode {
     few_malloc_arenas();
@@ -39,7 +39,23 @@ async fn run(cli: Cli) -> ExitCode {
         None => satchel::run::serve(cli.serve).await,
         Some(Command::Serve(args)) => satchel::run::serve(*args).await,
         Some(Command::Token(TokenCommand::Create(args))) => {
-            satchel::run::token_create(args).await.map(|token| println!("{token}"))
+            satchel::run::token_create(args).await.map(|(id, token)| {
+                eprintln!("token {id}");
+                println!("{token}");
+            })
+        }
+        Some(Command::Token(TokenCommand::List(args))) => {
+            satchel::run::token_list(args).await.map(|list| {
+                if !list.is_empty() {
+                    println!("{list}")
+                }
+            })
+        }
+        Some(Command::Token(TokenCommand::Revoke(args))) => {
+            satchel::run::token_revoke(args).await.map(|said| println!("{said}"))
+        }
+        Some(Command::Keys(KeysCommand::Rotate(args))) => {
+            satchel::run::keys_rotate(args).await.map(|said| println!("{said}"))
         }
         Some(Command::DemoSeed(args)) => {
             satchel::run::demo_seed(*args).await.map(|said| println!("{said}"))

@@ -2,7 +2,10 @@
 
 use crate::{
     blob,
-    config::{DemoSeedArgs, LoginLinkArgs, ServeArgs, StateArgs, TokenCreateArgs},
+    config::{
+        DemoSeedArgs, KeysRotateArgs, LoginLinkArgs, ServeArgs, StateArgs, TokenCreateArgs,
+        TokenListArgs, TokenRevokeArgs,
+    },
     error::{Error, Result},
     http,
     state::{leptos_options, AppState, Settings},
@@ -34,7 +37,12 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         storage = %state.blobs.describe(),
         "satchel is serving"
     );
-    http::serve::serve(listener, http::app(state), shutdown_signal()).await;
+    let limits = http::serve::Limits {
+        header_read_timeout: args.header_read_timeout,
+        http2_keep_alive: args.http2_keep_alive,
+        max_connections: args.max_connections as usize,
+    };
+    http::serve::serve(listener, http::app(state), limits, shutdown_signal()).await;
     sweeper.abort();
     db.close().await;
     Ok(())
@@ -53,17 +61,21 @@ async fn open_state(args: &ServeArgs) -> Result<AppState> {
         quota_bytes: args.quota_bytes,
         session_ttl: args.session_ttl,
         trash_ttl: args.trash_ttl,
+        trash_quota_bytes: args.trash_quota_bytes,
         link_ttl: args.link_ttl,
         request_timeout: args.request_timeout,
         upload_buffer: args.upload_buffer,
         upload_window: args.upload_window,
         parts_per_account: args.parts_per_account,
+        open_sessions_per_account: args.open_sessions_per_account,
         min_upload_rate: args.min_upload_rate,
         min_rate_grace: Settings::default().min_rate_grace,
         cors_origins: args.cors_origins.clone(),
         embed_demo: args.embed_demo(),
     };
-    let signing = db.signing_key().await?;
+    let keys = db.signing_keys(crate::store::now_unix()).await?;
+    let signing =
+        crate::domain::signing::Keyring::new(keys, crate::state::key_retention(&settings));
     let leptos = leptos_options(&args.site_root, args.listen);
     Ok(AppState::new(db, blobs, settings, signing, leptos))
 }
@@ -85,11 +97,64 @@ pub async fn demo_seed(args: DemoSeedArgs) -> Result<String> {
 }
 
 /// Creates a token (and its account if new) and returns its secret.
-pub async fn token_create(args: TokenCreateArgs) -> Result<String> {
+pub async fn token_create(args: TokenCreateArgs) -> Result<(i64, String)> {
     let (db, account) = open_account(&args.state, &args.account).await?;
-    let secret = db.create_token(account, args.scopes, None, None).await?;
+    let expires_at = args.expires.map(|d| crate::store::now_unix() + d.as_secs() as i64);
+    let (id, secret) = db.create_token_with_id(account, args.scopes, expires_at, None).await?;
     db.close().await;
-    Ok(secret.expose().to_owned())
+    Ok((id, secret.expose().to_owned()))
+}
+
+/// The tokens that work, one line each: id, account, scopes, created,
+/// expires, last used (UTC).
+pub async fn token_list(args: TokenListArgs) -> Result<String> {
+    let db = open_db(&args.state).await?;
+    let rows = db.list_tokens(args.account.as_deref(), crate::store::now_unix()).await?;
+    db.close().await;
+    let when = |at: Option<i64>, none: &str| match at {
+        Some(at) => humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(at.max(0) as u64),
+        )
+        .to_string(),
+        None => none.to_owned(),
+    };
+    Ok(rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{}\t{}\t{}\tcreated {}\texpires {}\tlast used {}",
+                r.id,
+                r.account,
+                r.scopes,
+                when(Some(r.created_at), ""),
+                when(r.expires_at, "never"),
+                when(r.last_used_at, "never"),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// Starts a new URL-signing key; says its id.
+pub async fn keys_rotate(args: KeysRotateArgs) -> Result<String> {
+    let db = open_db(&args.state).await?;
+    let now = crate::store::now_unix();
+    db.signing_keys(now).await?; // key 0 first, on a new database
+    let id = db.rotate_signing_key(now).await?;
+    db.close().await;
+    Ok(format!("signing key {id} signs from each server's next sweep"))
+}
+
+/// Revokes a token (and the widget tokens it issued); says how many.
+pub async fn token_revoke(args: TokenRevokeArgs) -> Result<String> {
+    let db = open_db(&args.state).await?;
+    let revoked = db.revoke_token(args.id, crate::store::now_unix()).await?;
+    db.close().await;
+    match revoked {
+        0 => Err(Error::Config(format!("no working token has id {}", args.id))),
+        1 => Ok(format!("revoked token {}", args.id)),
+        n => Ok(format!("revoked token {} and {} widget tokens it issued", args.id, n - 1)),
+    }
 }
 
 /// A one-time sign-in link for the account (created if new).
@@ -108,13 +173,18 @@ async fn open_account(state: &StateArgs, name: &str) -> Result<(Db, AccountId)> 
     if name.is_empty() || name.len() > 255 {
         return Err(Error::Config("an account name is 1 to 255 characters".into()));
     }
+    let db = open_db(state).await?;
+    let account = db.ensure_account(name).await?;
+    Ok((db, account))
+}
+
+/// The database, for the administrative commands.
+async fn open_db(state: &StateArgs) -> Result<Db> {
     let database_url = state.database_url();
     if database_url.starts_with("sqlite:") {
         ensure_data_dir(&state.data_dir)?;
     }
-    let db = Db::connect(&database_url).await?;
-    let account = db.ensure_account(name).await?;
-    Ok((db, account))
+    Db::connect(&database_url).await
 }
 
 fn ensure_data_dir(dir: &std::path::Path) -> Result<()> {

@@ -7,7 +7,11 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use tokio::sync::Semaphore;
 
-use crate::{blob::BlobStore, domain::signing::SigningKey, store::Db};
+use crate::{
+    blob::BlobStore,
+    domain::signing::{Checked, Keyring, LinkError, PartToken},
+    store::{now_unix, Db},
+};
 
 /// Settings resolved from the command line, shared by every handler.
 #[derive(Clone, Debug)]
@@ -18,8 +22,13 @@ pub struct Settings {
     pub max_file_size: u64,
     /// Bytes an account may keep outside the trash; `None`: unlimited.
     pub quota_bytes: Option<u64>,
+    /// Unfinished upload sessions an account may have at once.
+    pub open_sessions_per_account: u32,
     pub session_ttl: Duration,
     pub trash_ttl: Duration,
+    /// Bytes an account's trash may hold before the longest-trashed files
+    /// are purged early; `None`: unlimited.
+    pub trash_quota_bytes: Option<u64>,
     pub link_ttl: Duration,
     pub request_timeout: Duration,
     /// Memory for part bodies being received, all uploads together;
@@ -60,8 +69,10 @@ impl Default for Settings {
             max_part_size: 524_288,
             max_file_size: 2 * 1024 * 1024 * 1024,
             quota_bytes: None,
+            open_sessions_per_account: 1000,
             session_ttl: Duration::from_secs(24 * 3600),
             trash_ttl: Duration::from_secs(30 * 86400),
+            trash_quota_bytes: None,
             link_ttl: Duration::from_secs(3600),
             request_timeout: Duration::from_secs(60),
             upload_buffer: 8 * 1024 * 1024,
@@ -80,8 +91,8 @@ pub struct AppState {
     pub db: Db,
     pub blobs: Arc<dyn BlobStore>,
     pub settings: Arc<Settings>,
-    /// Signs part URLs and download links; the same on every node.
-    pub signing: SigningKey,
+    /// Signs part URLs and download links; the same keys on every node.
+    pub signing: Arc<Signing>,
     /// One permit per part body being received at once.
     pub part_slots: Arc<Semaphore>,
     /// The ingest core's claims and digest locks in this process.
@@ -94,7 +105,7 @@ impl AppState {
         db: Db,
         blobs: Arc<dyn BlobStore>,
         settings: Settings,
-        signing: SigningKey,
+        keys: Keyring,
         leptos: LeptosOptions,
     ) -> Self {
         // What one part request holds in memory: a batch of its bytes on
@@ -108,10 +119,101 @@ impl AppState {
             db,
             blobs,
             settings: Arc::new(settings),
-            signing,
+            signing: Arc::new(Signing::new(keys)),
             part_slots: Arc::new(Semaphore::new(slots)),
             ingest: Arc::default(),
             leptos,
+        }
+    }
+}
+
+/// The URL-signing keys this process holds: loaded at start, on every
+/// sweep, and when a token names a key it has not seen (another node, or
+/// `satchel keys rotate`, made it).
+pub struct Signing {
+    ring: std::sync::RwLock<Arc<Keyring>>,
+    /// When the keys were last loaded because of an unknown key: forged
+    /// ids cannot make every request a database read.
+    loaded: tokio::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl Signing {
+    fn new(ring: Keyring) -> Signing {
+        Signing { ring: std::sync::RwLock::new(Arc::new(ring)), loaded: Default::default() }
+    }
+
+    /// The keys as last loaded; the newest signs.
+    pub fn keys(&self) -> Arc<Keyring> {
+        self.ring.read().expect("never poisoned").clone()
+    }
+
+    fn replace(&self, ring: Keyring) {
+        *self.ring.write().expect("never poisoned") = Arc::new(ring);
+    }
+}
+
+/// How long a superseded key still verifies: as long as anything it
+/// signed can live (a session and its replay grace, or a link).
+pub fn key_retention(settings: &Settings) -> i64 {
+    let session =
+        settings.session_ttl.as_secs() as i64 + crate::ingest::lifetime::REPLAY_GRACE_SECS;
+    session.max(settings.link_ttl.as_secs() as i64)
+}
+
+impl AppState {
+    /// Loads the signing keys again.
+    pub async fn reload_keys(&self) -> crate::Result<()> {
+        let keys = self.db.signing_keys(now_unix()).await?;
+        self.signing.replace(Keyring::new(keys, key_retention(&self.settings)));
+        Ok(())
+    }
+
+    /// Loads the keys again for a token that names one this process has
+    /// not seen, at most once a second; whether it did.
+    async fn learn_key(&self) -> bool {
+        let mut loaded = self.signing.loaded.lock().await;
+        if loaded.is_some_and(|at| at.elapsed() < std::time::Duration::from_secs(1)) {
+            return false;
+        }
+        *loaded = Some(std::time::Instant::now());
+        match self.reload_keys().await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "loading the signing keys failed");
+                false
+            }
+        }
+    }
+
+    /// What a part token grants, if a key that still verifies signed it.
+    pub async fn verify_part_token(&self, token: &str) -> Option<PartToken> {
+        let check = || self.signing.keys().verify_part_token(token, now_unix());
+        match check() {
+            Checked::Valid(granted) => Some(granted),
+            Checked::UnknownKey(_) if self.learn_key().await => match check() {
+                Checked::Valid(granted) => Some(granted),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Whether a download link's `sign` is good for this file version now.
+    pub async fn verify_download(
+        &self,
+        file_uuid: &str,
+        version_uuid: &str,
+        sign: &str,
+    ) -> Result<(), LinkError> {
+        let check =
+            || self.signing.keys().verify_download(file_uuid, version_uuid, sign, now_unix());
+        match check() {
+            Checked::Valid(verdict) => verdict,
+            Checked::UnknownKey(_) if self.learn_key().await => match check() {
+                Checked::Valid(verdict) => verdict,
+                _ => Err(LinkError::Invalid),
+            },
+            _ => Err(LinkError::Invalid),
         }
     }
 }

@@ -117,7 +117,9 @@ impl TestApp {
             Some(blobs) => blobs,
             None => Arc::new(LocalDisk::open(db.dir().join("blobs")).await.expect("blob dir")),
         };
-        let signing = db.db.signing_key().await.expect("signing key");
+        let keys = db.db.signing_keys(crate::store::now_unix()).await.expect("signing keys");
+        let signing =
+            crate::domain::signing::Keyring::new(keys, crate::state::key_retention(&settings));
         let leptos = leptos_options(&db.dir().join("site"), ([127, 0, 0, 1], 3000).into());
         let state = AppState::new(db.db.clone(), blobs, settings, signing, leptos);
         TestApp { state, db }

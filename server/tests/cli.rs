@@ -53,6 +53,60 @@ async fn token_create_prints_exactly_one_line_the_token() {
     db.close().await;
 }
 
+/// `token create --expires`, `token list` and `token revoke`, as an
+/// operator runs them against one data dir.
+#[tokio::test]
+async fn tokens_are_listed_expire_and_are_revoked_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let create = |account: &str, extra: &[&str]| {
+        let out = run(satchel()
+            .args(["token", "create", "--scopes", "files", "--account", account])
+            .args(extra)
+            .arg("--data-dir")
+            .arg(&data));
+        assert!(out.status.success(), "{:?}", stderr_lines(&out));
+        let id = stderr_lines(&out).last().unwrap().strip_prefix("token ").unwrap().to_owned();
+        (id, String::from_utf8(out.stdout).unwrap().trim_end().to_owned())
+    };
+    let (kept_id, kept) = create("acme", &["--expires", "30d"]);
+    let (gone_id, gone) = create("globex", &[]);
+    let list = |extra: &[&str]| {
+        let out = run(satchel().args(["token", "list"]).args(extra).arg("--data-dir").arg(&data));
+        assert!(out.status.success(), "{:?}", stderr_lines(&out));
+        String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let lines = list(&[]);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let first: Vec<&str> = lines[0].split('\t').collect();
+    assert_eq!(&first[..3], &[kept_id.as_str(), "acme", "files"], "{lines:?}");
+    let in_30_days = satchel::store::now_unix() + 30 * 86400;
+    let year = chrono::DateTime::from_timestamp(in_30_days, 0).unwrap().format("expires %Y-");
+    assert!(first[4].starts_with(&year.to_string()), "{lines:?}");
+    assert_eq!(first[5], "last used never");
+    assert!(lines[1].starts_with(&format!("{gone_id}\tglobex\tfiles\t")), "{lines:?}");
+    assert!(lines[1].contains("expires never"), "{lines:?}");
+    assert_eq!(list(&["--account", "globex"]).len(), 1);
+
+    // A server that is running refuses the revoked token from its next
+    // request on; the other keeps working.
+    let db = Db::connect(&format!("sqlite://{}/satchel.db", data.display())).await.unwrap();
+    assert!(db.find_grant(&gone).await.unwrap().is_some());
+    let out = run(satchel().args(["token", "revoke", &gone_id, "--data-dir"]).arg(&data));
+    assert!(out.status.success(), "{:?}", stderr_lines(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("revoked token {gone_id}"));
+    assert_eq!(db.find_grant(&gone).await.unwrap(), None);
+    assert!(db.find_grant(&kept).await.unwrap().is_some());
+    assert_eq!(list(&[]).len(), 1);
+    // Revoking it again, or an id never issued, fails with one line.
+    for id in [gone_id.as_str(), "999"] {
+        let out = run(satchel().args(["token", "revoke", id, "--data-dir"]).arg(&data));
+        assert!(!out.status.success());
+        assert_eq!(stderr_lines(&out).len(), 1, "{:?}", stderr_lines(&out));
+    }
+    db.close().await;
+}
+
 #[tokio::test]
 async fn token_create_writes_to_postgres_when_given_its_url() {
     let t = TestDb::new(Backend::Postgres).await;
@@ -148,10 +202,93 @@ fn bad_flag_values_are_refused_before_anything_starts() {
 
 fn http_get(port: u16, path: &str) -> std::io::Result<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer)?;
     Ok(answer)
+}
+
+/// Starts `satchel serve` on a free port with these extra flags; the
+/// child and its port, once it answers.
+fn serving(dir: &std::path::Path, extra: &[&str]) -> (std::process::Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = satchel()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(dir.join("data"))
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http_get(port, "/healthz").is_err() {
+        assert!(Instant::now() < deadline, "satchel did not listen");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (child, port)
+}
+
+/// How long until the server closes a connection that sent `sent`, or
+/// `None` if it was still open after `patience`.
+fn closed_after(port: u16, sent: &[u8], patience: Duration) -> Option<Duration> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(sent).unwrap();
+    stream.set_read_timeout(Some(patience)).unwrap();
+    let started = Instant::now();
+    let mut sink = Vec::new();
+    match stream.read_to_end(&mut sink) {
+        Ok(_) => Some(started.elapsed()),
+        Err(_) => None,
+    }
+}
+
+#[test]
+fn slow_and_idle_connections_are_closed_and_their_number_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = ["--header-read-timeout", "1s", "--max-connections", "2"];
+    let (mut child, port) = serving(dir.path(), &flags);
+    // Headers that never end: closed after the header timeout.
+    let half = b"GET /healthz HTTP/1.1\r\nHost: x\r\n";
+    let closed = closed_after(port, half, Duration::from_secs(10)).expect("closed");
+    assert!(closed < Duration::from_secs(5), "{closed:?}");
+    // A kept-alive connection that sends nothing more: closed as well.
+    let answered = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    let idle = closed_after(port, answered, Duration::from_secs(10)).expect("closed when idle");
+    assert!(idle < Duration::from_secs(5), "{idle:?}");
+
+    // A connection that sends nothing at all: closed too.
+    let silent = closed_after(port, b"", Duration::from_secs(10)).expect("closed when silent");
+    assert!(silent < Duration::from_secs(5), "{silent:?}");
+
+    // Two connections hold the two places; a third waits for one of them
+    // (they are closed after a second of silence).
+    let holders: Vec<TcpStream> =
+        (0..2).map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let answer = http_get(port, "/healthz").unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(500), "answered at once: {waited:?}");
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+    drop(holders);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// Without a flag, a connection that sends half its headers is closed
+/// after the default 30 s, not kept for ever.
+#[test]
+fn the_header_timeout_is_on_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, port) = serving(dir.path(), &[]);
+    let half = b"GET /healthz HTTP/1.1\r\nHost: x\r\n";
+    let closed = closed_after(port, half, Duration::from_secs(45)).expect("closed within 45 s");
+    assert!(closed >= Duration::from_secs(25), "{closed:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
 
 #[test]

@@ -390,7 +390,8 @@ async fn replay_corpus(backend: Backend) {
         ("client_uuid".to_owned(), CLIENT_UUID.to_owned()),
     ]);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(satchel::http::serve::serve(listener, app.router(), async {
+    let limits = satchel::http::serve::Limits::default();
+    let server = tokio::spawn(satchel::http::serve::serve(listener, app.router(), limits, async {
         let _ = stopped.await;
     }));
 

@@ -112,6 +112,35 @@ async fn outside_requests_cannot_pose_as_a_page() {
     app.cleanup().await;
 }
 
+/// Every page comes with a Content-Security-Policy whose nonce is the one
+/// its inline scripts carry, keeps out of frames, and is never cached.
+#[tokio::test]
+async fn pages_carry_their_policy_and_are_never_cached() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let router = app.router();
+    let (cookie, _) = sign_in(&app, &router).await;
+    let mut nonces = Vec::new();
+    for path in ["/", "/files", "/leads", "/no-such-page"] {
+        let request = Request::get(path).header("cookie", &cookie).body(Body::empty()).unwrap();
+        let answer = send(&router, request).await;
+        assert_eq!(answer.header("cache-control"), Some("no-store"), "{path}");
+        let policy = answer.header("content-security-policy").expect(path).to_owned();
+        for directive in ["frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'"] {
+            assert!(policy.contains(directive), "{path}: {policy}");
+        }
+        let nonce = policy.split("'nonce-").nth(1).and_then(|r| r.split('\'').next()).unwrap();
+        assert!(nonce.len() >= 16, "{path}: {policy}");
+        let html = answer.text();
+        let scripts = html.matches("<script").count();
+        let carried = html.matches(&format!("nonce=\"{nonce}\"")).count();
+        assert!(scripts > 0 && carried == scripts, "{path}: {carried} of {scripts} scripts");
+        nonces.push(nonce.to_owned());
+    }
+    nonces.dedup();
+    assert_eq!(nonces.len(), 4, "a fresh nonce for every response");
+    app.cleanup().await;
+}
+
 /// A file in `acme`, uploaded through the API; its uuid.
 async fn upload(router: &axum::Router, token: &str, name: &str) -> String {
     let file = support::upload_one_part(router, token, name, &pattern(10, 3), None).await;

@@ -61,7 +61,8 @@ async fn files_go_to_the_trash_and_come_back(backend: Backend) {
     let stats = ctx.stats().await;
     assert_eq!(
         stats,
-        json!({"used_bytes": 1300, "trashed_bytes": 0, "quota_bytes": null, "file_count": 2})
+        json!({"used_bytes": 1300, "trashed_bytes": 0, "quota_bytes": null,
+            "trash_quota_bytes": null, "file_count": 2})
     );
 
     // `files_delete` is needed besides `files`.
@@ -219,7 +220,8 @@ async fn the_trash_is_purged_after_its_ttl(backend: Backend) {
     let stats = ctx.stats().await;
     assert_eq!(
         stats,
-        json!({"used_bytes": 300, "trashed_bytes": 0, "quota_bytes": null, "file_count": 1})
+        json!({"used_bytes": 300, "trashed_bytes": 0, "quota_bytes": null,
+            "trash_quota_bytes": null, "file_count": 1})
     );
     let pool = ctx.app.state.db.pool();
     let rows: i64 = sqlx::query_scalar(
@@ -243,4 +245,48 @@ async fn sqlite_the_trash_is_purged_after_its_ttl() {
 #[tokio::test]
 async fn postgres_the_trash_is_purged_after_its_ttl() {
     the_trash_is_purged_after_its_ttl(Backend::Postgres).await;
+}
+
+async fn a_full_trash_gives_up_its_longest_trashed_files_early(backend: Backend) {
+    let settings = Settings { trash_quota_bytes: Some(2000), ..Settings::default() };
+    let ctx = Ctx::new(backend, settings).await;
+    let mut uuids = Vec::new();
+    for name in ["a.bin", "b.bin", "c.bin", "kept.bin"] {
+        uuids.push(ctx.upload(name, 1000).await["uuid"].as_str().unwrap().to_owned());
+    }
+    // Trashed one after another: a first, c last.
+    for uuid in &uuids[..3] {
+        let trashed = ctx.call("DELETE", "/v1.0/files", &ctx.token, Some(refs(&[uuid]))).await;
+        assert_eq!(trashed.status, 200);
+        sqlx::query("update files set deleted_at = deleted_at - 10 where deleted_at is not null")
+            .execute(ctx.app.state.db.pool())
+            .await
+            .unwrap();
+    }
+    let stats = ctx.stats().await;
+    assert_eq!(
+        (stats["trashed_bytes"].as_u64(), stats["trash_quota_bytes"].as_u64()),
+        (Some(3000), Some(2000))
+    );
+    let swept = satchel::jobs::sweep(&ctx.app.state).await.unwrap();
+    assert_eq!(swept.files_purged, 1, "only as much as takes the trash back to its quota");
+    ctx.file(&uuids[0], true).await.problem(404, "not-found");
+    for uuid in &uuids[1..] {
+        assert_eq!(ctx.file(uuid, true).await.status, 200, "{uuid}");
+    }
+    assert_eq!(ctx.stats().await["trashed_bytes"], 2000);
+    let restored = ctx.call("POST", "/v1.0/files/restore", &ctx.token, Some(refs(&[&uuids[1]])));
+    assert_eq!(restored.await.status, 200);
+    assert_eq!(satchel::jobs::sweep(&ctx.app.state).await.unwrap().files_purged, 0);
+    ctx.app.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_a_full_trash_gives_up_its_longest_trashed_files_early() {
+    a_full_trash_gives_up_its_longest_trashed_files_early(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_a_full_trash_gives_up_its_longest_trashed_files_early() {
+    a_full_trash_gives_up_its_longest_trashed_files_early(Backend::Postgres).await;
 }

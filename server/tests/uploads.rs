@@ -326,13 +326,16 @@ async fn a_client_may_ask_for_its_part_size(ctx: Ctx, on_s3: bool) {
     // A part over the size asked for is refused before anything is kept.
     let url = session["upload_url"].as_str().unwrap();
     ctx.put(url, &bytes[..asked + 1]).await.problem(413, "body-too-large");
+    // The resume point keeps the session's size.
+    let resumed = send(&ctx.router, get(&path_of(url))).await.json();
+    assert_eq!(
+        (resumed["max_part_size"].as_u64(), resumed["received"].as_u64()),
+        (Some(asked as u64), Some(0))
+    );
     let sizes: Vec<usize> = bytes.chunks(asked).map(<[u8]>::len).collect();
     let last = send_sized(&ctx, &session, &bytes, &sizes).await;
     assert_eq!(last.status, 200, "{}", last.text());
     assert_eq!(last.json()["sha256"], sha256_hex(&bytes));
-    // The resume point keeps the session's size.
-    let resumed = send(&ctx.router, get(&path_of(url))).await.json();
-    assert_eq!(resumed["max_part_size"], asked);
 
     // More than the server's largest gets the largest.
     let (too_big, largest) = if on_s3 { (256 * 1024, 128 * 1024) } else { (64 * mib, 16 * mib) };
@@ -925,18 +928,19 @@ async fn the_quota_holds_when_a_session_opens_and_when_it_completes(backend: Bac
     assert!(problem["detail"].as_str().unwrap().contains("2048 of its 3072 bytes"), "{problem}");
     assert_eq!(ctx.get_json("/v1.0/sessions").await.json()["_count"], 0);
 
-    // Two sessions that each fit: the first to finish takes the space,
-    // the other's last part is refused and its session stays open.
+    // An unfinished session holds the size it declared: with 1 KiB left,
+    // one 1 KiB session opens and a second does not, though no byte of
+    // the first has arrived.
     let first = ctx.open_ok("c.bin", PART as usize).await;
+    let refused = ctx.open(json!({"file_name": "d.bin", "file_size": PART})).await;
+    let problem = refused.problem(400, "quota-exceeded");
+    assert!(problem["detail"].as_str().unwrap().contains("3072 of its 3072 bytes"), "{problem}");
+    // Cancelling the first gives its share back.
+    let cancel = Request::delete(path_of(first["upload_url"].as_str().unwrap()));
+    assert_eq!(send(&ctx.router, cancel.body(Body::empty()).unwrap()).await.status, 204);
     let second = ctx.open_ok("d.bin", PART as usize).await;
-    ctx.send_all(&first, &pattern(PART as usize, 2)).await;
-    let url = second["upload_url"].as_str().unwrap();
-    ctx.put(url, &pattern(PART as usize, 3)).await.problem(400, "quota-exceeded");
-    let resume = send(&ctx.router, get(&path_of(url))).await.json();
-    assert_eq!(
-        (resume["status"].as_str(), resume["received"].as_u64()),
-        (Some("uploading"), Some(0))
-    );
+    ctx.send_all(&second, &pattern(PART as usize, 3)).await;
+    ctx.open(json!({"file_name": "f.bin", "file_size": 1})).await.problem(400, "quota-exceeded");
 
     // Another account has a quota of its own.
     let other = ctx.app.token("globex", "files").await;
@@ -955,6 +959,206 @@ async fn sqlite_the_quota_holds_when_a_session_opens_and_when_it_completes() {
 #[tokio::test]
 async fn postgres_the_quota_holds_when_a_session_opens_and_when_it_completes() {
     the_quota_holds_when_a_session_opens_and_when_it_completes(Backend::Postgres).await;
+}
+
+/// Ages a completed session's grace for replays away, as if
+/// `ingest::lifetime::REPLAY_GRACE_SECS` had passed.
+async fn age_completion(ctx: &Ctx, session_id: i64, seconds: i64) {
+    sqlx::query("update upload_sessions set completed_at = completed_at - $1 where id = $2")
+        .bind(seconds)
+        .bind(session_id)
+        .execute(ctx.app.state.db.pool())
+        .await
+        .unwrap();
+}
+
+async fn a_completed_uploads_urls_grant_replays_then_only_its_uuid(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let bytes = pattern(2 * PART as usize + 10, 4);
+    let session = ctx.open_ok("done.bin", bytes.len()).await;
+    let id = session["session_id"].as_i64().unwrap();
+    let url = session["upload_url"].as_str().unwrap().to_owned();
+    let second =
+        ctx.put(&url, &bytes[..1024]).await.json()["next_url"].as_str().unwrap().to_owned();
+    let third =
+        ctx.put(&second, &bytes[1024..2048]).await.json()["next_url"].as_str().unwrap().to_owned();
+    let file = ctx.put(&third, &bytes[2048..]).await.json();
+    let uuid = file["uuid"].as_str().unwrap();
+
+    // The resume point names the file and nothing else: no links.
+    let resume = send(&ctx.router, get(&path_of(&url))).await;
+    assert_eq!(resume.status, 200);
+    assert_eq!(resume.json(), json!({"session_id": id, "status": "completed", "file_uuid": uuid}));
+    // Within the grace a lost answer is asked again and given again.
+    let replay = ctx.put(&third, &bytes[2048..]).await;
+    assert_eq!((replay.status.as_u16(), replay.json()["uuid"].as_str()), (200, Some(uuid)));
+    ctx.put(&third, &pattern(10, 9)).await.problem(409, "part-conflict");
+
+    // Past the grace the URL takes nothing, and still says only that the
+    // upload completed.
+    age_completion(&ctx, id, satchel::ingest::lifetime::REPLAY_GRACE_SECS).await;
+    let late = ctx.put(&third, &bytes[2048..]).await;
+    assert!(late.problem(410, "session-completed")["detail"].as_str().unwrap().contains("token"));
+    ctx.put(&url, &bytes[..1024]).await.problem(410, "session-completed");
+    let resume = send(&ctx.router, get(&path_of(&second))).await.json();
+    assert_eq!(resume, json!({"session_id": id, "status": "completed", "file_uuid": uuid}));
+    let cancel = Request::delete(path_of(&url)).body(Body::empty()).unwrap();
+    send(&ctx.router, cancel).await.problem(400, "validation");
+
+    // When the session's time is up, the URL names nothing at all.
+    sqlx::query("update upload_sessions set expires_at = 0 where id = $1")
+        .bind(id)
+        .execute(ctx.app.state.db.pool())
+        .await
+        .unwrap();
+    let resume = send(&ctx.router, get(&path_of(&url))).await.json();
+    assert_eq!((resume["status"].as_str(), resume.get("file_uuid")), (Some("expired"), None));
+    ctx.put(&third, &bytes[2048..]).await.problem(410, "session-expired");
+    // The file itself is the token holder's, as ever.
+    assert_eq!(ctx.get_json(&format!("/v1.0/files/{uuid}")).await.status, 200);
+    ctx.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_a_completed_uploads_urls_grant_replays_then_only_its_uuid() {
+    a_completed_uploads_urls_grant_replays_then_only_its_uuid(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_a_completed_uploads_urls_grant_replays_then_only_its_uuid() {
+    a_completed_uploads_urls_grant_replays_then_only_its_uuid(Backend::Postgres).await;
+}
+
+async fn listed_sessions_show_their_urls_only_to_their_opener(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let opener = ctx.app.token("acme", "files,crm").await;
+    let open = json!({"file_name": "mine.bin", "file_size": 3 * PART});
+    let opened = send(&ctx.router, with_token("POST", "/v1.0/sessions", &opener, Some(open))).await;
+    let upload_url = opened.json()["upload_url"].as_str().unwrap().to_owned();
+    let list = |token: String| {
+        let router = ctx.router.clone();
+        async move {
+            let answer = send(&router, with_token("GET", "/v1.0/sessions", &token, None)).await;
+            assert_eq!(answer.status, 200, "{}", answer.text());
+            answer.json()["_embedded"]["sessions"][0].clone()
+        }
+    };
+    let own = list(opener.clone()).await;
+    assert_eq!(own["upload_url"].as_str(), Some(upload_url.as_str()));
+    assert!(own["next_url"].is_string());
+    // A widget token the opener issued acts for the same user.
+    let issued = send(&ctx.router, with_token("POST", "/api/v4/files/issue_token", &opener, None));
+    let widget = issued.await.json()["token"].as_str().unwrap().to_owned();
+    assert_eq!(list(widget).await["upload_url"].as_str(), Some(upload_url.as_str()));
+    // Another token of the account sees the session, not its credential.
+    let other = list(ctx.token.clone()).await;
+    assert_eq!(other["file_name"], "mine.bin");
+    assert!(other["upload_url"].is_null() && other["next_url"].is_null(), "{other}");
+    ctx.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_listed_sessions_show_their_urls_only_to_their_opener() {
+    listed_sessions_show_their_urls_only_to_their_opener(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_listed_sessions_show_their_urls_only_to_their_opener() {
+    listed_sessions_show_their_urls_only_to_their_opener(Backend::Postgres).await;
+}
+
+async fn an_account_opens_only_so_many_sessions_at_once(backend: Backend) {
+    let capped = Settings { open_sessions_per_account: 2, ..settings() };
+    let ctx = Ctx::with(backend, capped, None).await;
+    let first = ctx.open_ok("1.bin", 10).await;
+    ctx.open_ok("2.bin", 10).await;
+    let refused = ctx.open(json!({"file_name": "3.bin", "file_size": 10})).await;
+    let problem = refused.problem(429, "too-many-requests");
+    assert!(problem["detail"].as_str().unwrap().contains("2 unfinished uploads"), "{problem}");
+    assert_eq!(ctx.get_json("/v1.0/sessions").await.json()["_count"], 2, "nothing opened");
+    // Another account counts its own.
+    let other = ctx.app.token("globex", "files").await;
+    let theirs = json!({"file_name": "x.bin", "file_size": 10});
+    let answer = send(&ctx.router, with_token("POST", "/v1.0/sessions", &other, Some(theirs)));
+    assert_eq!(answer.await.status, 200);
+    // A completed session is no longer unfinished.
+    ctx.send_all(&first, &pattern(10, 1)).await;
+    ctx.open_ok("3.bin", 10).await;
+    ctx.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_an_account_opens_only_so_many_sessions_at_once() {
+    an_account_opens_only_so_many_sessions_at_once(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_an_account_opens_only_so_many_sessions_at_once() {
+    an_account_opens_only_so_many_sessions_at_once(Backend::Postgres).await;
+}
+
+/// The key id a part URL's token was signed with.
+fn key_of(url: &str) -> u16 {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let token = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    let bytes = URL_SAFE_NO_PAD.decode(token).unwrap();
+    u16::from_be_bytes([bytes[0], bytes[1]])
+}
+
+async fn rotated_keys_sign_new_urls_while_old_ones_live_out_their_time(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let state = &ctx.app.state;
+    let file = ctx.upload("old.bin", &pattern(100, 1)).await;
+    let old_link = file["_links"]["signed_download"]["href"].as_str().unwrap().to_owned();
+    let bytes = pattern(2 * PART as usize, 2);
+    let session = ctx.open_ok("across.bin", bytes.len()).await;
+    let old_url = session["upload_url"].as_str().unwrap().to_owned();
+    assert_eq!(key_of(&old_url), 0);
+    // A second node on the same database, started before the rotation.
+    let keys = state.db.signing_keys(satchel::store::now_unix()).await.unwrap();
+    let retention = satchel::state::key_retention(&state.settings);
+    let other = satchel::state::AppState::new(
+        state.db.clone(),
+        state.blobs.clone(),
+        (*state.settings).clone(),
+        satchel::domain::signing::Keyring::new(keys, retention),
+        state.leptos.clone(),
+    );
+    let other = satchel::http::app(other);
+
+    assert_eq!(state.db.rotate_signing_key(satchel::store::now_unix()).await.unwrap(), 1);
+    state.reload_keys().await.unwrap(); // this node's sweep
+    let first = ctx.put(&old_url, &bytes[..PART as usize]).await;
+    assert_eq!(first.status, 202, "a URL of the old key still takes its part");
+    let next = first.json()["next_url"].as_str().unwrap().to_owned();
+    assert_eq!(key_of(&next), 1, "the new key signs");
+    // The other node has not loaded key 1: it learns it from the token.
+    let last = send(&other, part_request(&next, &bytes[PART as usize..], None)).await;
+    assert_eq!(last.status, 200, "{}", last.text());
+    assert!(last.json()["_links"]["signed_download"]["href"].as_str().unwrap().contains(".1."));
+    assert_eq!(ctx.download(&old_link, None).await.status, 200, "the old link lives on");
+
+    // Once key 0 was superseded longer ago than anything it signed can
+    // live, what it signed is refused.
+    sqlx::query("update signing_keys set created_at = created_at - $1 where id = 1")
+        .bind(retention)
+        .execute(state.db.pool())
+        .await
+        .unwrap();
+    state.reload_keys().await.unwrap();
+    assert_eq!(ctx.download(&old_link, None).await.status, 403);
+    send(&ctx.router, get(&path_of(&old_url))).await.problem(404, "not-found");
+    ctx.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_rotated_keys_sign_new_urls_while_old_ones_live_out_their_time() {
+    rotated_keys_sign_new_urls_while_old_ones_live_out_their_time(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_rotated_keys_sign_new_urls_while_old_ones_live_out_their_time() {
+    rotated_keys_sign_new_urls_while_old_ones_live_out_their_time(Backend::Postgres).await;
 }
 
 async fn whole_file_digest_is_enforced_on_the_last_part(ctx: Ctx) {

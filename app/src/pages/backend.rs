@@ -34,6 +34,26 @@ pub trait Backend: Send + Sync {
 
     /// Whole days until a file trashed at `deleted_at` is purged.
     fn purge_in_days(&self, deleted_at: i64) -> i64;
+
+    /// The `Content-Security-Policy` of a page whose inline scripts carry
+    /// `nonce`.
+    fn content_security_policy(&self, nonce: &str) -> String;
+}
+
+/// Headers every page is sent with: its Content-Security-Policy, with
+/// this response's nonce (Leptos puts it on its inline scripts), and
+/// `Cache-Control: no-store`, for a page shows what a signed-in browser
+/// may see.
+pub fn secure_page() {
+    use http::{header, HeaderValue};
+    let Some(response) = use_context::<leptos_axum::ResponseOptions>() else { return };
+    if let (Some(pages), Some(nonce)) = (use_context::<Pages>(), leptos::nonce::use_nonce()) {
+        let policy = pages.0.content_security_policy(&nonce.to_string());
+        if let Ok(value) = HeaderValue::from_str(&policy) {
+            response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+    response.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
 /// The backend, as a Leptos context.
@@ -172,7 +192,13 @@ pub(crate) fn uuid(uuid: &str) -> Result<&str, ServerFnError> {
 /// Refuses a state-changing call without the session's CSRF token.
 pub(crate) async fn check_csrf(csrf: &str) -> Result<(), ServerFnError> {
     match viewer().await? {
-        Some(v) if v.csrf == csrf => Ok(()),
+        // Compared in constant time: the time taken tells nothing of how
+        // much of a guess was right.
+        Some(v)
+            if bool::from(subtle::ConstantTimeEq::ct_eq(v.csrf.as_bytes(), csrf.as_bytes())) =>
+        {
+            Ok(())
+        }
         Some(_) => Err(ServerFnError::new("the page's CSRF token is wrong; reload the page")),
         None => Err(ServerFnError::new("sign in first")),
     }

@@ -148,3 +148,52 @@ mod tests {
         assert!(parse_sha256_hex("xyz").is_err());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use base64::{engine::general_purpose::STANDARD, Engine};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_digest_header_is_read_or_refused(header in any::<String>()) {
+            let _ = content_digest_sha256(&header);
+        }
+
+        /// A sha-256 member is found among others, with parameters.
+        #[test]
+        fn a_sha256_member_reads_back(
+            digest in any::<[u8; 32]>(),
+            other in any::<[u8; 16]>(),
+            first in any::<bool>(),
+        ) {
+            let ours = format!("sha-256=:{}:;q=1", STANDARD.encode(digest));
+            let theirs = format!("md5=:{}:", STANDARD.encode(other));
+            let header = if first { format!("{ours}, {theirs}") } else { format!("{theirs}, {ours}") };
+            prop_assert_eq!(content_digest_sha256(&header), Ok(Some(digest)));
+        }
+
+        #[test]
+        fn a_hex_digest_is_64_hex_digits(text in any::<String>()) {
+            match parse_sha256_hex(&text) {
+                Ok(hex) => {
+                    prop_assert_eq!(hex.len(), 64);
+                    prop_assert!(hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+                    prop_assert_eq!(hex, text.trim().to_ascii_lowercase());
+                }
+                Err(_) => {
+                    let t = text.trim();
+                    prop_assert!(t.len() != 64 || !t.bytes().all(|b| b.is_ascii_hexdigit()));
+                }
+            }
+        }
+
+        #[test]
+        fn any_sha256_reads_back_from_hex(digest in any::<[u8; 32]>()) {
+            let hex = hex::encode_upper(digest);
+            prop_assert_eq!(parse_sha256_hex(&hex), Ok(hex.to_lowercase()));
+        }
+    }
+}

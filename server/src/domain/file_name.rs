@@ -283,3 +283,49 @@ mod tests {
         assert_eq!(n.sanitized(), "a_b_c_d_.txt");
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever a client sends as a name, parsing answers (never
+        /// panics), and a name it takes keeps every promise.
+        #[test]
+        fn any_text_is_taken_or_refused_with_a_reason(raw in any::<String>()) {
+            match FileName::parse(&raw) {
+                Ok(name) => {
+                    let text = name.as_str();
+                    prop_assert_eq!(text, raw.trim());
+                    prop_assert!((1..=255).contains(&text.chars().count()));
+                    prop_assert!(!text.chars().any(char::is_control));
+                    prop_assert!(crate::domain::invisible::first_in(text).is_none());
+                    // Everything derived from a good name works.
+                    let _ = (name.extension(), name.stem(), name.sanitized(), name.ascii());
+                    let _ = (name.sanitized_stem(), name.mime_type(None));
+                    let _ = name.with_extension_of(&name);
+                }
+                Err(reason) => prop_assert!(!reason.is_empty()),
+            }
+        }
+
+        #[test]
+        fn renaming_with_any_text_answers(raw in "[a-zA-Z0-9 ._-]{1,40}", shown in any::<String>()) {
+            if let Ok(name) = FileName::parse(&raw) {
+                if let Ok(renamed) = name.renamed(&shown) {
+                    prop_assert!(FileName::parse(renamed.as_str()).is_ok());
+                }
+            }
+        }
+
+        #[test]
+        fn an_extension_is_read_from_any_text(raw in any::<String>()) {
+            if let Some(extension) = extension_of(&raw) {
+                prop_assert!(!extension.is_empty());
+                prop_assert_eq!(extension.to_lowercase(), extension.clone());
+            }
+        }
+    }
+}

@@ -204,3 +204,67 @@ mod tests {
         assert_eq!(QueryParams::parse("").keys(), Vec::<&str>::new());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::domain::listing::ListQuery;
+
+    /// Query strings made of the pieces list filters use, and noise.
+    fn query_string() -> impl Strategy<Value = String> {
+        let key = prop_oneof![
+            Just("page".to_owned()),
+            Just("limit".to_owned()),
+            Just("filter[uuid]".to_owned()),
+            Just("filter[uuid][]".to_owned()),
+            Just("filter[name]".to_owned()),
+            Just("filter[extensions][0]".to_owned()),
+            Just("filter[term]".to_owned()),
+            Just("filter[deleted]".to_owned()),
+            Just("filter[size][from]".to_owned()),
+            Just("filter[size][to]".to_owned()),
+            Just("filter[size][unit]".to_owned()),
+            Just("filter[date][type]".to_owned()),
+            Just("filter[date][date_preset]".to_owned()),
+            Just("filter[date][from]".to_owned()),
+            Just("filter[created_by][]".to_owned()),
+            Just("order[created_at]".to_owned()),
+            Just("with".to_owned()),
+            "[a-z\\[\\]%0-9]{0,12}",
+        ];
+        let value = prop_oneof![
+            "[0-9]{0,20}",
+            "-?[0-9]{1,5}",
+            Just("asc".to_owned()),
+            Just("desc".to_owned()),
+            Just("today".to_owned()),
+            Just("mb".to_owned()),
+            any::<String>(),
+        ];
+        proptest::collection::vec((key, value), 0..8).prop_map(|pairs| {
+            pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_query_string_is_read(raw in any::<String>()) {
+            let params = QueryParams::parse(&raw);
+            for key in params.keys() {
+                let _ = (params.one(key), params.list(key), params.comma_list(key));
+            }
+            let _ = ListQuery::parse(&params, 1_700_000_000);
+        }
+
+        /// List filters read or refuse any mix of their parameters.
+        #[test]
+        fn list_filters_read_or_refuse_any_mix(raw in query_string(), now in 0i64..4_000_000_000) {
+            match ListQuery::parse(&QueryParams::parse(&raw), now) {
+                Ok(_) => {}
+                Err(reason) => prop_assert!(!reason.is_empty()),
+            }
+        }
+    }
+}

@@ -79,3 +79,41 @@ mod tests {
         assert_eq!(answer_range(Some("bytes=x-y"), 100), Full);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Any header, any size: an answer inside the file.
+        #[test]
+        fn any_range_header_gets_an_answer_inside_the_file(
+            header in proptest::option::of(any::<String>()),
+            size in any::<u64>(),
+        ) {
+            if let RangeAnswer::Partial { start, end } = answer_range(header.as_deref(), size) {
+                prop_assert!(start < end && end <= size);
+            }
+        }
+
+        #[test]
+        fn a_first_last_range_serves_those_bytes(size in 1u64..1 << 40, a in any::<u64>(), len in any::<u64>()) {
+            let a = a % (size + 10);
+            let b = a.saturating_add(len % (size + 10));
+            let answer = answer_range(Some(&format!("bytes={a}-{b}")), size);
+            if a >= size {
+                prop_assert_eq!(answer, RangeAnswer::Unsatisfiable);
+            } else {
+                prop_assert_eq!(answer, RangeAnswer::Partial { start: a, end: b.saturating_add(1).min(size) });
+            }
+        }
+
+        #[test]
+        fn a_suffix_range_serves_the_last_bytes(size in 1u64..1 << 40, n in 1u64..1 << 41) {
+            let answer = answer_range(Some(&format!("bytes=-{n}")), size);
+            prop_assert_eq!(answer, RangeAnswer::Partial { start: size.saturating_sub(n), end: size });
+        }
+    }
+}

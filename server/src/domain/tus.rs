@@ -364,3 +364,40 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_tus_header_is_read_or_refused(text in any::<String>()) {
+            let _ = parse_metadata(&text);
+            let _ = parse_concat(&text);
+            let _ = parse_checksum(&text);
+            let _ = parse_interop(&text);
+            let _ = parse_complete(&text);
+            let _ = token_of(&text);
+            if let Ok(length) = parse_length("Upload-Length", &text) {
+                let written = length.to_string();
+                prop_assert_eq!(written.trim_start_matches('0'), text.trim().trim_start_matches('0'));
+            }
+        }
+
+        /// What HEAD answers as metadata reads back as what was created.
+        #[test]
+        fn metadata_reads_back(name in any::<String>(), kind in any::<String>()) {
+            let read = parse_metadata(&encode_metadata(&name, &kind)).unwrap();
+            // An empty value is written as a key alone, which reads as none.
+            prop_assert_eq!(read.file_name.as_deref(), Some(name.as_str()).filter(|n| !n.is_empty()));
+            prop_assert_eq!(read.content_type.as_deref(), Some(kind.as_str()).filter(|k| !k.is_empty()));
+        }
+
+        #[test]
+        fn lengths_read_back(length in any::<u64>()) {
+            prop_assert_eq!(parse_length("Upload-Offset", &length.to_string()), Ok(length));
+        }
+    }
+}

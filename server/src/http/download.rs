@@ -29,10 +29,7 @@ use crate::{
     },
     error::{Error, Result},
     state::AppState,
-    store::{
-        files::{FileRecord, VersionRecord},
-        now_unix,
-    },
+    store::files::{FileRecord, VersionRecord},
 };
 
 #[derive(Deserialize)]
@@ -223,7 +220,7 @@ async fn granted_file(
 ) -> Result<FileRecord> {
     let file = match sign {
         Some(sign) if bearer(headers).is_none() => {
-            match state.signing.verify_download(file_uuid, signed_as, sign, now_unix()) {
+            match state.verify_download(file_uuid, signed_as, sign).await {
                 Ok(()) => {}
                 Err(LinkError::Expired) => {
                     return Err(Error::Forbidden("the download link has expired"))

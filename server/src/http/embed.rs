@@ -43,7 +43,13 @@ pub async fn embed_demo(State(state): State<AppState>, headers: HeaderMap) -> Re
     // `<` cannot end the script block from inside JSON text.
     let config = config.to_string().replace('<', "\\u003c");
     let page = PAGE.replace("__SATCHEL_CONFIG__", &config);
-    Ok(([(header::CACHE_CONTROL, "no-store")], Html(page)).into_response())
+    // The page stands for an integrator's page, whose own policy would
+    // rule its scripts; it is only kept out of frames.
+    let headers = [
+        (header::CACHE_CONTROL, "no-store"),
+        (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
+    ];
+    Ok((headers, Html(page)).into_response())
 }
 
 /// Whether a Host header (or URL authority) names this machine:

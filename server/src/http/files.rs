@@ -198,7 +198,7 @@ impl AppState {
     ) -> String {
         let expires_at = now_unix() + self.settings.link_ttl.as_secs() as i64;
         let signed_as = version_uuid.unwrap_or(CURRENT_VERSION);
-        let sign = self.signing.download_signature(file_uuid, signed_as, expires_at);
+        let sign = self.signing.keys().download_signature(file_uuid, signed_as, expires_at);
         format!("{}?sign={sign}", self.download_link(file_uuid, version_uuid, name))
     }
 
@@ -219,7 +219,7 @@ impl AppState {
     pub fn preview_link(&self, file_uuid: &str, version_uuid: &str, width: i64) -> String {
         let expires_at = now_unix() + self.settings.link_ttl.as_secs() as i64;
         let what = format!("{version_uuid}/preview/{width}");
-        let sign = self.signing.download_signature(file_uuid, &what, expires_at);
+        let sign = self.signing.keys().download_signature(file_uuid, &what, expires_at);
         format!(
             "{}/download/{file_uuid}/{version_uuid}/preview/{width}?sign={sign}",
             self.settings.public_url

@@ -95,10 +95,29 @@ impl Backend for PagesBackend {
         })
     }
 
+    fn content_security_policy(&self, nonce: &str) -> String {
+        page_policy(nonce, login::origin_of(&self.state.settings.public_url))
+    }
+
     fn purge_in_days(&self, deleted_at: i64) -> i64 {
         let ttl = self.state.settings.trash_ttl.as_secs() as i64;
         crate::domain::trash::days_left(deleted_at, now_unix(), ttl)
     }
+}
+
+/// The Content-Security-Policy of Satchel's pages: scripts only from
+/// Satchel, or inline with this response's `nonce`, and the widget's
+/// wasm; requests and images to Satchel's own origin and its public URL's
+/// (the upload and download links are absolute); no plug-ins, no
+/// `<base>`, forms only to Satchel, and no page may frame it. Styles may
+/// be inline: the widget carries its own.
+pub fn page_policy(nonce: &str, public_origin: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' {public_origin} data: blob:; \
+         connect-src 'self' {public_origin}; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    )
 }
 
 /// The backend the pages' context carries.

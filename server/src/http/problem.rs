@@ -79,6 +79,7 @@ impl Error {
                 "Checksum mismatch",
             ),
             Error::SessionExpired => (StatusCode::GONE, "session-expired", "Session expired"),
+            Error::SessionCompleted => (StatusCode::GONE, "session-completed", "Upload completed"),
             Error::OffsetMismatch { .. } => {
                 (StatusCode::CONFLICT, "mismatching-upload-offset", "Mismatching upload offset")
             }

@@ -44,8 +44,11 @@ pub struct OpenSessionSummary {
     pub file_size: i64,
     pub received: u64,
     pub next_part: u32,
-    pub next_url: String,
-    pub upload_url: String,
+    /// Only for the user who opened the session (its token, the widget
+    /// tokens that token issued, or the signed-in user); null for others.
+    pub next_url: Option<String>,
+    /// As `next_url`: the URL is the session's credential.
+    pub upload_url: Option<String>,
     pub expires_at: i64,
 }
 
@@ -64,7 +67,7 @@ impl AppState {
     /// The absolute URL part `part` of a session is sent to, starting at
     /// file offset `offset`.
     pub fn part_url(&self, session_id: i64, part: u32, offset: u64) -> String {
-        let token = self.signing.part_token(session_id, part, offset);
+        let token = self.signing.keys().part_token(session_id, part, offset);
         format!("{}/upload/{token}", self.settings.public_url)
     }
 }
@@ -86,6 +89,7 @@ pub fn part_count(session: &SessionRecord) -> u32 {
         (status = 400, body = super::problem::Problem, description = "validation, file-too-large, file-trashed"),
         (status = 415, body = super::problem::Problem, description = "unsupported-media-type: not JSON, multipart or urlencoded"),
         (status = 404, body = super::problem::Problem, description = "file_uuid unknown"),
+        (status = 429, body = super::problem::Problem, description = "too-many-requests: the account has as many unfinished sessions as it may"),
     ))]
 pub async fn open_session(
     State(state): State<AppState>,
@@ -123,7 +127,8 @@ pub async fn open_session(
     }))
 }
 
-/// The account's unfinished sessions, oldest first (beyond Kommo).
+/// The account's unfinished sessions, oldest first (beyond Kommo); their
+/// URLs only for the user who opened them.
 #[utoipa::path(get, path = "/v1.0/sessions", tag = "uploads", security(("bearer" = [])),
     responses((status = 200, body = SessionList)))]
 pub async fn list_sessions(State(state): State<AppState>, auth: Auth) -> Result<Json<SessionList>> {
@@ -134,14 +139,16 @@ pub async fn list_sessions(State(state): State<AppState>, auth: Auth) -> Result<
         if s.status != crate::store::sessions::status::UPLOADING {
             continue; // completed just now by moving its digest
         }
+        // The URLs are credentials: only whoever opened the session gets them.
+        let opener = s.created_by == Some(auth.user);
         sessions.push(OpenSessionSummary {
             session_id: s.id,
             file_name: s.file_name.clone(),
             file_size: s.file_size,
             received: at.received,
             next_part: at.next_part,
-            next_url: state.part_url(s.id, at.next_part, at.received),
-            upload_url: state.part_url(s.id, 1, 0),
+            next_url: opener.then(|| state.part_url(s.id, at.next_part, at.received)),
+            upload_url: opener.then(|| state.part_url(s.id, 1, 0)),
             expires_at: s.expires_at,
         });
     }

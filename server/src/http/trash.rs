@@ -134,6 +134,9 @@ pub struct Stats {
     pub trashed_bytes: u64,
     /// `null` when unlimited.
     pub quota_bytes: Option<u64>,
+    /// What the trash may hold before its longest-trashed files are
+    /// purged early; `null` when unlimited.
+    pub trash_quota_bytes: Option<u64>,
     /// Files outside the trash.
     pub file_count: u64,
 }
@@ -148,6 +151,7 @@ pub async fn stats(State(state): State<AppState>, auth: Auth) -> Result<Json<Sta
         used_bytes: usage.used_bytes,
         trashed_bytes: usage.trashed_bytes,
         quota_bytes: state.settings.quota_bytes,
+        trash_quota_bytes: state.settings.trash_quota_bytes,
         file_count: usage.file_count,
     }))
 }

@@ -38,7 +38,7 @@ use tower_http::cors::{Any, CorsLayer};
 
 use super::{
     auth::Auth,
-    upload::{session_of, take_share},
+    upload::{session_of, take_share, takes_bytes},
 };
 use crate::{
     domain::{
@@ -46,7 +46,7 @@ use crate::{
         Scope,
     },
     error::{Error, Result},
-    ingest::{self, open::Opening, Append},
+    ingest::{self, lifetime::Grant, open::Opening, Append},
     state::AppState,
     store::{
         now_unix,
@@ -218,6 +218,7 @@ fn options(state: &AppState) -> Response {
         (status = 401, body = super::problem::Problem),
         (status = 412, body = super::problem::Problem, description = "unsupported-version, with Tus-Version"),
         (status = 413, body = super::problem::Problem),
+        (status = 429, body = super::problem::Problem, description = "too-many-requests: the account has as many unfinished uploads as it may"),
     ))]
 pub async fn create(
     State(state): State<AppState>,
@@ -450,7 +451,7 @@ pub async fn offset(
         }
     }
     let (session, _, _) = session_of(&state, &token).await?;
-    if session.is_expired_at(now_unix()) {
+    if Grant::of(&session, now_unix()) == Grant::Expired {
         return Err(Error::SessionExpired);
     }
     let (at, session) = ingest::position(&state, &session).await?;
@@ -531,9 +532,7 @@ pub async fn patch(
         Face::Draft(_) => upload_complete(&headers)?,
     };
     let (session, _, _) = session_of(&state, &token).await?;
-    if session.is_expired_at(now_unix()) {
-        return Err(Error::SessionExpired);
-    }
+    takes_bytes(&session)?;
     if matches!(session.concat.as_deref(), Some(concat::FINAL | concat::STITCHED)) {
         return Err(Error::Forbidden("a final upload takes no bytes: PATCH its partial uploads"));
     }
@@ -941,7 +940,7 @@ fn http_date(unix: i64) -> HeaderValue {
 impl AppState {
     /// The URL of a tus upload: the capability to HEAD, PATCH and DELETE it.
     pub fn tus_url(&self, session_id: i64) -> String {
-        let token = self.signing.part_token(session_id, 1, 0);
+        let token = self.signing.keys().part_token(session_id, 1, 0);
         format!("{}/tus/{token}", self.settings.public_url)
     }
 }

@@ -21,7 +21,7 @@ use super::{files::FileView, part_body};
 use crate::{
     domain::{digest::content_digest_sha256, parts::PartNumber},
     error::{Error, Result},
-    ingest::{self, shares::Busy, Append, Appended},
+    ingest::{self, lifetime::Grant, shares::Busy, Append, Appended},
     state::AppState,
     store::{
         now_unix,
@@ -29,21 +29,12 @@ use crate::{
     },
 };
 
-pub use app::wire::{PartAccepted, Position};
+pub use app::wire::{CompletedPoint, PartAccepted, Position, ResumeAnswer};
 
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct CompletedFile {
     #[serde(flatten)]
     pub file: FileView,
-}
-
-/// The resume point: where the upload stands, and the file once it
-/// completed.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct ResumePoint {
-    #[serde(flatten)]
-    pub position: Position,
-    pub file: Option<FileView>,
 }
 
 /// `?part=k`: part *k* of a client that cuts full `max_part_size` parts.
@@ -58,8 +49,7 @@ pub(super) async fn session_of(
     state: &AppState,
     token: &str,
 ) -> Result<(SessionRecord, PartNumber, u64)> {
-    let granted =
-        state.signing.verify_part_token(token).ok_or(Error::NotFound("upload session"))?;
+    let granted = state.verify_part_token(token).await.ok_or(Error::NotFound("upload session"))?;
     let session =
         state.db.session(granted.session_id).await?.ok_or(Error::NotFound("upload session"))?;
     if session.status == status::CANCELLED {
@@ -69,6 +59,17 @@ pub(super) async fn session_of(
         .offset
         .unwrap_or(u64::from(granted.part.saturating_sub(1)) * session.part_size as u64);
     Ok((session, granted.part, offset))
+}
+
+/// Whether a session's URL still takes bytes: while it is open, and for
+/// replays within the grace after it completed (`ingest::lifetime`).
+pub(super) fn takes_bytes(session: &SessionRecord) -> Result<()> {
+    match Grant::of(session, now_unix()) {
+        Grant::Open | Grant::Replays => Ok(()),
+        Grant::Completed => Err(Error::SessionCompleted),
+        Grant::Expired => Err(Error::SessionExpired),
+        Grant::Cancelled => Err(Error::NotFound("upload session")),
+    }
 }
 
 /// Store a part.
@@ -84,7 +85,7 @@ pub(super) async fn session_of(
         (status = 404, body = super::problem::Problem),
         (status = 408, body = super::problem::Problem, description = "body-too-slow"),
         (status = 409, body = super::problem::Problem, description = "part-out-of-order, part-conflict"),
-        (status = 410, body = super::problem::Problem, description = "session-expired"),
+        (status = 410, body = super::problem::Problem, description = "session-expired; session-completed (past the grace for replays)"),
         (status = 413, body = super::problem::Problem),
         (status = 429, body = super::problem::Problem, description = "too-many-requests, with Retry-After"),
         (status = 460, body = super::problem::Problem, description = "checksum-mismatch"),
@@ -97,9 +98,7 @@ pub async fn put_part(
     body: Body,
 ) -> Result<Response> {
     let (session, mut part, mut start) = session_of(&state, &token).await?;
-    if session.is_expired_at(now_unix()) {
-        return Err(Error::SessionExpired);
-    }
+    takes_bytes(&session)?;
     if let Some(k) = query.part {
         let shape = ingest::shape_of(&state, &session);
         start = shape.offset_of_part(k).ok_or(Error::NotFound("part"))?;
@@ -220,38 +219,35 @@ async fn answer(state: &AppState, part: PartNumber, appended: Appended) -> Resul
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 
-/// The resume point (beyond Kommo).
+/// The resume point (beyond Kommo). A completed upload's says only that,
+/// with its file's uuid: the URL is no key to the file.
 #[utoipa::path(get, path = "/upload/{token}", tag = "uploads",
     params(("token" = String, Path)),
-    responses((status = 200, body = ResumePoint), (status = 404, body = super::problem::Problem)))]
+    responses((status = 200, body = ResumeAnswer), (status = 404, body = super::problem::Problem)))]
 pub async fn resume_point(
     State(state): State<AppState>,
     Path(token): Path<String>,
-) -> Result<Json<ResumePoint>> {
+) -> Result<Json<ResumeAnswer>> {
     let (session, _, _) = session_of(&state, &token).await?;
-    let expired = session.is_expired_at(now_unix());
-    let (at, session) = if expired {
-        (ingest::Position { received: 0, next_part: 1, ranges: vec![] }, session)
-    } else {
-        ingest::position(&state, &session).await?
+    let grant = Grant::of(&session, now_unix());
+    let (at, session) = match grant {
+        Grant::Open => ingest::position(&state, &session).await?,
+        _ => (ingest::Position { received: 0, next_part: 1, ranges: vec![] }, session),
     };
-    let (status, next) = if session.status == status::COMPLETED {
-        ("completed", None)
-    } else if expired {
-        ("expired", None)
-    } else {
-        ("uploading", Some(at.next_part))
-    };
-    let file = match session.file_id {
-        Some(id) => match state.db.file_by_id(id).await? {
-            Some(f) => Some(state.file_view(&f).await?),
-            None => None,
-        },
-        None => None,
-    };
-    let position = Position {
+    // Moving the digest may have completed it just now.
+    if session.status == status::COMPLETED && grant != Grant::Expired {
+        let file_id = session.file_id.ok_or(Error::NotFound("file"))?;
+        let file = state.db.file_by_id(file_id).await?.ok_or(Error::NotFound("file"))?;
+        return Ok(Json(ResumeAnswer::Completed(CompletedPoint {
+            session_id: session.id,
+            status: "completed".into(),
+            file_uuid: file.uuid,
+        })));
+    }
+    let next = (grant == Grant::Open).then_some(at.next_part);
+    Ok(Json(ResumeAnswer::Open(Position {
         session_id: session.id,
-        status: status.into(),
+        status: if next.is_some() { "uploading" } else { "expired" }.into(),
         file_name: session.file_name.clone(),
         file_size: session.file_size,
         received: at.received,
@@ -261,8 +257,7 @@ pub async fn resume_point(
         max_part_size: session.part_size as u64,
         window: state.settings.upload_window,
         expires_at: session.expires_at,
-    };
-    Ok(Json(ResumePoint { position, file }))
+    })))
 }
 
 /// Cancel the session and free its parts (beyond Kommo).
@@ -275,11 +270,13 @@ pub async fn cancel(
     Path(token): Path<String>,
 ) -> Result<StatusCode> {
     let (session, _, _) = session_of(&state, &token).await?;
-    if session.status == status::COMPLETED {
-        return Err(Error::validation("the upload is complete; trash the file instead"));
-    }
-    if session.is_expired_at(now_unix()) {
-        return Err(Error::SessionExpired);
+    match Grant::of(&session, now_unix()) {
+        Grant::Open => {}
+        Grant::Replays | Grant::Completed => {
+            return Err(Error::validation("the upload is complete; trash the file instead"))
+        }
+        Grant::Expired => return Err(Error::SessionExpired),
+        Grant::Cancelled => return Err(Error::NotFound("upload session")),
     }
     if !state.db.cancel_session(session.id).await? {
         return Err(Error::NotFound("upload session"));

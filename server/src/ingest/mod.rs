@@ -10,6 +10,7 @@
 //! - `receive`: a body streamed through, hashed on the way.
 //! - `place`: plan, claim, write durably, record (the two blob layouts).
 //! - `in_place`: claims on ranges of a session blob written in place.
+//! - `lifetime`: how long a session's URLs grant anything.
 //! - `digest`: the whole-file SHA-256 over the stored pieces, and
 //!   completion.
 //! - `shares`: how many requests one session and one account may have
@@ -31,6 +32,7 @@ use crate::{
 pub mod concat;
 pub mod digest;
 pub mod in_place;
+pub mod lifetime;
 pub mod open;
 pub mod place;
 pub mod receive;

@@ -15,7 +15,7 @@ use crate::{
     store::{
         accounts::AccountId,
         now_unix,
-        sessions::{NewSession, SessionRecord},
+        sessions::{NewSession, OpenLimits, Opened, SessionRecord},
     },
 };
 
@@ -80,14 +80,6 @@ pub async fn open(state: &AppState, opening: Opening<'_>) -> Result<SessionRecor
     if size > max {
         return Err(Error::FileTooLarge { size, max });
     }
-    // A deferred length is checked against the quota once it is known,
-    // when the file completes.
-    if let Some(quota) = state.settings.quota_bytes.filter(|_| !opening.length_deferred) {
-        let used = state.db.usage(opening.account).await?.used_bytes;
-        if used.saturating_add(size) > quota {
-            return Err(Error::QuotaExceeded { used, size, quota });
-        }
-    }
     let sha256 = opening.sha256.map(parse_sha256_hex).transpose().map_err(Error::Validation)?;
     let target_file_id = match opening.file_uuid {
         None => None,
@@ -102,22 +94,39 @@ pub async fn open(state: &AppState, opening: Opening<'_>) -> Result<SessionRecor
     };
     let now = now_unix();
     let mime = name.mime_type(opening.content_type);
-    state
-        .db
-        .create_session(NewSession {
-            account: opening.account,
-            file_name: name.as_str(),
-            file_size: size as i64,
-            mime_type: &mime,
-            part_size: part_size as i64,
-            target_file_id,
-            with_preview: opening.with_preview,
-            expected_sha256: sha256.as_deref(),
-            created_by: opening.user,
-            created_at: now,
-            expires_at: now + state.settings.session_ttl.as_secs() as i64,
-            concat: opening.concat,
-            length_deferred: opening.length_deferred,
-        })
-        .await
+    // The quota counts what unfinished sessions declared, so that bytes
+    // in flight cannot take an account past it; a deferred length is
+    // checked once it is known, when the file completes.
+    let limits = OpenLimits {
+        sessions: u64::from(state.settings.open_sessions_per_account),
+        quota: state.settings.quota_bytes,
+        now,
+    };
+    let new = NewSession {
+        account: opening.account,
+        file_name: name.as_str(),
+        file_size: size as i64,
+        mime_type: &mime,
+        part_size: part_size as i64,
+        target_file_id,
+        with_preview: opening.with_preview,
+        expected_sha256: sha256.as_deref(),
+        created_by: opening.user,
+        created_at: now,
+        expires_at: now + state.settings.session_ttl.as_secs() as i64,
+        concat: opening.concat,
+        length_deferred: opening.length_deferred,
+    };
+    match state.db.create_session(new, limits).await? {
+        Opened::Session(session) => Ok(*session),
+        Opened::TooManySessions { open } => Err(Error::TooManyRequests(format!(
+            "this account has {open} unfinished uploads, as many as it may; finish, cancel or \
+             let one expire first"
+        ))),
+        Opened::OverQuota { used, reserved } => Err(Error::QuotaExceeded {
+            used: used + reserved,
+            size,
+            quota: state.settings.quota_bytes.unwrap_or(u64::MAX),
+        }),
+    }
 }

@@ -56,6 +56,9 @@ pub struct SessionRecord {
     /// 1 while the length is not known yet (tus creation-defer-length):
     /// `file_size` is then the largest file allowed.
     pub length_deferred: i64,
+    /// When it completed (unix seconds); `None` before, and on sessions
+    /// that completed before this was kept.
+    pub completed_at: Option<i64>,
 }
 
 /// The `concat` values.
@@ -76,7 +79,7 @@ impl SessionRecord {
 const SESSION_COLUMNS: &str = "s.id, s.account_id, s.file_name, s.file_size, s.mime_type, \
     s.part_size, s.target_file_id, s.with_preview, s.expected_sha256, s.status, s.file_id, \
     s.version_id, s.created_by, s.created_at, s.expires_at, s.digest_upto, s.digest_state, \
-    s.concat, s.concat_final, s.length_deferred";
+    s.concat, s.concat_final, s.length_deferred, s.completed_at";
 
 /// What a new session records.
 pub struct NewSession<'a> {
@@ -160,8 +163,72 @@ pub enum Completed {
     OverQuota { used: u64 },
 }
 
+/// What an account may hold when it opens a session.
+#[derive(Clone, Copy, Debug)]
+pub struct OpenLimits {
+    /// Unfinished sessions at once.
+    pub sessions: u64,
+    /// Bytes kept in files plus bytes declared by unfinished sessions.
+    pub quota: Option<u64>,
+    pub now: i64,
+}
+
+/// Whether a session was opened.
+#[derive(Debug)]
+pub enum Opened {
+    Session(Box<SessionRecord>),
+    /// The account has `open` unfinished sessions, its limit.
+    TooManySessions {
+        open: u64,
+    },
+    /// The account keeps `used` bytes in files and its unfinished
+    /// sessions declared `reserved` more: the new one does not fit.
+    OverQuota {
+        used: u64,
+        reserved: u64,
+    },
+}
+
 impl Db {
-    pub async fn create_session(&self, new: NewSession<'_>) -> Result<SessionRecord> {
+    /// Opens a session unless the account is at its limits: its count of
+    /// unfinished sessions, and its quota counting the sizes unfinished
+    /// sessions declared (tus partial uploads count; a final upload and a
+    /// length not yet known reserve nothing). Checked and inserted under
+    /// the account's row lock, so racing opens see each other.
+    pub async fn create_session(&self, new: NewSession<'_>, limits: OpenLimits) -> Result<Opened> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("update accounts set id = id where id = $1")
+            .bind(new.account.0)
+            .execute(&mut *tx)
+            .await?;
+        let (open, reserved): (i64, i64) = sqlx::query_as(
+            "select cast(count(*) as bigint), cast(coalesce(sum(case \
+               when length_deferred = 0 and (concat is null or concat = 'partial') \
+               then file_size else 0 end), 0) as bigint) \
+             from upload_sessions where account_id = $1 and status = 'uploading' \
+             and expires_at > $2",
+        )
+        .bind(new.account.0)
+        .bind(limits.now)
+        .fetch_one(&mut *tx)
+        .await?;
+        if open as u64 >= limits.sessions {
+            tx.rollback().await?;
+            return Ok(Opened::TooManySessions { open: open as u64 });
+        }
+        if let Some(quota) = limits.quota.filter(|_| !new.length_deferred) {
+            let used = super::trash::used_bytes(&mut *tx, new.account.0).await?;
+            let reserved = reserved as u64;
+            let wanted = match new.concat {
+                Some(concat::FINAL) => 0,
+                _ => new.file_size as u64,
+            };
+            if used.saturating_add(reserved).saturating_add(wanted) > quota {
+                tx.rollback().await?;
+                return Ok(Opened::OverQuota { used, reserved });
+            }
+        }
         let id: i64 = sqlx::query_scalar(
             "insert into upload_sessions (account_id, file_name, file_size, mime_type, part_size, \
              target_file_id, with_preview, expected_sha256, status, \
@@ -182,9 +249,10 @@ impl Db {
         .bind(new.expires_at)
         .bind(new.concat)
         .bind(i64::from(new.length_deferred))
-        .fetch_one(self.pool())
+        .fetch_one(&mut *tx)
         .await?;
-        Ok(self.session(id).await?.expect("just inserted"))
+        tx.commit().await?;
+        Ok(Opened::Session(Box::new(self.session(id).await?.expect("just inserted"))))
     }
 
     pub async fn session(&self, id: i64) -> Result<Option<SessionRecord>> {
@@ -285,13 +353,14 @@ impl Db {
             }
         }
         let moved = sqlx::query(
-            "update upload_sessions set digest_upto = $3, digest_state = $4, status = 'completed' \
-             where id = $1 and digest_upto = $2 and status = 'uploading'",
+            "update upload_sessions set digest_upto = $3, digest_state = $4, status = 'completed', \
+             completed_at = $5 where id = $1 and digest_upto = $2 and status = 'uploading'",
         )
         .bind(session.id)
         .bind(from.upto)
         .bind(to.upto)
         .bind(to.state.as_deref())
+        .bind(super::now_unix())
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -387,13 +456,15 @@ impl Db {
     ) -> Result<bool> {
         let _turn = self.write_turn().await;
         let moved = sqlx::query(
-            "update upload_sessions set digest_upto = $3, digest_state = $4, status = 'completed' \
+            "update upload_sessions set digest_upto = $3, digest_state = $4, status = 'completed', \
+             completed_at = $5 \
              where id = $1 and digest_upto = $2 and status = 'uploading' and concat = 'partial'",
         )
         .bind(session.id)
         .bind(from.upto)
         .bind(to.upto)
         .bind(to.state.as_deref())
+        .bind(super::now_unix())
         .execute(self.pool())
         .await?
         .rows_affected();

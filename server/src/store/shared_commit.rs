@@ -232,14 +232,14 @@ mod tests {
 
     use super::*;
     use crate::{
-        store::sessions::{NewSession, SessionRecord},
+        store::sessions::{NewSession, OpenLimits, Opened, SessionRecord},
         testing::{Backend, TestDb},
     };
 
     async fn session(db: &Db, size: i64) -> SessionRecord {
         let account = db.ensure_account("a").await.unwrap();
         let now = crate::store::now_unix();
-        db.create_session(NewSession {
+        let new = NewSession {
             account,
             file_name: "f.bin",
             file_size: size,
@@ -253,9 +253,12 @@ mod tests {
             expires_at: now + 3600,
             concat: None,
             length_deferred: false,
-        })
-        .await
-        .unwrap()
+        };
+        let limits = OpenLimits { sessions: 10, quota: None, now };
+        match db.create_session(new, limits).await.unwrap() {
+            Opened::Session(session) => *session,
+            refused => panic!("{refused:?}"),
+        }
     }
 
     fn piece(session_id: i64, start: i64, key: &str) -> NewPiece {

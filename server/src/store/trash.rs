@@ -152,6 +152,36 @@ impl Db {
         .await?)
     }
 
+    /// Accounts whose trash holds more than `quota` bytes, with how much
+    /// it holds.
+    pub async fn trash_over(&self, quota: u64) -> Result<Vec<(i64, u64)>> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "select f.account_id, cast(sum(v.size) as bigint) from files f \
+             join file_versions v on v.file_id = f.id where f.deleted_at is not null \
+             group by f.account_id having sum(v.size) > $1",
+        )
+        .bind(i64::try_from(quota).unwrap_or(i64::MAX))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(account, bytes)| (account, bytes as u64)).collect())
+    }
+
+    /// An account's trashed files, the longest trashed first, with the
+    /// bytes of all their versions.
+    pub async fn oldest_trashed(&self, account: i64, limit: i64) -> Result<Vec<(i64, u64)>> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "select f.id, cast(coalesce(sum(v.size), 0) as bigint) from files f \
+             left join file_versions v on v.file_id = f.id \
+             where f.account_id = $1 and f.deleted_at is not null \
+             group by f.id, f.deleted_at order by f.deleted_at, f.id limit $2",
+        )
+        .bind(account)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(id, bytes)| (id, bytes as u64)).collect())
+    }
+
     /// Claims a file for the purge: only while it is still trashed and
     /// due. Its `deleted_at` becomes 0, which is due at any cutoff, so a
     /// restore can no longer take it back, even from a node whose clock

@@ -20,7 +20,7 @@ use crate::{
         plan::{classify, Failure, Saved},
         Item, Status,
     },
-    wire::{ResumeView, SessionOpened},
+    wire::{ResumeAnswer, ResumeView, SessionOpened},
 };
 
 impl Engine {
@@ -90,7 +90,15 @@ impl Engine {
                     forget(key);
                     return Err(Stop::Failed("the upload session expired".into()));
                 }
-                Ok((200, json, _)) => return typed(&json),
+                Ok((200, json, _)) => {
+                    return match typed(&json)? {
+                        ResumeAnswer::Completed(done) => {
+                            let file = self.completed_file(item, &done.file_uuid, key).await?;
+                            Ok(ResumeView::completed(done.session_id, file))
+                        }
+                        ResumeAnswer::Open(position) => Ok(ResumeView { position, file: None }),
+                    };
+                }
                 Ok((status, json, retry_after)) => match classify(status) {
                     Failure::Retry => {
                         attempt = give_up_after(attempt)?;
@@ -101,6 +109,36 @@ impl Engine {
                         return Err(Stop::Failed(problem(&json)));
                     }
                 },
+                Err(_) => {
+                    attempt = give_up_after(attempt)?;
+                    self.wait_before_retry(item, attempt, None).await;
+                }
+            }
+        }
+    }
+
+    /// A completed upload's file, read with the widget's token (the
+    /// upload URL only names it); `Err` when it is gone.
+    async fn completed_file(
+        &self,
+        item: Item,
+        uuid: &str,
+        key: &str,
+    ) -> Outcome<serde_json::Value> {
+        let mut attempt = 0;
+        loop {
+            self.checkpoint(item, None, key).await?;
+            let url = self.url(&format!("/v1.0/files/{uuid}"));
+            match request("GET", &url, Some(&self.options.token), None, None).await {
+                Ok((200, json, _)) => return Ok(json),
+                Ok((status, _, retry_after)) if classify(status) == Failure::Retry => {
+                    attempt = give_up_after(attempt)?;
+                    self.wait_before_retry(item, attempt, retry_after).await;
+                }
+                Ok((_, json, _)) => {
+                    forget(key);
+                    return Err(Stop::Failed(problem(&json)));
+                }
                 Err(_) => {
                     attempt = give_up_after(attempt)?;
                     self.wait_before_retry(item, attempt, None).await;
