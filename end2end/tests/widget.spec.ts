@@ -263,6 +263,44 @@ test('pause, resume and cancel; cancel frees the session', async ({ page }) => {
   expect(await completed(page)).toEqual([]);
 });
 
+test('when the answer that completed a file is lost, the widget reads the file with its token', async ({ page }) => {
+  let lost = 0;
+  await page.route('**/upload/**', async (route) => {
+    if (route.request().method() === 'POST' && lost === 0) {
+      // The server stores the part and completes the file; the answer
+      // never reaches the page.
+      const answer = await route.fetch();
+      if (answer.status() === 200) {
+        lost += 1;
+        return route.abort('connectionreset');
+      }
+      return route.fulfill({ response: answer });
+    }
+    return route.continue();
+  });
+  const sessions: string[] = [];
+  const fileReads: string[] = [];
+  page.on('response', async (r) => {
+    if (r.url().endsWith('/v1.0/sessions') && r.request().method() === 'POST') {
+      sessions.push((await r.json()).upload_url);
+    }
+  });
+  page.on('request', (r) => {
+    if (r.method() === 'GET' && new URL(r.url()).pathname.startsWith('/v1.0/files/')) fileReads.push(r.url());
+  });
+  const file = makeFile('lost.bin', 300_000);
+  await openWidget(page, SMALL_PARTS);
+  await pick(page, [file.path]);
+  const [done] = await waitForCompletions(page, 1);
+  expect(lost).toBe(1);
+  expect(done.sha256).toBe(file.sha256);
+  expect(fileReads.some((url) => url.endsWith(`/v1.0/files/${done.uuid}`))).toBe(true);
+  // The upload URL names the file and nothing more: no links to its bytes.
+  expect(sessions.length).toBe(1);
+  const resume = await (await page.request.get(sessions[0])).json();
+  expect(resume).toEqual({ session_id: expect.any(Number), status: 'completed', file_uuid: done.uuid });
+});
+
 test('pausing and resuming, again and again, is never counted as a failure', async ({ page }) => {
   await page.route('**/upload/**', async (route) => {
     if (route.request().method() === 'POST') await new Promise((r) => setTimeout(r, 300));

@@ -155,7 +155,7 @@ async fn serve(state: &AppState, version: VersionRecord, headers: &HeaderMap) ->
 /// A preview of a version, by the signed link in `previews[].download_link`
 /// or with a bearer token.
 #[utoipa::path(get, path = "/download/{file_uuid}/{version_uuid}/preview/{width}", tag = "files",
-    params(("file_uuid" = String, Path), ("version_uuid" = String, Path), ("width" = i64, Path),
+    params(("file_uuid" = String, Path), ("version_uuid" = String, Path), ("width" = i64, Path, minimum = 1, maximum = 100000),
         ("sign" = Option<String>, Query)),
     responses((status = 200, description = "the preview image"),
         (status = 403, body = super::problem::Problem), (status = 404, body = super::problem::Problem)))]

@@ -435,7 +435,7 @@ pub struct FilePage {
         ("filter[source_id]" = Option<i64>, Query),
         ("filter[deleted]" = Option<String>, Query, description = "passed (any value but `0` or `false`): only trashed files"),
         ("filter[size][from]" = Option<u64>, Query), ("filter[size][to]" = Option<u64>, Query),
-        ("filter[size][unit]" = Option<u64>, Query, description = "bytes per unit, default 1"),
+        ("filter[size][unit]" = Option<u64>, Query, minimum = 1, description = "bytes per unit, default 1"),
         ("filter[date][type]" = Option<String>, Query, description = "created_at or updated_at"),
         ("filter[date][from]" = Option<i64>, Query, description = "unix seconds, included"),
         ("filter[date][to]" = Option<i64>, Query, description = "unix seconds, included"),
@@ -446,8 +446,8 @@ pub struct FilePage {
         ("filter[created_by][]" = Option<Vec<i64>>, Query, description = "repeatable; also `[0]`, `[1]`… or a comma list"),
         ("filter[updated_by][]" = Option<Vec<i64>>, Query, description = "repeatable; also `[0]`, `[1]`… or a comma list"),
         ("order[created_at]" = Option<String>, Query, description = "asc or desc; also order[updated_at], order[size], order[name]"),
-        ("page" = Option<i64>, Query),
-        ("limit" = Option<i64>, Query, description = "default 50; above 250 reads as 250"),
+        ("page" = Option<i64>, Query, minimum = 1),
+        ("limit" = Option<i64>, Query, minimum = 1, description = "default 50; above 250 reads as 250"),
     ),
     responses((status = 200, body = FilePage), (status = 204, description = "nothing matches"),
         (status = 400, body = super::problem::Problem, description = "a bad filter value, named")))]
@@ -492,10 +492,13 @@ pub async fn list_files(
 
 /// What `PATCH /v1.0/files/{uuid}` changes: one of the two.
 #[derive(Deserialize, ToSchema)]
+#[schema(min_properties = 1, max_properties = 1)]
 pub struct FilePatch {
     /// The name as shown, without extension; the extension is kept.
+    #[schema(nullable = false, min_length = 1)]
     pub name: Option<String>,
     /// The version to make active.
+    #[schema(nullable = false)]
     pub version_uuid: Option<String>,
 }
 

@@ -3,7 +3,11 @@
 //! without internet).
 
 use utoipa::{
-    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    openapi::{
+        path::{Operation, PathItem},
+        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+        ContentBuilder, Ref, RefOr, Response, ResponseBuilder, Schema,
+    },
     Modify, OpenApi,
 };
 use utoipa_swagger_ui::SwaggerUi;
@@ -59,8 +63,8 @@ use utoipa_swagger_ui::SwaggerUi;
         super::crm::media::detach,
         super::crm::media::file_links,
     ),
-    components(schemas(super::problem::Problem)),
-    modifiers(&BearerAuth, &HalJson),
+    components(schemas(super::problem::Problem, super::tus::TusResumable)),
+    modifiers(&BearerAuth, &Problems, &NonEmptyBatches, &HalJson),
     tags(
         (name = "operations", description = "Health and metrics"),
         (name = "uploads", description = "Upload sessions and their parts"),
@@ -82,6 +86,88 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Every operation of a path item, whichever method.
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.options,
+        &mut item.head,
+        &mut item.patch,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// A problem answer (`application/problem+json`, RFC 9457).
+fn problem(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+        )
+        .build()
+}
+
+/// Every error answer is a problem (`problem::Problem`) in
+/// `application/problem+json`: each documented 4xx/5xx says so, an
+/// operation that needs a token documents 401, and every operation has
+/// a `default` problem for the refusals its own list does not name
+/// (an unknown entity type, a malformed path segment, a missing
+/// protocol header).
+struct Problems;
+
+impl Modify for Problems {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations(item) {
+                let responses = &mut operation.responses.responses;
+                for (status, response) in responses.iter_mut() {
+                    let RefOr::T(response) = response else { continue };
+                    if status.starts_with('4') || status.starts_with('5') {
+                        if let Some(content) = response.content.shift_remove("application/json") {
+                            response.content.insert("application/problem+json".to_owned(), content);
+                        }
+                    }
+                }
+                let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                if secured && !responses.contains_key("401") {
+                    let missing = problem(
+                        "unauthorized: no token, or one that is unknown, revoked or expired",
+                    );
+                    responses.insert("401".to_owned(), RefOr::T(missing));
+                }
+                responses
+                    .entry("default".to_owned())
+                    .or_insert_with(|| RefOr::T(problem("any other refusal, as a problem")));
+            }
+        }
+    }
+}
+
+/// The trash's batch bodies name at least one file.
+struct NonEmptyBatches;
+
+impl Modify for NonEmptyBatches {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for path in ["/v1.0/files", "/v1.0/files/restore"] {
+            let Some(item) = openapi.paths.paths.get_mut(path) else { continue };
+            for operation in operations(item) {
+                let Some(body) = operation.request_body.as_mut() else { continue };
+                for content in body.content.values_mut() {
+                    if let Some(RefOr::T(Schema::Array(array))) = content.schema.as_mut() {
+                        array.min_items = Some(1);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The CRM side (`/api/v4`) answers `application/hal+json`, as Kommo's
 /// does (`json::hal_json`); its success bodies are documented so.
 struct HalJson;
@@ -89,7 +175,8 @@ struct HalJson;
 impl Modify for HalJson {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in openapi.paths.paths.iter_mut() {
-            if !path.starts_with("/api/v4/") {
+            // The widget's token is Satchel's own, answered as plain JSON.
+            if !path.starts_with("/api/v4/") || path == "/api/v4/files/issue_token" {
                 continue;
             }
             let operations =

@@ -128,6 +128,10 @@ async fn protocol(State(state): State<AppState>, mut request: Request, next: Nex
         }
         return options(&state);
     }
+    // Methods tus does not define reach the router, which answers 405.
+    if !matches!(*request.method(), Method::POST | Method::HEAD | Method::PATCH | Method::DELETE) {
+        return next.run(request).await;
+    }
     request.extensions_mut().insert(face);
     match face {
         Face::Tus => {
@@ -200,11 +204,22 @@ fn options(state: &AppState) -> Response {
     (StatusCode::NO_CONTENT, headers).into_response()
 }
 
+/// The tus version a request speaks: 1.0.0, the one served.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the header; requests are read by `protocol`
+pub enum TusResumable {
+    #[schema(rename = "1.0.0")]
+    V1,
+}
+
+const TUS_RESUMABLE_DOC: &str = "1.0.0; a request of the IETF draft sends \
+    Upload-Draft-Interop-Version (6 or 8) instead (see docs/API.md)";
+
 /// Creates an upload; with a body (tus's creation-with-upload, the
 /// draft's creation with content), stores it too.
 #[utoipa::path(post, path = "/tus", tag = "uploads", security(("bearer" = [])),
     params(
-        ("Tus-Resumable" = Option<String>, Header, description = "1.0.0 (tus), or send Upload-Draft-Interop-Version (6 or 8) for the IETF draft"),
+        ("Tus-Resumable" = TusResumable, Header, description = TUS_RESUMABLE_DOC),
         ("Upload-Length" = Option<u64>, Header, description = "the upload's length (or Upload-Defer-Length: 1)"),
         ("Upload-Metadata" = Option<String>, Header, description = "filename, filetype, file_uuid, with_preview, sha256; values base64"),
         ("Upload-Concat" = Option<String>, Header, description = "partial, or final;<partial upload URLs>"),
@@ -430,7 +445,8 @@ async fn concat_header(state: &AppState, session: &SessionRecord) -> Result<Opti
 
 /// The offset: where the next append starts.
 #[utoipa::path(head, path = "/tus/{token}", tag = "uploads",
-    params(("token" = String, Path, description = "from Location")),
+    params(("token" = String, Path, description = "from Location"),
+        ("Tus-Resumable" = TusResumable, Header, description = TUS_RESUMABLE_DOC)),
     responses(
         (status = 200, description = "tus: Upload-Offset, Upload-Length (or Upload-Defer-Length), Upload-Metadata, Upload-Concat, Cache-Control: no-store"),
         (status = 204, description = "the IETF draft: Upload-Offset, Upload-Complete, Upload-Limit"),
@@ -490,11 +506,12 @@ pub async fn offset(
 /// Bytes at the offset.
 #[utoipa::path(patch, path = "/tus/{token}", tag = "uploads",
     params(("token" = String, Path, description = "from Location"),
+        ("Tus-Resumable" = TusResumable, Header, description = TUS_RESUMABLE_DOC),
         ("Upload-Offset" = u64, Header, description = "where the upload stands"),
         ("Upload-Checksum" = Option<String>, Header, description = "sha1, sha256 or md5, base64"),
         ("Upload-Length" = Option<u64>, Header, description = "names a deferred length")),
-    request_body(description = "the bytes",
-        content((Vec<u8> = "application/offset+octet-stream"), (Vec<u8> = "application/partial-upload"))),
+    request_body(description = "the bytes (the IETF draft's appends are application/partial-upload)",
+        content((Vec<u8> = "application/offset+octet-stream"))),
     responses(
         (status = 204, description = "stored: Upload-Offset; Satchel-File-Uuid and Satchel-File once it is a file"),
         (status = 400, body = super::problem::Problem),
@@ -608,7 +625,8 @@ async fn name_length(
 /// Termination (tus), cancellation (the draft): the upload and its bytes
 /// are gone.
 #[utoipa::path(delete, path = "/tus/{token}", tag = "uploads",
-    params(("token" = String, Path, description = "from Location")),
+    params(("token" = String, Path, description = "from Location"),
+        ("Tus-Resumable" = TusResumable, Header, description = TUS_RESUMABLE_DOC)),
     responses(
         (status = 204, description = "terminated; its bytes are freed"),
         (status = 400, body = super::problem::Problem, description = "complete, or a partial upload a final one took"),

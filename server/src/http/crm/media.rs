@@ -197,6 +197,7 @@ pub struct LinkedEntityView {
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+#[schema(as = FileEntityLinks)]
 pub struct FileLinks {
     pub file_uuid: String,
     /// The file is in the trash; its links stay until it is purged.
