@@ -33,9 +33,8 @@ file=$(curl -fsS -X POST "http://127.0.0.1:$port/tus" -H "Authorization: Bearer 
 echo "seed file $file"
 
 PYTHONPATH=end2end/clients SCHEMATHESIS_HOOKS=schemathesis_hooks \
-"$python/schemathesis" run "http://127.0.0.1:$port/api/openapi.json" \
+"$python/schemathesis" --config-file end2end/clients/schemathesis.toml run "http://127.0.0.1:$port/api/openapi.json" \
   --header "Authorization: Bearer $token" \
-  --checks all \
   --max-examples "${SATCHEL_SCHEMATHESIS_EXAMPLES:-30}" \
   --seed "${SATCHEL_SCHEMATHESIS_SEED:-1}" \
   --generation-database none \

@@ -436,16 +436,17 @@ pub struct FilePage {
         ("filter[deleted]" = Option<String>, Query, description = "passed (any value but `0` or `false`): only trashed files"),
         ("filter[size][from]" = Option<u64>, Query), ("filter[size][to]" = Option<u64>, Query),
         ("filter[size][unit]" = Option<u64>, Query, minimum = 1, description = "bytes per unit, default 1"),
-        ("filter[date][type]" = Option<String>, Query, description = "created_at or updated_at"),
+        ("filter[date][type]" = Option<String>, Query, pattern = "^(created_at|updated_at)$", description = "created_at or updated_at"),
         ("filter[date][from]" = Option<i64>, Query, description = "unix seconds, included"),
         ("filter[date][to]" = Option<i64>, Query, description = "unix seconds, included"),
         ("filter[date][date_preset]" = Option<String>, Query,
+            pattern = "^(day|tomorrow|yesterday|week|previous_week|next_week|month|next_month|previous_month|quarter|previous_quarter|next_quarter|last_3_days|next_3_days|last_6_month|year)$",
             description = "a calendar period in UTC, over from/to: day, tomorrow, yesterday, week, previous_week, \
                 next_week, month, next_month, previous_month, quarter, previous_quarter, next_quarter, \
                 last_3_days, next_3_days, last_6_month, year"),
         ("filter[created_by][]" = Option<Vec<i64>>, Query, description = "repeatable; also `[0]`, `[1]`… or a comma list"),
         ("filter[updated_by][]" = Option<Vec<i64>>, Query, description = "repeatable; also `[0]`, `[1]`… or a comma list"),
-        ("order[created_at]" = Option<String>, Query, description = "asc or desc; also order[updated_at], order[size], order[name]"),
+        ("order[created_at]" = Option<String>, Query, pattern = "^(asc|desc)$", description = "asc or desc; also order[updated_at], order[size], order[name]"),
         ("page" = Option<i64>, Query, minimum = 1),
         ("limit" = Option<i64>, Query, minimum = 1, description = "default 50; above 250 reads as 250"),
     ),
@@ -495,7 +496,12 @@ pub async fn list_files(
 #[schema(min_properties = 1, max_properties = 1)]
 pub struct FilePatch {
     /// The name as shown, without extension; the extension is kept.
-    #[schema(nullable = false, min_length = 1)]
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 255,
+        pattern = "^\\s*[^\\s\\x00-\\x1f\\x7f-\\x9f\\u00ad\\u061c\\u180e\\u200b\\u200e\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb]([^\\x00-\\x1f\\x7f-\\x9f\\u00ad\\u061c\\u180e\\u200b\\u200e\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb]*[^\\s\\x00-\\x1f\\x7f-\\x9f\\u00ad\\u061c\\u180e\\u200b\\u200e\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb])?\\s*$"
+    )]
     pub name: Option<String>,
     /// The version to make active.
     #[schema(nullable = false)]

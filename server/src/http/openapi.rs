@@ -149,23 +149,50 @@ impl Modify for Problems {
     }
 }
 
-/// The trash's batch bodies name at least one file.
+/// The trash's batch bodies name at least one file; a rename names one
+/// change (utoipa keeps only one of `min_properties` and
+/// `max_properties`).
 struct NonEmptyBatches;
 
 impl Modify for NonEmptyBatches {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            if let Some(RefOr::T(Schema::Object(patch))) = components.schemas.get_mut("FilePatch") {
+                patch.min_properties = Some(1);
+            }
+        }
         for path in ["/v1.0/files", "/v1.0/files/restore"] {
             let Some(item) = openapi.paths.paths.get_mut(path) else { continue };
             for operation in operations(item) {
                 let Some(body) = operation.request_body.as_mut() else { continue };
-                for content in body.content.values_mut() {
-                    if let Some(RefOr::T(Schema::Array(array))) = content.schema.as_mut() {
+                for (encoding, content) in body.content.iter_mut() {
+                    if encoding != "application/json" {
+                        // A form has no list: its keys are `0[uuid]`, `1[uuid]`, …
+                        content.schema = Some(RefOr::T(batch_form()));
+                    } else if let Some(RefOr::T(Schema::Array(array))) = content.schema.as_mut() {
                         array.min_items = Some(1);
                     }
                 }
             }
         }
     }
+}
+
+/// A trash batch as a form, with PHP's bracket keys.
+fn batch_form() -> Schema {
+    use utoipa::openapi::{schema::Type, ObjectBuilder};
+    let uuid = ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).build();
+    Schema::Object(
+        ObjectBuilder::new()
+            .property("0[uuid]", uuid.clone())
+            .property("1[uuid]", uuid)
+            .required("0[uuid]")
+            .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(
+                false,
+            )))
+            .description(Some("`0[uuid]`, `1[uuid]`, … each a file's uuid"))
+            .build(),
+    )
 }
 
 /// The CRM side (`/api/v4`) answers `application/hal+json`, as Kommo's

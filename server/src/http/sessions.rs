@@ -21,7 +21,7 @@ pub struct OpenSession {
     #[schema(
         min_length = 1,
         max_length = 255,
-        pattern = r"^\s*[^\s\p{Cc}\p{Cf}]([^\p{Cc}\p{Cf}]*[^\s\p{Cc}\p{Cf}])?\s*$"
+        pattern = "^\\s*[^\\s\\x00-\\x1f\\x7f-\\x9f\\u00ad\\u061c\\u180e\\u200b\\u200e\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb]([^\\x00-\\x1f\\x7f-\\x9f\\u00ad\\u061c\\u180e\\u200b\\u200e\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb]*[^\\s\\x00-\\x1f\\x7f-\\x9f\\u00ad\\u061c\\u180e\\u200b\\u200e\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb])?\\s*$"
     )]
     pub file_name: String,
     /// Bytes, `0..=max_file_size` (2 GiB unless the server says less).

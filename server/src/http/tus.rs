@@ -222,7 +222,7 @@ const TUS_RESUMABLE_DOC: &str = "1.0.0; a request of the IETF draft sends \
         ("Tus-Resumable" = TusResumable, Header, description = TUS_RESUMABLE_DOC),
         ("Upload-Length" = Option<u64>, Header, description = "the upload's length (or Upload-Defer-Length: 1)"),
         ("Upload-Metadata" = Option<String>, Header, description = "filename, filetype, file_uuid, with_preview, sha256; values base64"),
-        ("Upload-Concat" = Option<String>, Header, description = "partial, or final;<partial upload URLs>"),
+        ("Upload-Concat" = Option<String>, Header, pattern = "^(partial|final;.+)$", description = "partial, or final;<partial upload URLs>"),
         ("Upload-Complete" = Option<String>, Header, description = "the IETF draft: ?1 or ?0"),
     ),
     request_body(description = "optional: the first bytes (creation-with-upload)",
