@@ -96,13 +96,17 @@ impl SigningKey {
         version_uuid: &str,
         expires_at: i64,
     ) -> String {
-        let tag = self
-            .download_mac(file_uuid, version_uuid, &expires_at.to_string())
-            .finalize()
-            .into_bytes();
-        format!("{expires_at}.{}", URL_SAFE_NO_PAD.encode(&tag[..TAG_LEN]))
+        self.sign_download(file_uuid, version_uuid, &expires_at.to_string())
     }
 
+    /// `SIGNED.TAG`: what the link says before its tag, and the tag.
+    fn sign_download(&self, file_uuid: &str, version_uuid: &str, signed: &str) -> String {
+        let tag = self.download_mac(file_uuid, version_uuid, signed).finalize().into_bytes();
+        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(&tag[..TAG_LEN]))
+    }
+
+    /// Checks a `sign` of `EXPIRES.TAG`, or `EXPIRES.KEY.TAG` (the MAC
+    /// covers everything before the tag).
     pub fn verify_download(
         &self,
         file_uuid: &str,
@@ -110,13 +114,14 @@ impl SigningKey {
         sign: &str,
         now: i64,
     ) -> Result<(), LinkError> {
-        let (expires, tag) = sign.split_once('.').ok_or(LinkError::Invalid)?;
+        let (signed, tag) = sign.rsplit_once('.').ok_or(LinkError::Invalid)?;
+        let expires = signed.split('.').next().unwrap_or(signed);
         let expires_at: i64 = expires.parse().map_err(|_| LinkError::Invalid)?;
         let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| LinkError::Invalid)?;
         if tag.len() != TAG_LEN {
             return Err(LinkError::Invalid);
         }
-        self.download_mac(file_uuid, version_uuid, expires)
+        self.download_mac(file_uuid, version_uuid, signed)
             .verify_truncated_left(&tag)
             .map_err(|_| LinkError::Invalid)?;
         if now >= expires_at {
@@ -259,10 +264,7 @@ impl Keyring {
         expires_at: i64,
     ) -> String {
         let signer = self.signer();
-        let with_id = format!("{expires_at}.{}", signer.id);
-        let tag =
-            signer.key.download_mac(file_uuid, version_uuid, &with_id).finalize().into_bytes();
-        format!("{with_id}.{}", URL_SAFE_NO_PAD.encode(&tag[..TAG_LEN]))
+        signer.key.sign_download(file_uuid, version_uuid, &format!("{expires_at}.{}", signer.id))
     }
 
     /// Checks a download link's `sign`; links made before keys had ids
@@ -274,39 +276,20 @@ impl Keyring {
         sign: &str,
         now: i64,
     ) -> Checked<Result<(), LinkError>> {
-        let fields: Vec<&str> = sign.split('.').collect();
-        let (id, signed) = match fields.as_slice() {
-            [_, _] => (0, None),
-            [expires, id, _] => match id.parse::<KeyId>() {
-                Ok(id) => (id, Some(format!("{expires}.{id}"))),
+        let id = match sign.split('.').collect::<Vec<_>>().as_slice() {
+            [_, _] => 0,
+            [_, id, _] => match id.parse::<KeyId>() {
+                Ok(id) => id,
                 Err(_) => return Checked::Valid(Err(LinkError::Invalid)),
             },
             _ => return Checked::Valid(Err(LinkError::Invalid)),
         };
-        let key = match self.verifier(id, now) {
-            Checked::Valid(key) => key,
-            Checked::UnknownKey(id) => return Checked::UnknownKey(id),
-            Checked::Invalid => return Checked::Valid(Err(LinkError::Invalid)),
-        };
-        match signed {
-            None => Checked::Valid(key.verify_download(file_uuid, version_uuid, sign, now)),
-            Some(with_id) => {
-                let tag = fields[2];
-                let checked = URL_SAFE_NO_PAD
-                    .decode(tag)
-                    .ok()
-                    .filter(|t| t.len() == TAG_LEN)
-                    .filter(|t| {
-                        key.download_mac(file_uuid, version_uuid, &with_id)
-                            .verify_truncated_left(t)
-                            .is_ok()
-                    })
-                    .map(|_| ())
-                    .ok_or(LinkError::Invalid);
-                let expires_at: i64 = fields[0].parse().unwrap_or(i64::MIN);
-                let alive = if now >= expires_at { Err(LinkError::Expired) } else { Ok(()) };
-                Checked::Valid(checked.and(alive))
+        match self.verifier(id, now) {
+            Checked::Valid(key) => {
+                Checked::Valid(key.verify_download(file_uuid, version_uuid, sign, now))
             }
+            Checked::UnknownKey(id) => Checked::UnknownKey(id),
+            Checked::Invalid => Checked::Valid(Err(LinkError::Invalid)),
         }
     }
 }
