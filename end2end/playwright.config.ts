@@ -2,8 +2,7 @@ import { defineConfig } from '@playwright/test';
 import path from 'node:path';
 
 // The suite runs against a freshly built release binary on its own port
-// and data directory, started from the repository root so it finds the
-// built assets under target/site.
+// and data directory; the binary carries the pages' assets itself.
 const root = path.resolve(__dirname, '..');
 export const dataDir = path.join(root, 'target', 'e2e-data');
 export const binary = path.join(root, 'target', 'release', 'satchel');

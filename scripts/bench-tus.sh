@@ -14,6 +14,6 @@ source scripts/tools.sh
 ensure_node_packages
 if [[ ! -x target/release/satchel ]]; then
   ensure_build_tools
-  cargo leptos build --release
+  scripts/build.sh
 fi
 node end2end/bench/tus.mjs

@@ -12,5 +12,5 @@ source scripts/tools.sh
 
 ensure_build_tools
 ensure_chromium
-cargo leptos build --release
+scripts/build.sh
 node end2end/bench/widget.mjs

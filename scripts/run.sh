@@ -7,9 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
 
-ensure_build_tools
-say "building (release)"
-cargo leptos build --release
+scripts/build.sh
 # An empty database gets the demo data, so there is something to see;
 # one that holds data is left alone.
 target/release/satchel demo-seed "$@"

@@ -39,5 +39,5 @@ PYTHONPATH=end2end/clients SCHEMATHESIS_HOOKS=schemathesis_hooks \
   --seed "${SATCHEL_SCHEMATHESIS_SEED:-1}" \
   --generation-database none \
   --no-color \
-  --workers 2 \
+  --workers 1 \
   "${@:2}"

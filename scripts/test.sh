@@ -29,26 +29,33 @@ fi
 psql -q -X -At -d "$DATABASE_URL" -c "select datname from pg_database where datname like 'satchel_test_%'" |
   while read -r name; do psql -q -X -d "$DATABASE_URL" -c "drop database if exists \"$name\" with (force)"; done
 
-say "formatting"
-cargo fmt --all --check
+# Each stage is timed; the summary at the end shows where the time went.
+timings=()
+stage() {
+  local name=$1 began=$SECONDS
+  shift
+  say "$name"
+  "$@"
+  timings+=("$(printf '%5d s  %s' $((SECONDS - began)) "$name")")
+}
+clippy_all() {
+  cargo clippy -p satchel -p app --all-targets -- -D warnings
+  cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+}
 
-say "clippy (server and app, then the wasm bundle)"
-cargo clippy -p satchel -p app --all-targets -- -D warnings
-cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
-
-say "Rust tests (SQLite, PostgreSQL, local disk, S3)"
-cargo test -p satchel -p app
-
-say "release build"
-cargo leptos build --release
-
-say "Kommo integration (PHP) on SQLite and PostgreSQL"
-scripts/kommo-integration.sh target/release/satchel
-
-say "tuspy (PyPI) through a link that drops"
-target/py-clients/bin/python end2end/clients/tuspy_upload.py target/release/satchel
-
-say "browser tests (Playwright, Chromium)"
-(cd end2end && npx playwright test)
+stage "formatting" cargo fmt --all --check
+stage "clippy (server and app, then the wasm bundle)" clippy_all
+# The release build comes before the Rust tests: they read the site it
+# lays out under target/site.
+stage "release build (scripts/build.sh)" scripts/build.sh
+stage "Rust tests (SQLite, PostgreSQL, local disk, S3)" cargo test -p satchel -p app
+stage "the release binary alone, from an empty directory" scripts/check-binary.sh target/release/satchel
+stage "Kommo integration (PHP) on SQLite and PostgreSQL" scripts/kommo-integration.sh target/release/satchel
+stage "tuspy (PyPI) through a link that drops" \
+  target/py-clients/bin/python end2end/clients/tuspy_upload.py target/release/satchel
+stage "OpenAPI contract (schemathesis, every operation, all checks)" \
+  scripts/schemathesis.sh target/release/satchel
+stage "browser tests (Playwright, Chromium)" bash -c 'cd end2end && npx playwright test'
 
 say "all checks passed in $((SECONDS - started)) s"
+printf '%s\n' "${timings[@]}" >&2

@@ -3,7 +3,6 @@
 # pinned here and in Cargo.lock; nothing is downloaded outside the package
 # registries (crates.io, npm, Debian).
 
-CARGO_LEPTOS_VERSION=0.3.10
 S3S_FS_VERSION=0.14.1
 
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -25,13 +24,8 @@ ensure_wasm_target() {
   rustup target add wasm32-unknown-unknown
 }
 
-ensure_cargo_leptos() {
-  [[ $(cargo leptos --version 2>/dev/null) == *" $CARGO_LEPTOS_VERSION"* ]] && return
-  say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 12 minutes)"
-  cargo install cargo-leptos --locked --version "$CARGO_LEPTOS_VERSION"
-}
-
-# cargo-leptos uses the wasm-bindgen on PATH, which must match Cargo.lock.
+# scripts/build.sh (and cargo-leptos, for those who use it) run the
+# wasm-bindgen on PATH, which must match Cargo.lock.
 ensure_wasm_bindgen() {
   local want
   want=$(lock_version wasm-bindgen)
@@ -77,7 +71,6 @@ ensure_s3s_fs() {
 
 ensure_build_tools() {
   ensure_wasm_target
-  ensure_cargo_leptos
   ensure_wasm_bindgen
   ensure_node_packages
 }

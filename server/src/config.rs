@@ -39,6 +39,51 @@ pub enum Command {
     /// Fill an empty account with a lead, a contact and a company with
     /// files, fields and notes; an account with data is left alone.
     DemoSeed(Box<DemoSeedArgs>),
+    /// Read stored versions back and compare each with its recorded size
+    /// and SHA-256: one line per fault on stdout, naming the account,
+    /// file and version; exits non-zero on any.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Only this account's files.
+    #[arg(long)]
+    pub account: Option<String>,
+
+    /// Check a random share of the versions, for big stores: `10%`.
+    #[arg(long, value_parser = parse_percent)]
+    pub sample: Option<f64>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Where the metadata and the bytes are, for commands that read both.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// `file://DIR` or `s3://bucket/prefix` (with the `AWS_*` variables);
+    /// default `file://<data dir>/blobs`.
+    #[arg(long, env = "SATCHEL_STORAGE_URL")]
+    pub storage_url: Option<String>,
+}
+
+impl StoreArgs {
+    pub fn storage_url(&self) -> String {
+        storage_url(&self.state, &self.storage_url)
+    }
+}
+
+/// `10%` (or `10`) as a share from 0 to 1; more than 0, at most 100 %.
+fn parse_percent(text: &str) -> Result<f64, String> {
+    let number = text.trim().trim_end_matches('%').trim();
+    match number.parse::<f64>() {
+        Ok(p) if p > 0.0 && p <= 100.0 => Ok(p / 100.0),
+        _ => Err(format!("`{text}` is not a share above 0 and at most 100%, such as 10%")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +154,11 @@ pub struct StateArgs {
     /// `sqlite://PATH` or `postgres://...`; default `sqlite://<data dir>/satchel.db`.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
+}
+
+/// The storage URL; an empty value counts as unset.
+fn storage_url(state: &StateArgs, url: &Option<String>) -> String {
+    non_empty(url).unwrap_or_else(|| format!("file://{}/blobs", state.data_dir.display()))
 }
 
 impl StateArgs {
@@ -184,6 +234,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SATCHEL_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     pub request_timeout: Duration,
 
+    /// On SIGTERM or Ctrl-C: stop accepting, close idle connections, and
+    /// give requests in flight (parts still arriving) this long to finish
+    /// before exiting anyway.
+    #[arg(long, env = "SATCHEL_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+
     /// Longest wait for a request's headers (HTTP/1), which is also how
     /// long a kept-alive connection may sit idle between requests.
     #[arg(long, env = "SATCHEL_HEADER_READ_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
@@ -230,9 +286,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SATCHEL_DEMO")]
     pub demo: bool,
 
-    /// Directory with the built pages' assets (`pkg/`), as cargo-leptos lays it out.
-    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
-    pub site_root: PathBuf,
+    /// Serve the pages' static files (`pkg/`, `public/`) from this
+    /// directory, laid out like `target/site`, instead of the ones the
+    /// release binary carries (for development).
+    #[arg(long, env = "LEPTOS_SITE_ROOT")]
+    pub site_root: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -286,8 +344,7 @@ impl LoginLinkArgs {
 
 impl ServeArgs {
     pub fn storage_url(&self) -> String {
-        non_empty(&self.storage_url)
-            .unwrap_or_else(|| format!("file://{}/blobs", self.state.data_dir.display()))
+        storage_url(&self.state, &self.storage_url)
     }
 
     /// `/embed-demo` is served with `--demo`, or to loopback requests

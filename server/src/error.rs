@@ -141,6 +141,11 @@ pub enum Error {
     #[error("{0}")]
     Config(String),
 
+    /// `satchel verify` found stored bytes that do not match their
+    /// record: its summary line. Never an HTTP answer.
+    #[error("{0}")]
+    Verify(String),
+
     /// 500 `internal`: the database failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -191,6 +196,7 @@ impl Error {
         matches!(
             self,
             Error::Config(_)
+                | Error::Verify(_)
                 | Error::Database(_)
                 | Error::Migrate(_)
                 | Error::Io(_)

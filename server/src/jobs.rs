@@ -27,8 +27,14 @@ pub struct Sweep {
 }
 
 /// Expires overdue sessions and frees the parts of expired and cancelled
-/// ones.
+/// ones, purges the trash; counted in `/metrics`.
 pub async fn sweep(state: &AppState) -> Result<Sweep> {
+    let swept = sweep_once(state).await;
+    count_sweep(&swept);
+    swept
+}
+
+async fn sweep_once(state: &AppState) -> Result<Sweep> {
     let sessions_expired =
         state.db.expire_sessions(now_unix()).await? + state.db.expire_partials(now_unix()).await?;
     let mut parts_freed = 0;
@@ -147,7 +153,23 @@ pub fn sweep_period(session_ttl: Duration) -> Duration {
 /// How often the sweeper refreshes the query planner's statistics.
 const STATISTICS_PERIOD: Duration = Duration::from_secs(600);
 
+/// `/metrics`: sweeps run and failed, sessions expired, files purged.
+fn count_sweep(swept: &Result<Sweep>) {
+    match swept {
+        Ok(s) => {
+            metrics::counter!("satchel_sweeps_total", "outcome" => "ok").increment(1);
+            metrics::counter!("satchel_sessions_expired_total").increment(s.sessions_expired);
+            metrics::counter!("satchel_files_purged_total").increment(s.files_purged);
+        }
+        Err(e) => {
+            metrics::counter!("satchel_sweeps_total", "outcome" => "failed").increment(1);
+            crate::http::metrics::internal_error(e);
+        }
+    }
+}
+
 pub fn spawn_sweeper(state: AppState) -> tokio::task::JoinHandle<()> {
+    crate::http::metrics::install();
     let period = sweep_period(state.settings.session_ttl.min(state.settings.trash_ttl));
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(period);

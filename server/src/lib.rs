@@ -5,6 +5,7 @@
 //! - `store`: metadata in SQLite or PostgreSQL.
 //! - `blob`: bytes on local disk or S3.
 //! - `ingest`: the upload core: bytes appended at offsets of a session.
+//! - `stored`: stored versions read back, and checked (`verify`).
 //! - `http`: the routers, auth and error answers.
 //! - `run`: what each command does; `seed`: the demo data.
 
@@ -20,6 +21,7 @@ pub mod run;
 pub mod seed;
 pub mod state;
 pub mod store;
+pub mod stored;
 #[doc(hidden)]
 pub mod testing;
 

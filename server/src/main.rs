@@ -3,12 +3,21 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use satchel::config::{Cli, Command, KeysCommand, TokenCommand};
+
+/// `satchel --version`: the package version and the commit it was built
+/// from, which `scripts/build.sh` passes in `SATCHEL_COMMIT` (only this
+/// binary's crate reads it, so a new commit does not rebuild the library).
+fn version() -> &'static str {
+    let commit = option_env!("SATCHEL_COMMIT").filter(|c| !c.is_empty()).unwrap_or("unknown");
+    Box::leak(format!("{} (commit {commit})", env!("CARGO_PKG_VERSION")).into_boxed_str())
+}
 
 fn main() -> ExitCode {
     few_malloc_arenas();
-    let cli = Cli::parse();
+    let matches = Cli::command().version(version()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     satchel::init_tracing();
     // Blob writes and hashing run on blocking threads; a bounded pool keeps
     // hundreds of concurrent uploads from becoming hundreds of threads.
@@ -59,6 +68,9 @@ async fn run(cli: Cli) -> ExitCode {
         }
         Some(Command::DemoSeed(args)) => {
             satchel::run::demo_seed(*args).await.map(|said| println!("{said}"))
+        }
+        Some(Command::Verify(args)) => {
+            satchel::run::verify(args).await.map(|said| println!("{said}"))
         }
         Some(Command::LoginLink(args)) => {
             satchel::run::login_link(args).await.map(|link| println!("{link}"))

@@ -4,7 +4,7 @@ use crate::{
     blob,
     config::{
         DemoSeedArgs, KeysRotateArgs, LoginLinkArgs, ServeArgs, StateArgs, TokenCreateArgs,
-        TokenListArgs, TokenRevokeArgs,
+        TokenListArgs, TokenRevokeArgs, VerifyArgs,
     },
     error::{Error, Result},
     http,
@@ -35,12 +35,19 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         public_url = %state.settings.public_url,
         database = %redact(&args.state.database_url()),
         storage = %state.blobs.describe(),
+        site = %state.site.describe(),
         "satchel is serving"
     );
+    if !state.site.is_complete() {
+        tracing::warn!(
+            "the pages' bundle (pkg/satchel.js) is missing: build with scripts/build.sh, or point --site-root at a built site"
+        );
+    }
     let limits = http::serve::Limits {
         header_read_timeout: args.header_read_timeout,
         http2_keep_alive: args.http2_keep_alive,
         max_connections: args.max_connections as usize,
+        shutdown_grace: args.shutdown_grace,
     };
     http::serve::serve(listener, http::app(state), limits, shutdown_signal()).await;
     sweeper.abort();
@@ -76,8 +83,9 @@ async fn open_state(args: &ServeArgs) -> Result<AppState> {
     let keys = db.signing_keys(crate::store::now_unix()).await?;
     let signing =
         crate::domain::signing::Keyring::new(keys, crate::state::key_retention(&settings));
-    let leptos = leptos_options(&args.site_root, args.listen);
-    Ok(AppState::new(db, blobs, settings, signing, leptos))
+    let site = crate::http::site::Site::choose(args.site_root.clone());
+    let leptos = leptos_options(std::path::Path::new("target/site"), args.listen);
+    Ok(AppState::new(db, blobs, settings, signing, leptos).with_site(site))
 }
 
 /// Fills an empty account with demo data; says what it did.
@@ -143,6 +151,55 @@ pub async fn keys_rotate(args: KeysRotateArgs) -> Result<String> {
     let id = db.rotate_signing_key(now).await?;
     db.close().await;
     Ok(format!("signing key {id} signs from each server's next sweep"))
+}
+
+/// `satchel verify`: prints each fault as it is found and progress on a
+/// terminal; the summary when all is well, an error naming the count
+/// otherwise.
+pub async fn verify(args: VerifyArgs) -> Result<String> {
+    use std::io::{IsTerminal, Write};
+    let db = open_db(&args.store.state).await?;
+    let blobs = blob::open(&args.store.storage_url()).await?;
+    let terminal = std::io::stderr().is_terminal();
+    let mut last = std::time::Instant::now();
+    let tally = crate::stored::verify(
+        &db,
+        &blobs,
+        args.account.as_deref(),
+        args.sample.unwrap_or(1.0),
+        |finding| {
+            if terminal {
+                eprint!("\r\x1b[K");
+            }
+            println!("{finding}");
+        },
+        |tally, total| {
+            if terminal && last.elapsed() > std::time::Duration::from_millis(200) {
+                last = std::time::Instant::now();
+                let done = tally.checked + tally.skipped;
+                eprint!("\r\x1b[Kverified {done} of {total} versions, {} MB", tally.bytes >> 20);
+                let _ = std::io::stderr().flush();
+            }
+        },
+    )
+    .await;
+    db.close().await;
+    let tally = tally?;
+    if terminal {
+        eprint!("\r\x1b[K");
+    }
+    let sampled = match tally.skipped {
+        0 => String::new(),
+        n => format!(" ({n} left out by sampling)"),
+    };
+    let summary = format!(
+        "{} versions ({} bytes) read back{sampled}: {} faults",
+        tally.checked, tally.bytes, tally.faults
+    );
+    match tally.faults {
+        0 => Ok(summary),
+        _ => Err(Error::Verify(summary)),
+    }
 }
 
 /// Revokes a token (and the widget tokens it issued); says how many.

@@ -98,6 +98,8 @@ pub struct AppState {
     /// The ingest core's claims and digest locks in this process.
     pub ingest: Arc<crate::ingest::Ingest>,
     pub leptos: LeptosOptions,
+    /// Where the pages' static files come from.
+    pub site: Arc<crate::http::site::Site>,
 }
 
 impl AppState {
@@ -122,8 +124,18 @@ impl AppState {
             signing: Arc::new(Signing::new(keys)),
             part_slots: Arc::new(Semaphore::new(slots)),
             ingest: Arc::default(),
+            site: Arc::new(crate::http::site::Site::Dir(leptos.site_root.as_ref().into())),
             leptos,
         }
+    }
+
+    /// The same state serving its static files from `site`.
+    pub fn with_site(mut self, site: crate::http::site::Site) -> Self {
+        if let crate::http::site::Site::Dir(dir) = &site {
+            self.leptos.site_root = dir.to_string_lossy().into_owned().into();
+        }
+        self.site = Arc::new(site);
+        self
     }
 }
 

@@ -364,3 +364,247 @@ fn serve_answers_on_its_socket_and_stops_on_sigterm() {
     let said = String::from_utf8(again.stdout).unwrap();
     assert_eq!(said.trim(), "Account default already holds data; nothing was seeded");
 }
+
+/// Two stored versions of different files, damaged: the first has one
+/// byte flipped, the second's blob is gone. `blob_path` maps a blob key
+/// to the file that holds it. Returns the two files' uuids.
+async fn damage_two_versions(
+    db: &Db,
+    blob_path: impl Fn(&str) -> std::path::PathBuf,
+) -> (String, String) {
+    let versions = db.stored_versions(None).await.unwrap();
+    let mut picked = versions.iter().filter(|v| v.size > 0);
+    let flipped = picked.next().expect("a stored version").clone();
+    let gone = picked.find(|v| v.file_uuid != flipped.file_uuid).expect("another file").clone();
+    let first_piece = |version_id: i64| async move {
+        let version = db.version_by_id(version_id).await.unwrap().unwrap();
+        db.pieces(version.session_id).await.unwrap().remove(0)
+    };
+    let piece = first_piece(flipped.version_id).await;
+    let path = blob_path(&piece.blob_key);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[piece.blob_offset as usize] ^= 0x01;
+    std::fs::write(&path, bytes).unwrap();
+    let piece = first_piece(gone.version_id).await;
+    std::fs::remove_file(blob_path(&piece.blob_key)).unwrap();
+    (flipped.file_uuid, gone.file_uuid)
+}
+
+/// `satchel verify` over what `demo-seed` stored: clean at first, then
+/// a flipped byte and a missing blob are each reported with the account,
+/// file and version, and the exit status says so.
+async fn verify_finds_a_flipped_byte_and_a_missing_blob(
+    store: &Store,
+    db: &Db,
+    blob_path: impl Fn(&str) -> std::path::PathBuf,
+) {
+    let seed = run(&mut store.command(&["demo-seed"]));
+    assert!(seed.status.success(), "{:?}", stderr_lines(&seed));
+    let versions = db.stored_versions(None).await.unwrap();
+    assert!(versions.len() >= 4, "{versions:?}");
+
+    let clean = run(&mut store.command(&["verify"]));
+    assert!(clean.status.success(), "{:?}", stderr_lines(&clean));
+    let said = String::from_utf8(clean.stdout).unwrap();
+    assert_eq!(
+        said.trim_end(),
+        format!(
+            "{} versions ({} bytes) read back: 0 faults",
+            versions.len(),
+            versions.iter().map(|v| v.size).sum::<i64>()
+        )
+    );
+
+    let (flipped, gone) = damage_two_versions(db, blob_path).await;
+    let out = run(&mut store.command(&["verify"]));
+    assert!(!out.status.success());
+    let lines: Vec<String> =
+        String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let line_of = |uuid: &str| lines.iter().find(|l| l.contains(uuid)).cloned().unwrap();
+    let flipped_line = line_of(&flipped);
+    assert!(flipped_line.starts_with("account default file "), "{flipped_line}");
+    assert!(
+        flipped_line.contains(" version ") && flipped_line.contains("SHA-256"),
+        "{flipped_line}"
+    );
+    assert!(line_of(&gone).contains("is missing"), "{lines:?}");
+    let stderr = stderr_lines(&out).join("\n");
+    assert!(stderr.contains(&format!("{} versions", versions.len())), "{stderr}");
+    assert!(stderr.contains(": 2 faults"), "{stderr}");
+
+    // Another account has none of them; a sample reads only some.
+    let other = run(&mut store.command(&["verify", "--account", "nobody"]));
+    assert!(other.status.success(), "{:?}", stderr_lines(&other));
+    assert!(String::from_utf8(other.stdout).unwrap().starts_with("0 versions (0 bytes)"));
+    let bad = run(&mut store.command(&["verify", "--sample", "0%"]));
+    assert!(!bad.status.success());
+    assert!(stderr_lines(&bad).join(" ").contains("at most 100%"), "{:?}", stderr_lines(&bad));
+}
+
+/// The flags and environment that point a command at one store.
+struct Store {
+    args: Vec<String>,
+    envs: Vec<(&'static str, String)>,
+}
+
+impl Store {
+    fn command(&self, words: &[&str]) -> Command {
+        let mut cmd = satchel();
+        cmd.args(words).args(&self.args).envs(self.envs.iter().cloned());
+        cmd
+    }
+}
+
+#[tokio::test]
+async fn verify_reads_local_disk_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let store = Store { args: vec!["--data-dir".into(), data.display().to_string()], envs: vec![] };
+    // The database exists once demo-seed has run; connect after it.
+    let seed = run(&mut store.command(&["demo-seed"]));
+    assert!(seed.status.success(), "{:?}", stderr_lines(&seed));
+    let db = Db::connect(&format!("sqlite://{}/satchel.db", data.display())).await.unwrap();
+    let blobs = data.join("blobs");
+    verify_finds_a_flipped_byte_and_a_missing_blob(&store, &db, |key| blobs.join(key)).await;
+    db.close().await;
+}
+
+#[tokio::test]
+async fn verify_reads_s3_back_with_postgres() {
+    let t = TestDb::new(Backend::Postgres).await;
+    let url = satchel::testing::postgres_url_of(&t);
+    let s3 = satchel::testing::S3Server::start();
+    let storage = format!("s3://{}/verify", s3.bucket);
+    let data = t.dir().join("data");
+    let store = Store {
+        args: ["--database-url", &url, "--storage-url", &storage, "--data-dir"]
+            .into_iter()
+            .map(String::from)
+            .chain([data.display().to_string()])
+            .collect(),
+        envs: s3.env(),
+    };
+    let objects = s3.root().join(&s3.bucket).join("verify");
+    verify_finds_a_flipped_byte_and_a_missing_blob(&store, &t.db, |key| objects.join(key)).await;
+    t.cleanup().await;
+}
+
+/// Sends one HTTP/1.1 request with a JSON body on a new connection and
+/// reads the whole answer.
+fn http_json(port: u16, method: &str, path: &str, token: &str, body: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+         Authorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+fn json_of(answer: &str) -> serde_json::Value {
+    serde_json::from_str(&answer[answer.find("\r\n\r\n").unwrap() + 4..]).unwrap()
+}
+
+/// The path of an absolute URL the server handed out.
+fn path_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    &rest[rest.find('/').unwrap_or(rest.len())..]
+}
+
+/// SIGTERM while a part is arriving: the server stops accepting at once,
+/// closes idle connections, lets the part finish and answers it, then
+/// exits; the part is there after a restart. A part that does not finish
+/// within `--shutdown-grace` does not hold the exit.
+#[test]
+fn sigterm_lets_parts_in_flight_finish_and_answers_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(satchel()
+        .args(["token", "create", "--scopes", "files", "--data-dir"])
+        .arg(dir.path().join("data")));
+    assert!(out.status.success(), "{:?}", stderr_lines(&out));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let (mut child, port) = serving(dir.path(), &["--shutdown-grace", "20s"]);
+    let size = 3 * 524_288;
+    let opened = http_json(
+        port,
+        "POST",
+        "/v1.0/sessions",
+        &token,
+        &format!(r#"{{"file_name":"drain.bin","file_size":{size}}}"#),
+    );
+    assert!(opened.starts_with("HTTP/1.1 200"), "{opened}");
+    let session = json_of(&opened);
+    let part_size = session["max_part_size"].as_u64().unwrap() as usize;
+    let upload = path_of(session["upload_url"].as_str().unwrap()).to_owned();
+
+    // A kept-alive idle connection, and a part half sent.
+    let mut idle = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(idle, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut first = [0u8; 12];
+    idle.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+    let body: Vec<u8> = (0..part_size).map(|i| (i % 251) as u8).collect();
+    let mut part = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    part.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        part,
+        "POST {upload} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n\
+         Content-Length: {part_size}\r\n\r\n"
+    )
+    .unwrap();
+    part.write_all(&body[..part_size / 2]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    // SAFETY: kill sends a signal to the child this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(Instant::now() < deadline, "still accepting after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut rest = Vec::new();
+    let _ = idle.read_to_end(&mut rest);
+    assert!(child.try_wait().unwrap().is_none(), "exited with a part in flight");
+
+    std::thread::sleep(Duration::from_millis(500));
+    part.write_all(&body[part_size / 2..]).unwrap();
+    let mut answer = String::new();
+    part.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    let next = json_of(&answer)["next_url"].as_str().unwrap().to_owned();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+
+    // After a restart the part is stored: the resume point is past it.
+    let (mut child, port) = serving(dir.path(), &["--shutdown-grace", "1s"]);
+    let resume = http_get(port, &upload).unwrap();
+    assert!(resume.starts_with("HTTP/1.1 200"), "{resume}");
+    let resume = json_of(&resume);
+    assert_eq!(resume["received"].as_u64(), Some(part_size as u64), "{resume}");
+    assert_eq!(resume["next_url"].as_str().map(path_of), Some(path_of(&next)), "{resume}");
+
+    // A part that stalls past the grace period does not hold the exit.
+    let mut stalled = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let next = path_of(&next).to_owned();
+    write!(
+        stalled,
+        "POST {next} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {part_size}\r\n\r\nabc"
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let stopped = Instant::now();
+    // SAFETY: as above.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let took = stopped.elapsed();
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(10), "{took:?}");
+}

@@ -122,6 +122,140 @@ async fn metrics_count_requests_by_route_and_status() {
     app.cleanup().await;
 }
 
+/// The value of the first sample line of `name` whose labels include
+/// every one of `labels`.
+fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    text.lines()
+        .find(|l| {
+            l.strip_prefix(name).is_some_and(|rest| rest.starts_with(['{', ' ']))
+                && labels.iter().all(|label| l.contains(label))
+        })
+        .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+}
+
+/// Parts stored and refused (by reason), their bytes and latency, and
+/// the store-wide gauges, as an operator's dashboard reads them.
+#[tokio::test]
+async fn metrics_count_parts_bytes_and_open_uploads() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let router = app.router();
+    let token = token(&app, "acme", "files").await;
+    let before = send(&router, get("/metrics")).await.text();
+    let stored_before =
+        sample(&before, "satchel_upload_parts_stored_total", &[r#"face="kommo""#]).unwrap_or(0.0);
+    let bytes_before = sample(&before, "satchel_upload_bytes_stored_total", &[]).unwrap_or(0.0);
+
+    support::upload_one_part(&router, &token, "a.bin", &support::pattern(1000, 1), None).await;
+    let open = serde_json::json!({"file_name": "b.bin", "file_size": 10});
+    let opened = send(&router, support::with_token("POST", "/v1.0/sessions", &token, Some(open)))
+        .await
+        .json();
+    let url = support::path_of(opened["upload_url"].as_str().unwrap());
+    let too_long = Request::post(url).body(Body::from(vec![7u8; 11])).unwrap();
+    let refused = send(&router, too_long).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text());
+    let reason = refused.json()["type"].as_str().unwrap().to_owned();
+
+    let text = send(&router, get("/metrics")).await.text();
+    let stored = sample(&text, "satchel_upload_parts_stored_total", &[r#"face="kommo""#]);
+    assert!(stored.unwrap() >= stored_before + 1.0, "{text}");
+    let bytes = sample(&text, "satchel_upload_bytes_stored_total", &[]).unwrap();
+    assert!(bytes >= bytes_before + 1000.0, "{bytes} after {bytes_before}");
+    let reason_label = format!(r#"reason="{reason}""#);
+    let refused =
+        sample(&text, "satchel_upload_parts_refused_total", &[r#"face="kommo""#, &reason_label]);
+    assert!(refused.unwrap() >= 1.0, "{text}");
+    assert!(text.contains("satchel_upload_part_duration_seconds_bucket"), "{text}");
+    for gauge in ["satchel_upload_sessions_open", "satchel_trash_bytes", "satchel_trash_files"] {
+        assert!(sample(&text, gauge, &[]).is_some(), "no {gauge} in\n{text}");
+    }
+    // The figures themselves come from the database, whatever node saw
+    // the uploads.
+    let gauges = app.state.db.gauges(now_unix()).await.unwrap();
+    assert_eq!((gauges.open_sessions, gauges.open_session_bytes), (1, 10));
+    assert_eq!((gauges.trashed_files, gauges.trashed_bytes), (0, 0));
+
+    // A sweep, and a database that fails, are counted too; then every
+    // series the dashboard in docs/ charts is there.
+    satchel::jobs::sweep(&app.state).await.unwrap();
+    let broken = TestApp::new(Backend::Sqlite).await;
+    let broken_token = broken.token("acme", "files").await;
+    broken.state.db.close().await;
+    let failed =
+        send(&broken.router(), support::with_token("GET", "/v1.0/files", &broken_token, None))
+            .await;
+    failed.problem(500, "internal");
+    let text = send(&router, get("/metrics")).await.text();
+    assert!(sample(&text, "satchel_internal_errors_total", &[r#"kind="database""#]).is_some());
+    let dashboard = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/grafana-dashboard.json"
+    ))
+    .unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(&dashboard).unwrap();
+    let mut charted = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for name in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if name.starts_with("satchel_") {
+                    assert!(
+                        text.contains(&format!("\n{name}")),
+                        "{name} is charted but not exported"
+                    );
+                    charted += 1;
+                }
+            }
+        }
+    }
+    assert!(charted >= 10, "{charted}");
+    broken.cleanup().await;
+    app.cleanup().await;
+}
+
+/// `/readyz` answers 200 while the database and the store answer, and
+/// 503 naming what failed once one does not; `/healthz` is liveness.
+#[tokio::test]
+async fn readiness_checks_the_database_and_the_store() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let router = app.router();
+    let ready = send(&router, get("/readyz")).await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.text());
+    assert_eq!(
+        ready.json(),
+        serde_json::json!({"status": "ok", "database": "ok", "storage": "ok"})
+    );
+    app.state.db.close().await;
+    let down = send(&router, get("/readyz")).await;
+    assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE, "{}", down.text());
+    let body = down.json();
+    assert_eq!(
+        (body["status"].as_str(), body["storage"].as_str()),
+        (Some("unavailable"), Some("ok"))
+    );
+    assert_ne!(body["database"], "ok", "{body}");
+    app.cleanup().await;
+
+    // An S3 endpoint that stops answering.
+    let s3 = satchel::testing::S3Server::start();
+    let url = format!("s3://{}/ready", s3.bucket);
+    let blobs: std::sync::Arc<dyn satchel::blob::BlobStore> =
+        std::sync::Arc::new(satchel::blob::S3Store::from_builder(&url, s3.builder()).unwrap());
+    let app = TestApp::with(Backend::Sqlite, Default::default(), Some(blobs)).await;
+    let router = app.router();
+    assert_eq!(send(&router, get("/readyz")).await.status, StatusCode::OK);
+    drop(s3);
+    let down = send(&router, get("/readyz")).await;
+    assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE, "{}", down.text());
+    let body = down.json();
+    assert_eq!(
+        (body["database"].as_str(), body["status"].as_str()),
+        (Some("ok"), Some("unavailable"))
+    );
+    assert_ne!(body["storage"], "ok", "{body}");
+    app.cleanup().await;
+}
+
 /// Invented methods, as anyone may send them, share one label value:
 /// the exposition does not grow with them.
 #[tokio::test]

@@ -215,6 +215,12 @@ pub async fn open(url: &str) -> Result<Arc<dyn BlobStore>> {
     Ok(store)
 }
 
+/// Whether the store answers, without writing: the size of a key no
+/// blob has (a HEAD request on S3, a stat on local disk).
+pub async fn reachable(store: &dyn BlobStore) -> Result<()> {
+    store.size(&BlobKey::new("probe/readiness")?).await.map(|_| ())
+}
+
 async fn probe(store: &dyn BlobStore) -> Result<()> {
     let key = BlobKey::new(format!("probe/{}", uuid::Uuid::new_v4()))?;
     store.put(&key, Bytes::from_static(b"satchel")).await?;

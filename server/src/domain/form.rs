@@ -13,8 +13,12 @@
 //! numbers are parsed, booleans are `1`/`true`/`on` or `0`/`false`/`off`
 //! (PHP writes `true` as `1`), an empty value of an optional field is
 //! absent (a form cannot send null). Unknown fields are ignored, as in
-//! JSON. A malformed key, a key that is both a value and a group, or a
-//! value of the wrong type is an error whose text names the key.
+//! JSON, and so is a value with no name (`=x`), as PHP does. A malformed
+//! key, a key nested deeper than `MAX_DEPTH` or a key that is both a
+//! value and a group spoils its top-level field: an error whose text
+//! names the key when the target reads that field, ignored like any
+//! unknown field otherwise. A value of the wrong type is an error whose
+//! text names the key.
 //!
 //! Plain Rust: the HTTP layer hands in the decoded `name=value` pairs.
 
@@ -39,8 +43,28 @@ pub fn from_pairs<T: DeserializeOwned>(
 ) -> Result<T, FormError> {
     let mut root = Group::default();
     for (key, value) in pairs {
-        let path = key_path(&key).map_err(|message| FormError::at(&key, message))?;
-        root.insert(&path, value).map_err(|message| FormError::at(&key, message))?;
+        // PHP's parse_str drops a value with no name (`=x`), as JSON
+        // readers drop fields they do not know.
+        if key.is_empty() {
+            continue;
+        }
+        // A key that cannot be read, or that clashes with another, spoils
+        // only its top-level field: an error if the target reads that
+        // field, ignored like any unknown field otherwise (PHP reads every
+        // key somehow, so a Kommo client never hears of such keys).
+        let spoiled = match key_path(&key) {
+            Err(message) => Some((key[..key.find('[').unwrap_or(key.len())].to_owned(), message)),
+            Ok(path) => {
+                let top = match &path[0] {
+                    Step::Name(name) => name.clone(),
+                    Step::Append => root.next_index.to_string(),
+                };
+                root.insert(&path, value).err().map(|message| (top, message))
+            }
+        };
+        if let Some((top, message)) = spoiled {
+            root.spoil(top, FormError::at(&key, message));
+        }
     }
     T::deserialize(Node { tree: Tree::Group(root), path: String::new() })
 }
@@ -134,6 +158,8 @@ fn index_of(name: &str) -> Option<u64> {
 enum Tree {
     Text(String),
     Group(Group),
+    /// A field some key of which could not be read: its error.
+    Spoiled(FormError),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -171,12 +197,28 @@ impl Group {
             }
         };
         match (&mut self.children[at].1, deeper.is_empty()) {
+            (Tree::Spoiled(_), _) => Ok(()),
             (Tree::Text(text), true) => {
                 *text = value;
                 Ok(())
             }
             (Tree::Group(group), false) => group.insert(deeper, value),
             _ => Err(format!("`{name}` is given both as one value and as a group of values")),
+        }
+    }
+
+    /// Marks child `name` as spoiled by `error` (the first error stays).
+    fn spoil(&mut self, name: String, error: FormError) {
+        match self.positions.get(&name) {
+            Some(&at) => {
+                if !matches!(self.children[at].1, Tree::Spoiled(_)) {
+                    self.children[at].1 = Tree::Spoiled(error);
+                }
+            }
+            None => {
+                self.positions.insert(name.clone(), self.children.len());
+                self.children.push((name, Tree::Spoiled(error)));
+            }
         }
     }
 
@@ -203,6 +245,7 @@ struct Node {
 impl Node {
     fn text(self, wanted: &str) -> Result<(String, String), FormError> {
         match self.tree {
+            Tree::Spoiled(error) => Err(error),
             Tree::Text(text) => Ok((text, self.path)),
             Tree::Group(_) => {
                 let message = format!("expected {wanted}, found a group of values");
@@ -236,6 +279,7 @@ impl<'de> de::Deserializer<'de> for Node {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormError> {
         match &self.tree {
+            Tree::Spoiled(error) => Err(error.clone()),
             Tree::Text(_) => self.deserialize_string(visitor),
             Tree::Group(group) if group.is_list() => self.deserialize_seq(visitor),
             Tree::Group(_) => self.deserialize_map(visitor),
@@ -281,7 +325,10 @@ impl<'de> de::Deserializer<'de> for Node {
     }
 
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormError> {
-        visitor.visit_unit()
+        match self.tree {
+            Tree::Spoiled(error) => Err(error),
+            _ => visitor.visit_unit(),
+        }
     }
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
@@ -297,6 +344,7 @@ impl<'de> de::Deserializer<'de> for Node {
         let (first, second) = (child_key(&path, "0"), child_key(&path, "1"));
         let group = match tree {
             Tree::Group(group) => group,
+            Tree::Spoiled(error) => return Err(error),
             Tree::Text(_) => {
                 let message =
                     format!("expected a list (`{first}=...`, `{second}=...`), found one value");
@@ -325,6 +373,7 @@ impl<'de> de::Deserializer<'de> for Node {
                 };
                 visitor.visit_map(fields).map_err(|e| e.within(&path))
             }
+            Tree::Spoiled(error) => Err(error),
             Tree::Text(_) => {
                 let message =
                     format!("expected a group of values (`{path}[name]=...`), found one value");
@@ -536,6 +585,28 @@ mod tests {
     }
 
     #[test]
+    fn keys_that_cannot_be_read_spoil_only_their_own_field() {
+        // Unknown fields, however malformed, deep or clashing, are ignored.
+        let s: Session = from_urlencoded(
+            b"x[=1&[y=2&z[1][2][3][4][5][6][7][8]=3&w=1&w[a]=2&file_name=a&file_size=4&w[b]=3",
+        )
+        .unwrap();
+        assert_eq!((s.file_name.as_str(), s.file_size), ("a", 4));
+        // A field the target reads gets the first error its keys met.
+        let error =
+            from_urlencoded::<Session>(b"file_name=a&file_size=1&file_size[x]=2&file_size[=3")
+                .unwrap_err()
+                .to_string();
+        assert!(error.starts_with("file_size[x]: `file_size` is given both"), "{error}");
+    }
+
+    #[test]
+    fn a_value_with_no_name_is_dropped_as_php_drops_it() {
+        let s: Session = from_urlencoded(b"=x&file_name=a&=&file_size=3").unwrap();
+        assert_eq!((s.file_name.as_str(), s.file_size), ("a", 3));
+    }
+
+    #[test]
     fn errors_name_the_key_and_say_what_was_expected() {
         let error = |raw: &str| from_urlencoded::<Session>(raw.as_bytes()).unwrap_err().to_string();
         assert_eq!(
@@ -554,13 +625,13 @@ mod tests {
         let malformed = error("file_name[=x&file_size=1");
         assert!(malformed.starts_with("file_name[: the key is malformed"), "{malformed}");
         assert!(error("file_name[a]b=x").contains("malformed"));
-        assert_eq!(error("=x"), "a value has no name");
+        assert_eq!(error("=x"), "missing field `file_name`");
         let conflict = error("file_name=x&file_name[a]=y&file_size=1");
         assert_eq!(
             conflict,
             "file_name[a]: `file_name` is given both as one value and as a group of values"
         );
-        let deep = error("a[1][2][3][4][5][6][7][8]=x");
+        let deep = error("file_name[1][2][3][4][5][6][7][8]=x");
         assert!(deep.contains("deeper than 8"), "{deep}");
 
         let nested = |raw: &str| from_urlencoded::<Nested>(raw.as_bytes()).unwrap_err().to_string();

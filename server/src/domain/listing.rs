@@ -75,8 +75,8 @@ impl ListQuery {
             term: one("filter[term]")?.and_then(non_empty),
             source_id: optional(params, "filter[source_id]", number)?,
             deleted: optional(params, "filter[deleted]", passed)?.unwrap_or(false),
-            size_from: optional(params, "filter[size][from]", number)?,
-            size_to: optional(params, "filter[size][to]", number)?,
+            size_from: optional(params, "filter[size][from]", size)?,
+            size_to: optional(params, "filter[size][to]", size)?,
             date: None,
             created_by: numbers("filter[created_by]", "filter[created_by][]")?,
             updated_by: numbers("filter[updated_by]", "filter[updated_by][]")?,
@@ -84,7 +84,7 @@ impl ListQuery {
             ascending: false,
             paging: Paging::from_query(params)?,
         };
-        let size_unit: u64 = optional(params, "filter[size][unit]", number)?.unwrap_or(1);
+        let size_unit: u64 = optional(params, "filter[size][unit]", size)?.unwrap_or(1);
         if size_unit == 0 {
             return Err("filter[size][unit] is bytes per unit and must be at least 1".into());
         }
@@ -174,6 +174,16 @@ fn non_empty(value: &str) -> Option<String> {
 
 fn number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, String> {
     value.parse().map_err(|_| format!("{key} must be a whole number, not `{value}`"))
+}
+
+/// A size in bytes (or bytes per unit): a whole number from 0 to
+/// `i64::MAX`, the largest size a database column holds.
+fn size(key: &str, value: &str) -> Result<u64, String> {
+    let n: u64 = number(key, value)?;
+    if n > i64::MAX as u64 {
+        return Err(format!("{key} must be at most {}, not `{value}`", i64::MAX));
+    }
+    Ok(n)
 }
 
 /// Whether a flag Kommo reads as "if passed" was passed: any value is,
@@ -267,6 +277,8 @@ mod tests {
         for (query, named) in [
             ("filter[size][from]=ten", "filter[size][from]"),
             ("filter[size][unit]=0", "filter[size][unit]"),
+            ("filter[size][unit]=9223372036854775808", "filter[size][unit]"),
+            ("filter[size][to]=18446744073709551615", "filter[size][to]"),
             ("filter[size][from]=9&filter[size][to]=3", "filter[size][from]"),
             ("filter[date][date_preset]=fortnight", "filter[date][date_preset]"),
             ("filter[date][type]=deleted_at", "filter[date][type]"),

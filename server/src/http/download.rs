@@ -13,16 +13,15 @@ use axum::{
     routing::get,
     Router,
 };
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Deserialize;
 
 use super::auth::{authenticate, bearer};
 use crate::{
-    blob::{BlobKey, ByteRange},
+    blob::BlobKey,
     domain::{
         file_name::FileName,
-        parts::coalesce,
         range::{answer_range, RangeAnswer},
         signing::{LinkError, CURRENT_VERSION},
         Scope,
@@ -116,39 +115,11 @@ async fn serve(state: &AppState, version: VersionRecord, headers: &HeaderMap) ->
     };
     response_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
 
-    // The version's bytes are its session's pieces, gap-free from 0.
-    let pieces = state.db.pieces(version.session_id).await?;
-    let covered =
-        pieces.iter().try_fold(0i64, |at, p| (p.start_offset == at).then_some(p.end_offset));
-    if covered != Some(size as i64) && !(size == 0 && covered.is_some()) {
-        return Err(Error::Io(std::io::Error::other(format!(
-            "version {} does not have its {size} bytes as gap-free pieces",
-            version.uuid
-        ))));
-    }
-    let pieces = pieces.iter().filter_map(|p| {
-        let (from, to) = ((p.start_offset as u64).max(start), (p.end_offset as u64).min(end));
-        // Where file byte `from` sits in the piece's blob.
-        let in_blob =
-            |file_offset: u64| p.blob_offset as u64 + (file_offset - p.start_offset as u64);
-        (from < to).then(|| (p.blob_key.as_str(), in_blob(from), in_blob(to)))
+    let segments = crate::stored::version_segments(&state.db, &version, start, end).await?;
+    let body = crate::stored::read_segments(state.blobs.clone(), segments).map_err(|e| {
+        tracing::error!(error = %e, "download stream failed");
+        std::io::Error::other("download failed")
     });
-    let segments: Vec<(BlobKey, ByteRange)> = coalesce(pieces)
-        .into_iter()
-        .map(|(key, from, to)| Ok((BlobKey::new(key)?, ByteRange::new(from, to)?)))
-        .collect::<Result<_>>()?;
-    let blobs = state.blobs.clone();
-    // Each segment is opened only when the previous one has been sent.
-    let body = futures::stream::iter(segments)
-        .then(move |(key, range)| {
-            let blobs = blobs.clone();
-            async move { blobs.get(&key, Some(range)).await }
-        })
-        .try_flatten()
-        .map_err(|e| {
-            tracing::error!(error = %e, "download stream failed");
-            std::io::Error::other("download failed")
-        });
     Ok((status, response_headers, Body::from_stream(body)).into_response())
 }
 

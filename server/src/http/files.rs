@@ -504,7 +504,7 @@ pub struct FilePatch {
     )]
     pub name: Option<String>,
     /// The version to make active.
-    #[schema(nullable = false)]
+    #[schema(nullable = false, min_length = 1)]
     pub version_uuid: Option<String>,
 }
 

@@ -4,7 +4,7 @@
 use std::{sync::OnceLock, time::Instant};
 
 use axum::{
-    extract::{MatchedPath, Request},
+    extract::{MatchedPath, Request, State},
     http::header,
     middleware::Next,
     response::{IntoResponse, Response},
@@ -14,6 +14,12 @@ use axum::{
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::state::AppState;
+
+/// Installs the process-wide recorder, if it is not yet: figures
+/// recorded before it exists are lost.
+pub fn install() {
+    handle();
+}
 
 /// The process-wide recorder, installed on first use. Every app built in
 /// one process (tests build many) shares it.
@@ -64,19 +70,73 @@ pub async fn track(request: Request, next: Next) -> Response {
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
     let response = next.run(request).await;
+    let took = started.elapsed().as_secs_f64();
+    if let Some(face) = part_face(&method, &route) {
+        if response.status().is_success() {
+            metrics::counter!("satchel_upload_parts_stored_total", "face" => face).increment(1);
+            metrics::histogram!("satchel_upload_part_duration_seconds", "face" => face)
+                .record(took);
+        } else {
+            let reason = match response.extensions().get::<super::problem::ProblemKind>() {
+                Some(kind) => kind.0,
+                None => "other",
+            };
+            metrics::counter!("satchel_upload_parts_refused_total", "face" => face, "reason" => reason)
+                .increment(1);
+        }
+    }
     let status = response.status().as_u16().to_string();
     let labels = [("method", method), ("route", route), ("status", status)];
     metrics::counter!("satchel_http_requests_total", &labels).increment(1);
-    metrics::histogram!("satchel_http_request_duration_seconds", &labels)
-        .record(started.elapsed().as_secs_f64());
+    metrics::histogram!("satchel_http_request_duration_seconds", &labels).record(took);
     response
+}
+
+/// The upload face a request sends part bytes through: a Kommo part, a
+/// tus PATCH (or a creation with its first bytes).
+fn part_face(method: &str, route: &str) -> Option<&'static str> {
+    match (method, route) {
+        ("POST", "/upload/{token}") => Some("kommo"),
+        ("PATCH", "/tus/{token}") => Some("tus"),
+        _ => None,
+    }
+}
+
+/// Counts an error that ends in a 500, by what failed.
+pub fn internal_error(error: &crate::error::Error) {
+    use crate::error::Error;
+    let kind = match error {
+        Error::Database(_) | Error::Migrate(_) => "database",
+        Error::Io(_) | Error::ObjectStore(_) => "storage",
+        _ => "other",
+    };
+    handle();
+    metrics::counter!("satchel_internal_errors_total", "kind" => kind).increment(1);
+}
+
+/// Store-wide gauges, read from the database at scrape time, so every
+/// node reports the same figures whichever saw the uploads.
+async fn store_gauges(state: &AppState) {
+    match state.db.gauges(crate::store::now_unix()).await {
+        Ok(g) => {
+            metrics::gauge!("satchel_upload_sessions_open").set(g.open_sessions as f64);
+            metrics::gauge!("satchel_upload_sessions_open_bytes").set(g.open_session_bytes as f64);
+            metrics::gauge!("satchel_trash_files").set(g.trashed_files as f64);
+            metrics::gauge!("satchel_trash_bytes").set(g.trashed_bytes as f64);
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the store's gauges failed");
+            internal_error(&e);
+        }
+    }
 }
 
 /// Prometheus metrics (beyond Kommo).
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain")))]
-pub async fn render() -> impl IntoResponse {
+pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
     let handle = handle();
+    store_gauges(&state).await;
     handle.run_upkeep();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render())
 }

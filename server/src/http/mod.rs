@@ -2,11 +2,13 @@
 //! with the cross-cutting layers (tracing, metrics, timeouts, body limits,
 //! CORS, compression) and the Leptos pages as the fallback.
 
-use std::sync::OnceLock;
+use std::{future::Future, pin::Pin, sync::OnceLock};
 
 use axum::{
+    extract::Request,
     http::{HeaderValue, Method},
     middleware,
+    response::Response,
     routing::any,
     Router,
 };
@@ -40,6 +42,7 @@ pub mod problem;
 pub mod query;
 pub mod serve;
 pub mod sessions;
+pub mod site;
 pub mod tokens;
 pub mod trash;
 pub mod tus;
@@ -61,10 +64,7 @@ pub fn app(state: AppState) -> Router {
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             app::shell(leptos_options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
-            context,
-            app::shell,
-        ))
+        .fallback(site_or_page(&state, context))
         .layer(middleware::from_fn_with_state(state.clone(), pages::same_origin));
 
     // Part bodies and downloads are bytes: no compression, and their size
@@ -91,6 +91,31 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn(metrics::track))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Paths no route takes: a file of the site (the wasm bundle, CSS,
+/// `public/`), else the pages' 404 page.
+fn site_or_page(
+    state: &AppState,
+    context: impl Fn() + Clone + Send + Sync + 'static,
+) -> impl Fn(Request) -> Pin<Box<dyn Future<Output = Response> + Send>> + Clone + Send + Sync + 'static
+{
+    let options = state.leptos.clone();
+    let page = leptos_axum::render_app_to_stream_in_order_with_context(context, move || {
+        app::shell(options.clone())
+    });
+    let site = state.site.clone();
+    move |request: Request| {
+        let site = site.clone();
+        let page = page.clone();
+        Box::pin(async move {
+            let (head, body) = request.into_parts();
+            match site.serve(&head).await {
+                Some(file) => file,
+                None => page(Request::from_parts(head, body)).await,
+            }
+        })
+    }
 }
 
 /// The pages' routes, listed once per process.

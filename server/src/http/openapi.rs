@@ -20,6 +20,7 @@ use utoipa_swagger_ui::SwaggerUi;
     ),
     paths(
         super::health::healthz,
+        super::health::readyz,
         super::metrics::render,
         super::tokens::issue_token,
         super::account::get_account,
@@ -64,7 +65,7 @@ use utoipa_swagger_ui::SwaggerUi;
         super::crm::media::file_links,
     ),
     components(schemas(super::problem::Problem, super::tus::TusResumable)),
-    modifiers(&BearerAuth, &Problems, &NonEmptyBatches, &HalJson),
+    modifiers(&BearerAuth, &Problems, &NonEmptyBatches, &FormBodies, &BinaryBodies, &HalJson),
     tags(
         (name = "operations", description = "Health and metrics"),
         (name = "uploads", description = "Upload sessions and their parts"),
@@ -176,6 +177,157 @@ impl Modify for NonEmptyBatches {
             }
         }
     }
+}
+
+/// A form carries text: a boolean field reads `1`/`0`, `true`/`false` or
+/// `on`/`off` (PHP writes `true` as `1`; `domain::form`), an optional
+/// field sent empty is absent, and a multipart field's name is
+/// printable text. Each body's form
+/// encodings get schemas of their own, `<Body>Form` (urlencoded) and
+/// `<Body>Multipart`, that say so; JSON keeps the JSON one.
+struct FormBodies;
+
+impl Modify for FormBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else { return };
+        let mut made = std::collections::BTreeMap::new();
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations(item) {
+                let Some(body) = operation.request_body.as_mut() else { continue };
+                // Bodies read as fields (a part's form is read as a stream).
+                if !body.content.contains_key("application/x-www-form-urlencoded") {
+                    continue;
+                }
+                for (encoding, content) in body.content.iter_mut() {
+                    let form = encoding == "application/x-www-form-urlencoded"
+                        || encoding == "multipart/form-data";
+                    let Some(RefOr::Ref(reference)) = content.schema.as_ref().filter(|_| form)
+                    else {
+                        continue;
+                    };
+                    let name = reference.ref_location.rsplit('/').next().unwrap_or_default();
+                    let Some(RefOr::T(Schema::Object(object))) = components.schemas.get(name)
+                    else {
+                        continue;
+                    };
+                    let multipart = encoding == "multipart/form-data";
+                    let form_name =
+                        format!("{name}{}", if multipart { "Multipart" } else { "Form" });
+                    made.entry(form_name.clone())
+                        .or_insert_with(|| as_form(object.clone(), multipart));
+                    content.schema = Some(RefOr::Ref(Ref::from_schema_name(form_name)));
+                }
+            }
+        }
+        for (name, schema) in made {
+            components.schemas.insert(name, RefOr::T(schema));
+        }
+    }
+}
+
+/// A part's bytes (`application/octet-stream`, tus's
+/// `application/offset+octet-stream`) are any bytes at all: no schema
+/// constrains them (a `Vec<u8>` would read as a JSON array of numbers).
+struct BinaryBodies;
+
+impl Modify for BinaryBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations(item) {
+                let Some(body) = operation.request_body.as_mut() else { continue };
+                for (encoding, content) in body.content.iter_mut() {
+                    if encoding.ends_with("octet-stream") {
+                        let any = utoipa::openapi::schema::SchemaType::AnyValue;
+                        let any = utoipa::openapi::schema::Object::with_type(any);
+                        content.schema = Some(RefOr::T(Schema::Object(any)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A body's schema as a form sends it (`FormBodies`).
+fn as_form(mut object: utoipa::openapi::schema::Object, multipart: bool) -> Schema {
+    use utoipa::openapi::{
+        schema::{SchemaType, Type},
+        ObjectBuilder,
+    };
+    let is_boolean = |t: &SchemaType| match t {
+        SchemaType::Type(t) => *t == Type::Boolean,
+        SchemaType::Array(types) => types.contains(&Type::Boolean),
+        SchemaType::AnyValue => false,
+    };
+    for (name, property) in object.properties.iter_mut() {
+        if let RefOr::T(Schema::Object(field)) = property {
+            // A form cannot send null.
+            if let SchemaType::Array(types) = &field.schema_type {
+                let kept: Vec<Type> = types.iter().filter(|t| **t != Type::Null).cloned().collect();
+                field.schema_type = match kept.as_slice() {
+                    [one] => SchemaType::Type(one.clone()),
+                    _ => SchemaType::Array(kept),
+                };
+            }
+            if is_boolean(&field.schema_type) {
+                *property = RefOr::T(Schema::Object(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some(["1", "0", "true", "false", "on", "off"]))
+                        .description(field.description.clone())
+                        .build(),
+                ));
+            }
+        }
+        // An optional field sent empty is absent
+        // (unless the body must name something: a rename).
+        if !object.required.contains(name) && object.min_properties.is_none() {
+            let empty = ObjectBuilder::new().schema_type(Type::String).max_length(Some(0)).build();
+            *property = RefOr::T(Schema::AnyOf(
+                utoipa::openapi::schema::AnyOfBuilder::new()
+                    .item(property.clone())
+                    .item(empty)
+                    .build(),
+            ));
+        }
+    }
+    // A body that names exactly one change (a rename): as a form, one
+    // field given and the others absent or empty.
+    if object.min_properties == Some(1) && object.max_properties == Some(1) {
+        return one_of_fields(object, multipart.then(multipart_names));
+    }
+    object.property_names = multipart.then(|| Box::new(multipart_names()));
+    Schema::Object(object)
+}
+
+/// A form that gives exactly one of `object`'s fields: one branch per
+/// field, that field required and every other absent or empty.
+fn one_of_fields(object: utoipa::openapi::schema::Object, names: Option<Schema>) -> Schema {
+    use utoipa::openapi::{schema::Type, ObjectBuilder, OneOfBuilder};
+    let empty = ObjectBuilder::new().schema_type(Type::String).max_length(Some(0)).build();
+    let mut branches = OneOfBuilder::new().description(object.description.clone());
+    for given in object.properties.keys() {
+        let mut branch = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .required(given)
+            .property_names(names.clone());
+        for (other, other_schema) in &object.properties {
+            branch = match other == given {
+                true => branch.property(other, other_schema.clone()),
+                false => branch.property(other, empty.clone()),
+            };
+        }
+        branches = branches.item(branch.build());
+    }
+    Schema::OneOf(branches.build())
+}
+
+/// The names a multipart form's fields can have (`FormBodies`): no
+/// control characters, quotes or backslashes, which its headers cannot
+/// carry. A urlencoded key can be anything (`domain::form`).
+fn multipart_names() -> Schema {
+    use utoipa::openapi::{schema::Type, ObjectBuilder};
+    let names = r#"^[^\x00-\x1f\x7f"\\]*$"#;
+    Schema::Object(ObjectBuilder::new().schema_type(Type::String).pattern(Some(names)).build())
 }
 
 /// A trash batch as a form, with PHP's bracket keys.

@@ -100,6 +100,7 @@ impl Error {
                 "Range not satisfiable",
             ),
             Error::Config(_)
+            | Error::Verify(_)
             | Error::Database(_)
             | Error::Migrate(_)
             | Error::Io(_)
@@ -115,6 +116,7 @@ impl IntoResponse for Error {
         let (status, slug, title) = self.classify();
         let detail = if self.is_internal() {
             tracing::error!(error = %self, "request failed");
+            super::metrics::internal_error(&self);
             "Something went wrong on the server; it has been logged.".to_owned()
         } else {
             self.to_string()
@@ -156,6 +158,7 @@ impl IntoResponse for Error {
             header::CONTENT_TYPE,
             header::HeaderValue::from_static("application/problem+json"),
         );
+        response.extensions_mut().insert(ProblemKind(slug));
         if let Error::RangeNotSatisfiable { size } = self {
             if let Ok(v) = header::HeaderValue::from_str(&format!("bytes */{size}")) {
                 response.headers_mut().insert(header::CONTENT_RANGE, v);
@@ -175,6 +178,11 @@ impl IntoResponse for Error {
     }
 }
 
+/// The `type` slug of a problem answer, kept on the response for the
+/// metrics middleware (refused parts by reason).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProblemKind(pub &'static str);
+
 /// Turns error answers made outside handlers (body limits, timeouts,
 /// unknown methods, axum's own rejections) into problem answers, so every
 /// 4xx/5xx of the API is `application/problem+json`.
@@ -188,7 +196,10 @@ pub async fn problems_only(
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+    // A handler that answers an error in a documented shape of its own
+    // (`/readyz`) marks it with its kind.
+    let explained = response.extensions().get::<ProblemKind>().is_some();
+    if !(status.is_client_error() || status.is_server_error()) || is_problem || explained {
         return response;
     }
     let (slug, title) = match status {
@@ -219,6 +230,7 @@ pub async fn problems_only(
     parts
         .headers
         .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/problem+json"));
+    parts.extensions.insert(ProblemKind(slug));
     let body = serde_json::to_vec(&problem).expect("a problem serializes");
     Response::from_parts(parts, axum::body::Body::from(body))
 }

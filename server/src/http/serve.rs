@@ -42,6 +42,9 @@ pub struct Limits {
     pub http2_keep_alive: Duration,
     /// Connections open at once; further ones wait in the listen backlog.
     pub max_connections: usize,
+    /// Once a stop is asked for: how long requests in flight (a part
+    /// still arriving) get to finish before the process exits anyway.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Limits {
@@ -50,6 +53,7 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(30),
             http2_keep_alive: Duration::from_secs(20),
             max_connections: 4096,
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }
@@ -57,11 +61,9 @@ impl Default for Limits {
 /// Largest read buffer a connection keeps.
 pub const READ_BUFFER: usize = 64 * 1024;
 
-/// How long open connections get to finish once a stop was asked for.
-const DRAIN: Duration = Duration::from_secs(10);
-
-/// Serves `app` on `listener` until `stop` completes, then lets open
-/// connections finish their requests (for at most ten seconds).
+/// Serves `app` on `listener` until `stop` completes, then stops
+/// accepting and lets open connections finish the requests they are in
+/// (for at most `limits.shutdown_grace`); idle ones close at once.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
@@ -115,7 +117,9 @@ pub async fn serve(
     drop(listener);
     tokio::select! {
         () = graceful.shutdown() => {}
-        () = tokio::time::sleep(DRAIN) => tracing::warn!("connections still open after the drain period"),
+        () = tokio::time::sleep(limits.shutdown_grace) => {
+            tracing::warn!("requests still in flight after --shutdown-grace; exiting anyway")
+        }
     }
 }
 

@@ -27,23 +27,21 @@ pub struct OpenSession {
     /// Bytes, `0..=max_file_size` (2 GiB unless the server says less).
     #[schema(minimum = 0, maximum = 2147483648_i64)]
     pub file_size: i64,
-    /// MIME type; guessed from the extension when absent or not one.
-    #[schema(nullable = false)]
+    /// MIME type; guessed from the extension when absent (or null) or
+    /// not one. Every optional field may be null, which is absence.
     pub content_type: Option<String>,
     /// Upload a new version of this file.
-    #[schema(nullable = false)]
     pub file_uuid: Option<String>,
-    #[schema(nullable = false)]
     pub with_preview: Option<bool>,
     /// Hex SHA-256 the completed file must have (beyond Kommo).
-    #[schema(nullable = false, pattern = "^[0-9a-fA-F]{64}$")]
+    #[schema(pattern = "^[0-9a-fA-F]{64}$")]
     pub sha256: Option<String>,
     /// The part size this client wants, in bytes (beyond Kommo): a
     /// multiple of 64 of at least 65536, granted up to the server's
     /// largest (16 MiB on local disk, `--max-part-size` on S3); the
     /// answer's `max_part_size` is what was granted. Absent: the server's
     /// part size.
-    #[schema(nullable = false, minimum = 65536, multiple_of = 64)]
+    #[schema(minimum = 65536, multiple_of = 64)]
     pub max_part_size: Option<u64>,
 }
 

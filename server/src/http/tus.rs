@@ -226,7 +226,7 @@ const TUS_RESUMABLE_DOC: &str = "1.0.0; a request of the IETF draft sends \
         ("Upload-Complete" = Option<String>, Header, description = "the IETF draft: ?1 or ?0"),
     ),
     request_body(description = "optional: the first bytes (creation-with-upload)",
-        content((Vec<u8> = "application/offset+octet-stream"))),
+        content((Option<Vec<u8>> = "application/offset+octet-stream"))),
     responses(
         (status = 201, description = "created: Location, Upload-Expires, Upload-Offset when bytes came; Satchel-File-Uuid once it is a file"),
         (status = 400, body = super::problem::Problem),

@@ -57,9 +57,10 @@ pub fn largest_part_size(state: &AppState) -> u64 {
 fn part_size(state: &AppState, asked: Option<u64>) -> Result<u64> {
     let Some(asked) = asked else { return Ok(state.settings.max_part_size) };
     let least = MIN_PART_SIZE.min(state.settings.max_part_size);
-    if asked < least || !asked.is_multiple_of(64) {
+    if asked < least || !asked.is_multiple_of(64) || asked > i64::MAX as u64 {
         return Err(Error::validation(format!(
-            "max_part_size must be a multiple of 64 of at least {least} bytes, not {asked}"
+            "max_part_size must be a multiple of 64 from {least} to {} bytes, not {asked}",
+            i64::MAX
         )));
     }
     Ok(asked.min(largest_part_size(state)))

@@ -114,6 +114,7 @@ where
         let kept = match (writer, store_from, &key) {
             (Some(w), Some(from), Some(key)) if request.keep_cut && received.stored > 0 => {
                 let kept = w.keep_written().await?;
+                metrics::counter!("satchel_upload_bytes_stored_total").increment(kept);
                 if kept > 0 {
                     let piece = Piece { start: from, end: from + kept, part: request.part };
                     record(state, &session, piece, key, blob_offset, claim).await?;
@@ -145,6 +146,7 @@ where
         return Err(Error::PartSize("an empty part is only taken for an empty file".into()));
     }
     let written = writer.finish().await?;
+    metrics::counter!("satchel_upload_bytes_stored_total").increment(written);
     let durable_at = began.elapsed();
     let piece = Piece { start: from, end: from + written, part: request.part };
     if !record(state, &session, piece, &key, blob_offset, claim).await? {

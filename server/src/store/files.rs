@@ -61,6 +61,17 @@ pub struct VersionRecord {
     pub updated_by: Option<i64>,
 }
 
+/// A version as `satchel verify` names it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct StoredVersion {
+    pub version_id: i64,
+    pub version_uuid: String,
+    pub file_uuid: String,
+    pub file_name: String,
+    pub account: String,
+    pub size: i64,
+}
+
 /// A stored preview of one version.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct PreviewRecord {
@@ -102,6 +113,29 @@ impl Db {
             "select {VERSION_COLUMNS} from file_versions where file_id = $1 order by id desc"
         );
         Ok(sqlx::query_as(&sql).bind(file_id).fetch_all(self.pool()).await?)
+    }
+
+    pub async fn version_by_id(&self, id: i64) -> Result<Option<VersionRecord>> {
+        let sql = format!("select {VERSION_COLUMNS} from file_versions where id = $1");
+        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(self.pool()).await?)
+    }
+
+    /// Every stored version (of one account, or all), oldest first, with
+    /// the names an operator knows it by; trashed files' versions too.
+    pub async fn stored_versions(&self, account: Option<&str>) -> Result<Vec<StoredVersion>> {
+        let select = "select v.id as version_id, v.uuid as version_uuid, f.uuid as file_uuid, \
+             f.name as file_name, a.name as account, v.size as size from file_versions v \
+             join files f on f.id = v.file_id join accounts a on a.id = f.account_id";
+        let rows = match account {
+            Some(name) => {
+                let sql = format!("{select} where a.name = $1 order by v.id");
+                sqlx::query_as(&sql).bind(name).fetch_all(self.pool()).await?
+            }
+            None => {
+                sqlx::query_as(&format!("{select} order by v.id")).fetch_all(self.pool()).await?
+            }
+        };
+        Ok(rows)
     }
 
     pub async fn version_by_uuid(&self, file_id: i64, uuid: &str) -> Result<Option<VersionRecord>> {

@@ -47,6 +47,15 @@ pub(super) async fn used_bytes<'e>(
     Ok(used as u64)
 }
 
+/// Store-wide figures for `/metrics`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Gauges {
+    pub open_sessions: u64,
+    pub open_session_bytes: u64,
+    pub trashed_files: u64,
+    pub trashed_bytes: u64,
+}
+
 impl Db {
     /// Moves the account's files with these uuids to the trash, or none of
     /// them: `Err(uuid)` names the first uuid the account has no file for.
@@ -150,6 +159,32 @@ impl Db {
         .bind(limit)
         .fetch_all(self.pool())
         .await?)
+    }
+
+    /// What `/metrics` reports of the whole store at scrape time: upload
+    /// sessions still open (and the bytes they declared), files in the
+    /// trash (and the bytes of their versions).
+    pub async fn gauges(&self, now: i64) -> Result<Gauges> {
+        let (open, declared): (i64, i64) = sqlx::query_as(
+            "select cast(count(*) as bigint), cast(coalesce(sum(file_size), 0) as bigint) \
+             from upload_sessions where status = 'uploading' and expires_at > $1",
+        )
+        .bind(now)
+        .fetch_one(self.pool())
+        .await?;
+        let (trashed, trashed_bytes): (i64, i64) = sqlx::query_as(
+            "select cast(count(distinct f.id) as bigint), cast(coalesce(sum(v.size), 0) as bigint) \
+             from files f left join file_versions v on v.file_id = f.id \
+             where f.deleted_at is not null",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(Gauges {
+            open_sessions: open as u64,
+            open_session_bytes: declared.max(0) as u64,
+            trashed_files: trashed as u64,
+            trashed_bytes: trashed_bytes.max(0) as u64,
+        })
     }
 
     /// Accounts whose trash holds more than `quota` bytes, with how much
