@@ -43,6 +43,48 @@ pub enum Command {
     /// and SHA-256: one line per fault on stdout, naming the account,
     /// file and version; exits non-zero on any.
     Verify(VerifyArgs),
+    /// Copy the SQLite database and the local-disk blobs into a new
+    /// directory, consistently, while a server may be running.
+    Backup(BackupArgs),
+    /// Put a backup into a data directory that holds no database yet.
+    Restore(RestoreArgs),
+    /// Copy every stored blob to another store (local disk to S3 or
+    /// back), checking each copy; run it again to go on after an
+    /// interruption.
+    MigrateStorage(MigrateStorageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateStorageArgs {
+    /// The store to copy to: `file://DIR` or `s3://bucket/prefix`.
+    #[arg(long)]
+    pub to: String,
+
+    /// Copy at most this many blobs in this run (the next run goes on).
+    #[arg(long)]
+    pub max_blobs: Option<u64>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Where the backup goes: a new or empty directory.
+    pub dir: PathBuf,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A directory `satchel backup` made.
+    pub dir: PathBuf,
+
+    /// The data directory to restore into; it must hold no database.
+    #[arg(long, env = "SATCHEL_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -54,6 +96,13 @@ pub struct VerifyArgs {
     /// Check a random share of the versions, for big stores: `10%`.
     #[arg(long, value_parser = parse_percent)]
     pub sample: Option<f64>,
+
+    /// Remove from the index the previews whose blob is missing, so
+    /// their versions list no broken preview links (they are still
+    /// reported, and the run still fails). Versions' bytes and records
+    /// are never changed.
+    #[arg(long)]
+    pub repair_index: bool,
 
     #[command(flatten)]
     pub store: StoreArgs,

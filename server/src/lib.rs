@@ -7,8 +7,10 @@
 //! - `ingest`: the upload core: bytes appended at offsets of a session.
 //! - `stored`: stored versions read back, and checked (`verify`).
 //! - `http`: the routers, auth and error answers.
+//! - `backup`: backup and restore of the embedded deployment.
 //! - `run`: what each command does; `seed`: the demo data.
 
+pub mod backup;
 pub mod blob;
 pub mod config;
 pub mod domain;
@@ -22,7 +24,7 @@ pub mod seed;
 pub mod state;
 pub mod store;
 pub mod stored;
-#[doc(hidden)]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use error::{Error, Result};

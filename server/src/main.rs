@@ -69,6 +69,15 @@ async fn run(cli: Cli) -> ExitCode {
         Some(Command::DemoSeed(args)) => {
             satchel::run::demo_seed(*args).await.map(|said| println!("{said}"))
         }
+        Some(Command::MigrateStorage(args)) => {
+            satchel::run::migrate_storage(args).await.map(|said| println!("{said}"))
+        }
+        Some(Command::Backup(args)) => {
+            satchel::run::backup(args).await.map(|said| println!("{said}"))
+        }
+        Some(Command::Restore(args)) => {
+            satchel::run::restore(args).await.map(|said| println!("{said}"))
+        }
         Some(Command::Verify(args)) => {
             satchel::run::verify(args).await.map(|said| println!("{said}"))
         }

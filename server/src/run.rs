@@ -3,8 +3,8 @@
 use crate::{
     blob,
     config::{
-        DemoSeedArgs, KeysRotateArgs, LoginLinkArgs, ServeArgs, StateArgs, TokenCreateArgs,
-        TokenListArgs, TokenRevokeArgs, VerifyArgs,
+        BackupArgs, DemoSeedArgs, KeysRotateArgs, LoginLinkArgs, MigrateStorageArgs, RestoreArgs,
+        ServeArgs, StateArgs, TokenCreateArgs, TokenListArgs, TokenRevokeArgs, VerifyArgs,
     },
     error::{Error, Result},
     http,
@@ -159,7 +159,7 @@ pub async fn keys_rotate(args: KeysRotateArgs) -> Result<String> {
 pub async fn verify(args: VerifyArgs) -> Result<String> {
     use std::io::{IsTerminal, Write};
     let db = open_db(&args.store.state).await?;
-    let blobs = blob::open(&args.store.storage_url()).await?;
+    let blobs = blob::open_for_reading(&args.store.storage_url()).await?;
     let terminal = std::io::stderr().is_terminal();
     let mut last = std::time::Instant::now();
     let tally = crate::stored::verify(
@@ -167,6 +167,7 @@ pub async fn verify(args: VerifyArgs) -> Result<String> {
         &blobs,
         args.account.as_deref(),
         args.sample.unwrap_or(1.0),
+        args.repair_index,
         |finding| {
             if terminal {
                 eprint!("\r\x1b[K");
@@ -200,6 +201,85 @@ pub async fn verify(args: VerifyArgs) -> Result<String> {
         0 => Ok(summary),
         _ => Err(Error::Verify(summary)),
     }
+}
+
+/// `satchel migrate-storage --to URL`: says what it copied, and what to
+/// do next.
+pub async fn migrate_storage(args: MigrateStorageArgs) -> Result<String> {
+    use std::io::{IsTerminal, Write};
+    let from_url = args.store.storage_url();
+    if from_url.trim_end_matches('/') == args.to.trim_end_matches('/') {
+        return Err(Error::Config("--to names the store blobs are in already".into()));
+    }
+    let db = open_db(&args.store.state).await?;
+    let from = blob::open_for_reading(&from_url).await?;
+    let to = blob::open(&args.to).await?;
+    let terminal = std::io::stderr().is_terminal();
+    let done = crate::stored::migrate(&db, &from, &to, args.max_blobs, |done, total| {
+        if terminal {
+            eprint!("\r\x1b[K{} of {total} blobs", done.copied + done.kept);
+            let _ = std::io::stderr().flush();
+        }
+    })
+    .await;
+    db.close().await;
+    if terminal {
+        eprint!("\r\x1b[K");
+    }
+    let done = done?;
+    for key in &done.missing {
+        tracing::warn!(blob = %key, "a row names a blob the source does not hold");
+    }
+    let mut summary = format!(
+        "copied {} blobs ({} bytes) to {}, {} were there already",
+        done.copied, done.bytes, args.to, done.kept
+    );
+    if !done.missing.is_empty() {
+        let missing = done.missing.len();
+        summary.push_str(&format!(", {missing} named but not in the source (see the warnings)"));
+    }
+    Ok(match done.left {
+        0 => format!(
+            "{summary}; stop the servers, run this again for blobs that came meanwhile, \
+             then start them with --storage-url {}",
+            args.to
+        ),
+        left => format!("{summary}; {left} left: run this again to go on"),
+    })
+}
+
+/// `satchel backup DIR`: says what the backup holds.
+pub async fn backup(args: BackupArgs) -> Result<String> {
+    let storage = args.store.storage_url();
+    let Some(blob_root) = storage.strip_prefix("file://") else {
+        return Err(Error::Config(
+            "backup copies local-disk blobs; for S3 copy the bucket with its own tools \
+             (see the README)"
+                .into(),
+        ));
+    };
+    let db = open_db(&args.store.state).await?;
+    let done = crate::backup::backup(&db, std::path::Path::new(blob_root), &args.dir).await;
+    db.close().await;
+    let done = done?;
+    for key in &done.missing {
+        tracing::warn!(blob = %key, "a blob the snapshot names was removed during the backup");
+    }
+    Ok(format!(
+        "backed up the database and {} blobs ({} bytes) to {}",
+        done.blobs,
+        done.bytes,
+        args.dir.display()
+    ))
+}
+
+/// `satchel restore DIR`: says what it restored.
+pub async fn restore(args: RestoreArgs) -> Result<String> {
+    let blobs = crate::backup::restore(&args.dir, &args.data_dir).await?;
+    Ok(format!(
+        "restored the database and {blobs} blobs into {}; `satchel verify --data-dir {0}` checks them",
+        args.data_dir.display()
+    ))
 }
 
 /// Revokes a token (and the widget tokens it issued); says how many.

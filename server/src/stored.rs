@@ -72,6 +72,10 @@ pub enum Fault {
     Digest { recorded: String, found: String },
     /// The pieces do not describe the version, or the store failed.
     Unreadable { why: String },
+    /// A preview's blob is missing or empty; `forgotten` once
+    /// `--repair-index` removed it from the index (the version then
+    /// shows no such preview, rather than a broken link).
+    Preview { width: i64, blob: String, forgotten: bool },
 }
 
 impl std::fmt::Display for Fault {
@@ -88,6 +92,13 @@ impl std::fmt::Display for Fault {
                 write!(f, "SHA-256 {found} stored, {recorded} recorded")
             }
             Fault::Unreadable { why } => write!(f, "cannot be read: {why}"),
+            Fault::Preview { width, blob, forgotten } => {
+                write!(f, "preview {width} (blob {blob}) is missing or empty")?;
+                match forgotten {
+                    true => f.write_str("; removed from the index"),
+                    false => Ok(()),
+                }
+            }
         }
     }
 }
@@ -165,13 +176,16 @@ pub struct Tally {
 }
 
 /// Checks every stored version (of `account`, or all), or a random
-/// `sample` share of them (0..=1), calling `found` for each fault and
-/// `progress` after each version with the tally so far and the total.
+/// `sample` share of them (0..=1), and their previews, calling `found`
+/// for each fault and `progress` after each version with the tally so
+/// far and the total. With `repair_index`, previews whose blob is gone
+/// are removed from the index (a version's bytes are never touched).
 pub async fn verify(
     db: &Db,
     blobs: &Arc<dyn BlobStore>,
     account: Option<&str>,
     sample: f64,
+    repair_index: bool,
     mut found: impl FnMut(&Finding),
     mut progress: impl FnMut(&Tally, u64),
 ) -> Result<Tally> {
@@ -191,9 +205,95 @@ pub async fn verify(
         tally.bytes += version.size.max(0) as u64;
         if let Some(fault) = check_version(db, blobs, &version).await? {
             tally.faults += 1;
-            found(&Finding { version: stored, fault });
+            found(&Finding { version: stored.clone(), fault });
+        }
+        for preview in db.previews(version.id).await? {
+            let key = BlobKey::new(preview.blob_key.clone())?;
+            if blobs.size(&key).await?.unwrap_or(0) > 0 {
+                continue;
+            }
+            if repair_index {
+                db.forget_preview(version.id, preview.width).await?;
+            }
+            tally.faults += 1;
+            let fault = Fault::Preview {
+                width: preview.width,
+                blob: preview.blob_key,
+                forgotten: repair_index,
+            };
+            found(&Finding { version: stored.clone(), fault });
         }
         progress(&tally, total);
     }
     Ok(tally)
+}
+
+/// What `migrate-storage` did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Migrated {
+    /// Blobs copied (and checked) in this run.
+    pub copied: u64,
+    /// Blobs the target held already, byte for byte.
+    pub kept: u64,
+    /// Bytes of the blobs copied.
+    pub bytes: u64,
+    /// Blobs a row names that the source does not hold.
+    pub missing: Vec<String>,
+    /// Blobs left for another run (`limit` reached).
+    pub left: u64,
+}
+
+/// The SHA-256 of a whole blob, or `None` when it is absent.
+async fn blob_sha256(blobs: &dyn BlobStore, key: &BlobKey) -> Result<Option<(u64, String)>> {
+    let Some(size) = blobs.size(key).await? else { return Ok(None) };
+    let digest = crate::domain::digest::RunningDigest::new();
+    let digest = blobs.hash_range(key, ByteRange::new(0, size)?, digest).await?;
+    Ok(Some((size, digest.finish_hex())))
+}
+
+/// Copies every blob a row names from `from` to `to`, streaming each and
+/// checking the copy's SHA-256 against the source's. A blob the target
+/// already holds with the same bytes is kept, so an interrupted run goes
+/// on where it stopped; at most `limit` blobs are copied in one run.
+pub async fn migrate(
+    db: &Db,
+    from: &Arc<dyn BlobStore>,
+    to: &Arc<dyn BlobStore>,
+    limit: Option<u64>,
+    mut progress: impl FnMut(&Migrated, u64),
+) -> Result<Migrated> {
+    let mut keys = db.referenced_blobs().await?;
+    keys.sort();
+    let total = keys.len() as u64;
+    let mut done = Migrated::default();
+    for key in keys {
+        let key = BlobKey::new(key)?;
+        let Some(source) = blob_sha256(from.as_ref(), &key).await? else {
+            done.missing.push(key.as_str().to_owned());
+            continue;
+        };
+        if blob_sha256(to.as_ref(), &key).await? == Some(source.clone()) {
+            done.kept += 1;
+            progress(&done, total);
+            continue;
+        }
+        if limit.is_some_and(|limit| done.copied >= limit) {
+            done.left += 1;
+            continue;
+        }
+        let stream = from.get(&key, None).await?;
+        to.put_stream(&key, stream).await?;
+        match blob_sha256(to.as_ref(), &key).await? {
+            Some(copy) if copy == source => {}
+            copy => {
+                return Err(Error::Io(std::io::Error::other(format!(
+                "the copy of blob {key} does not match its source ({source:?} copied as {copy:?})"
+            ))))
+            }
+        }
+        done.copied += 1;
+        done.bytes += source.0;
+        progress(&done, total);
+    }
+    Ok(done)
 }

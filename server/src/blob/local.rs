@@ -42,8 +42,9 @@ use crate::{
 #[derive(Debug)]
 pub struct LocalDisk {
     root: PathBuf,
-    /// Held open for the store's lifetime: the directory's owner lock.
-    _lock: std::fs::File,
+    /// Held open for the store's lifetime: the directory's owner lock
+    /// (none when opened for reading beside its owner).
+    _lock: Option<std::fs::File>,
     /// Session blobs being written, shared by their writers.
     open_blobs: Mutex<HashMap<PathBuf, Weak<OpenBlob>>>,
 }
@@ -72,7 +73,17 @@ impl LocalDisk {
                 Error::Config(format!("cannot lock {}: {e}", lock_path.display()))
             }
         })?;
-        Ok(LocalDisk { root, _lock: lock, open_blobs: Mutex::default() })
+        Ok(LocalDisk { root, _lock: Some(lock), open_blobs: Mutex::default() })
+    }
+
+    /// The store in `root` for reading only, beside the process that
+    /// owns it: no lock taken, nothing created. Callers never write.
+    pub fn open_for_reading(root: impl AsRef<Path>) -> Result<Self> {
+        let root = root.as_ref().to_path_buf();
+        if !root.is_dir() {
+            return Err(Error::Config(format!("no blob directory at {}", root.display())));
+        }
+        Ok(LocalDisk { root, _lock: None, open_blobs: Mutex::default() })
     }
 
     fn path_of(&self, key: &BlobKey) -> PathBuf {
@@ -320,6 +331,38 @@ impl BlobStore for LocalDisk {
             .await
             .map_err(std::io::Error::other)??;
         Ok(())
+    }
+
+    async fn put_stream(&self, key: &BlobKey, mut stream: BlobStream) -> Result<u64> {
+        use futures::TryStreamExt;
+        use tokio::io::AsyncWriteExt;
+        let target = self.path_of(key);
+        let tmp = self.root.join(".tmp").join(uuid::Uuid::new_v4().to_string());
+        let written = async {
+            let mut file = tokio::fs::File::create(&tmp).await?;
+            let mut len = 0u64;
+            while let Some(chunk) = stream.try_next().await? {
+                len += chunk.len() as u64;
+                file.write_all(&chunk).await?;
+            }
+            file.sync_data().await?;
+            drop(file);
+            let (tmp, target) = (tmp.clone(), target.clone());
+            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                let dir = target.parent().expect("blob paths have a parent");
+                std::fs::create_dir_all(dir)?;
+                std::fs::rename(&tmp, &target)?;
+                std::fs::File::open(dir)?.sync_all()
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+            Ok::<u64, Error>(len)
+        }
+        .await;
+        if written.is_err() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+        written
     }
 
     async fn get(&self, key: &BlobKey, range: Option<ByteRange>) -> Result<BlobStream> {

@@ -113,6 +113,16 @@ pub trait BlobStore: Send + Sync + 'static {
     ///   leaves the same blob.
     async fn put(&self, key: &BlobKey, bytes: Bytes) -> Result<()>;
 
+    /// Stores the bytes of `stream` under `key` as `put` does (durable,
+    /// atomic, idempotent) and answers how many there were.
+    ///
+    /// - MUST hold no more than a few chunks in memory whatever the
+    ///   length (local disk writes a temporary file; S3 a multipart
+    ///   upload), so a blob of any size can be copied between stores.
+    /// - MUST leave any blob already at `key` untouched if the stream
+    ///   fails.
+    async fn put_stream(&self, key: &BlobKey, stream: BlobStream) -> Result<u64>;
+
     /// Streams the blob, or the `range` of it, without loading it whole.
     ///
     /// - MUST fail with `Error::NotFound("blob")` when the key is absent.
@@ -200,18 +210,39 @@ pub trait PieceWriter: Send {
 /// Opens the store a URL names and proves it usable by writing, reading
 /// and deleting a probe blob, so a bad URL stops start-up, not an upload.
 pub async fn open(url: &str) -> Result<Arc<dyn BlobStore>> {
-    let store: Arc<dyn BlobStore> = if let Some(path) = url.strip_prefix("file://") {
-        Arc::new(LocalDisk::open(path).await?)
+    let store = at(url, false).await?;
+    probe(store.as_ref())
+        .await
+        .map_err(|e| Error::Config(format!("cannot use storage {url}: {e}")))?;
+    Ok(store)
+}
+
+/// The store a URL names; local disk locked by this process unless
+/// only `reading` beside its owner.
+async fn at(url: &str, reading: bool) -> Result<Arc<dyn BlobStore>> {
+    Ok(if let Some(path) = url.strip_prefix("file://") {
+        match reading {
+            true => Arc::new(LocalDisk::open_for_reading(path)?),
+            false => Arc::new(LocalDisk::open(path).await?),
+        }
     } else if url.starts_with("s3://") {
         Arc::new(S3Store::from_env(url)?)
     } else {
         return Err(Error::Config(format!(
             "storage URL `{url}` is neither file://DIR nor s3://bucket/prefix"
         )));
-    };
-    probe(store.as_ref())
+    })
+}
+
+/// Opens the store a URL names for reading beside a running server
+/// (`verify`, `backup`): local disk without taking the directory's lock,
+/// which the server holds, and no probe blob written. Nothing that opens
+/// a store this way writes to it.
+pub async fn open_for_reading(url: &str) -> Result<Arc<dyn BlobStore>> {
+    let store = at(url, true).await?;
+    reachable(store.as_ref())
         .await
-        .map_err(|e| Error::Config(format!("cannot use storage {url}: {e}")))?;
+        .map_err(|e| Error::Config(format!("cannot read storage {url}: {e}")))?;
     Ok(store)
 }
 

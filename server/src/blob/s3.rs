@@ -74,6 +74,39 @@ impl BlobStore for S3Store {
         Ok(())
     }
 
+    async fn put_stream(&self, key: &BlobKey, mut stream: BlobStream) -> Result<u64> {
+        use futures::TryStreamExt;
+        let upload = self.store.put_multipart(&path_of(key)).await?;
+        let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, STREAM_CHUNK);
+        let mut len = 0u64;
+        let copied = async {
+            while let Some(chunk) = stream.try_next().await? {
+                // At most two chunks on their way at once.
+                writer.wait_for_capacity(1).await?;
+                len += chunk.len() as u64;
+                writer.write(&chunk);
+            }
+            Ok::<(), Error>(())
+        }
+        .await;
+        match copied {
+            // A multipart upload needs a part: an empty blob is one PUT.
+            Ok(()) if len == 0 => {
+                let _ = writer.abort().await;
+                self.put(key, Bytes::new()).await?;
+                Ok(0)
+            }
+            Ok(()) => {
+                writer.finish().await?;
+                Ok(len)
+            }
+            Err(e) => {
+                let _ = writer.abort().await;
+                Err(e)
+            }
+        }
+    }
+
     async fn get(&self, key: &BlobKey, range: Option<ByteRange>) -> Result<BlobStream> {
         let path = path_of(key);
         // A HEAD first gives the size to clamp against and turns a missing
@@ -129,6 +162,10 @@ struct ObjectWriter {
     chunks: Vec<Bytes>,
     len: u64,
 }
+
+/// The part size of a streamed put's multipart upload (S3 wants at
+/// least 5 MiB for every part but the last).
+const STREAM_CHUNK: usize = 8 << 20;
 
 #[async_trait]
 impl PieceWriter for ObjectWriter {

@@ -216,6 +216,16 @@ impl Db {
         Ok(())
     }
 
+    /// Forgets one preview of a version (its blob is gone).
+    pub async fn forget_preview(&self, version_id: i64, width: i64) -> Result<()> {
+        sqlx::query("delete from file_previews where version_id = $1 and width = $2")
+            .bind(version_id)
+            .bind(width)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// A version's previews, smallest first.
     pub async fn previews(&self, version_id: i64) -> Result<Vec<PreviewRecord>> {
         Ok(sqlx::query_as(

@@ -252,6 +252,16 @@ impl Db {
         .await?)
     }
 
+    /// Every blob a row names: upload pieces (of files and of sessions
+    /// still open) and previews.
+    pub async fn referenced_blobs(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "select blob_key from upload_pieces union select blob_key from file_previews",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// Deletes a purged file's rows: the sessions that uploaded its
     /// versions (with their parts), then the file (its versions, previews
     /// and pending new-version sessions follow by cascade).

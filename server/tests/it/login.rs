@@ -5,7 +5,7 @@ use axum::{body::Body, http::Request};
 use satchel::testing::{Backend, TestApp};
 use support::{send, Answer};
 
-mod support;
+use crate::support;
 
 fn get(uri: &str, cookie: Option<&str>) -> Request<Body> {
     let mut r = Request::get(uri);

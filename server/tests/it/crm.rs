@@ -10,8 +10,7 @@ use satchel::{
 use serde_json::{json, Value};
 use support::{path_of, pattern, send, upload_one_part, with_token, Answer};
 
-#[macro_use]
-mod support;
+use crate::support;
 
 struct Ctx {
     app: TestApp,

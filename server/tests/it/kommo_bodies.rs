@@ -12,10 +12,9 @@ use axum::{
 };
 use satchel::testing::Backend;
 use serde_json::{json, Value};
-use support::{get, path_of, pattern, send, sha256_hex, upload_one_part, Answer};
+use support::{get, path_of, pattern, send, sha256_hex, Answer};
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use support::kommo::Kommo;
 
@@ -78,10 +77,6 @@ impl Ctx {
             request = request.header("content-digest", digest);
         }
         send(&self.router, request.body(Body::from(body)).unwrap()).await
-    }
-
-    async fn upload(&self, name: &str, bytes: &[u8], file_uuid: Option<&str>) -> Value {
-        upload_one_part(&self.router, &self.token, name, bytes, file_uuid).await
     }
 
     async fn file(&self, uuid: &str) -> Answer {

@@ -21,8 +21,7 @@ use satchel::{
 use serde_json::Value;
 use support::{path_of, pattern, send, sha256_hex, with_token, Answer};
 
-#[macro_use]
-mod support;
+use crate::support;
 
 const PART: usize = 512 * 1024;
 

@@ -12,7 +12,7 @@ use satchel::testing::Backend;
 use serde_json::{json, Value};
 use support::{path_of, pattern, send, upload_one_part, Answer};
 
-mod support;
+use crate::support;
 
 use support::kommo::Kommo;
 

@@ -467,6 +467,29 @@ async fn verify_reads_local_disk_back() {
     let db = Db::connect(&format!("sqlite://{}/satchel.db", data.display())).await.unwrap();
     let blobs = data.join("blobs");
     verify_finds_a_flipped_byte_and_a_missing_blob(&store, &db, |key| blobs.join(key)).await;
+
+    // A preview whose blob is gone is reported; --repair-index takes it
+    // out of the index, and only it.
+    let version = db.stored_versions(None).await.unwrap()[0].version_id;
+    let preview = satchel::store::files::PreviewRecord {
+        version_id: version,
+        width: 64,
+        height: 48,
+        mime_type: "image/png".into(),
+        blob_key: "previews/gone-64".into(),
+    };
+    db.add_preview(&preview).await.unwrap();
+    let lines = |out: &Output| String::from_utf8_lossy(&out.stdout).into_owned();
+    let reported = run(&mut store.command(&["verify"]));
+    let said = lines(&reported);
+    assert!(said.contains("preview 64 (blob previews/gone-64) is missing or empty\n"), "{said}");
+    assert_eq!(db.previews(version).await.unwrap().len(), 1, "verify alone changes nothing");
+    let repaired = run(&mut store.command(&["verify", "--repair-index"]));
+    assert!(!repaired.status.success(), "the faults are still reported");
+    assert!(lines(&repaired).contains("is missing or empty; removed from the index"));
+    assert!(db.previews(version).await.unwrap().is_empty());
+    let after = lines(&run(&mut store.command(&["verify"])));
+    assert!(!after.contains("preview"), "{after}");
     db.close().await;
 }
 
@@ -607,4 +630,195 @@ fn sigterm_lets_parts_in_flight_finish_and_answers_them() {
     assert!(status.success(), "{status:?}");
     let took = stopped.elapsed();
     assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(10), "{took:?}");
+}
+
+/// POSTs raw bytes on a new connection and reads the whole answer.
+fn http_post_bytes(port: u16, path: &str, body: &[u8]) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+         Content-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(body).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+/// Uploads one file of `size` bytes part by part; true once it is a file.
+fn upload_over_http(port: u16, token: &str, name: &str, size: usize, seed: u8) -> bool {
+    let opened = http_json(
+        port,
+        "POST",
+        "/v1.0/sessions",
+        token,
+        &format!(r#"{{"file_name":"{name}","file_size":{size}}}"#),
+    );
+    if !opened.starts_with("HTTP/1.1 200") {
+        return false;
+    }
+    let session = json_of(&opened);
+    let part = session["max_part_size"].as_u64().unwrap() as usize;
+    let bytes: Vec<u8> = (0..size).map(|i| (i as u8).wrapping_mul(seed) ^ seed).collect();
+    let mut url = path_of(session["upload_url"].as_str().unwrap()).to_owned();
+    for chunk in bytes.chunks(part) {
+        let answer = http_post_bytes(port, &url, chunk);
+        if answer.starts_with("HTTP/1.1 200") {
+            return true;
+        }
+        if !answer.starts_with("HTTP/1.1 202") {
+            return false;
+        }
+        url = path_of(json_of(&answer)["next_url"].as_str().unwrap()).to_owned();
+    }
+    false
+}
+
+/// `satchel backup` while uploads keep arriving, `restore` into another
+/// data directory, and `verify` finds every restored version whole.
+#[test]
+fn a_backup_under_upload_load_restores_elsewhere_and_verifies_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out =
+        run(satchel().args(["token", "create", "--scopes", "files", "--data-dir"]).arg(&data));
+    assert!(out.status.success(), "{:?}", stderr_lines(&out));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let (mut server, port) = serving(dir.path(), &[]);
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let uploaders: Vec<_> = (0..2u8)
+        .map(|n| {
+            let (stop, done, token) = (stop.clone(), done.clone(), token.clone());
+            std::thread::spawn(move || {
+                let mut i = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    i += 1;
+                    let size = 300_000 + (i as usize % 7) * 150_000;
+                    if upload_over_http(port, &token, &format!("f{n}-{i}.bin"), size, n * 50 + 3) {
+                        done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while done.load(std::sync::atomic::Ordering::Relaxed) < 4 {
+        assert!(Instant::now() < deadline, "uploads did not get going");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let before = done.load(std::sync::atomic::Ordering::Relaxed);
+    let backup_dir = dir.path().join("backup");
+    let backed = run(satchel().arg("backup").arg(&backup_dir).arg("--data-dir").arg(&data));
+    assert!(backed.status.success(), "{:?}", stderr_lines(&backed));
+    let said = String::from_utf8(backed.stdout).unwrap();
+    assert!(said.starts_with("backed up the database and "), "{said}");
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for uploader in uploaders {
+        uploader.join().unwrap();
+    }
+    // SAFETY: kill sends a signal to the child this test started.
+    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    server.wait().unwrap();
+    let after = done.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(after > before, "uploads went on during the backup ({before} then {after})");
+
+    let restored = dir.path().join("restored");
+    let out = run(satchel().arg("restore").arg(&backup_dir).arg("--data-dir").arg(&restored));
+    assert!(out.status.success(), "{:?}", stderr_lines(&out));
+    let verified = run(satchel().arg("verify").arg("--data-dir").arg(&restored));
+    assert!(verified.status.success(), "{:?}", stderr_lines(&verified));
+    let summary = String::from_utf8(verified.stdout).unwrap();
+    let versions: u64 = summary.split(' ').next().unwrap().parse().unwrap();
+    assert!(versions >= before && versions <= after, "{summary} ({before}..={after} uploaded)");
+    assert!(summary.trim_end().ends_with(": 0 faults"), "{summary}");
+
+    // Neither command overwrites.
+    let again = run(satchel().arg("restore").arg(&backup_dir).arg("--data-dir").arg(&restored));
+    assert!(!again.status.success());
+    assert!(stderr_lines(&again).join(" ").contains("already holds a database"));
+    let into_full = run(satchel().arg("backup").arg(&backup_dir).arg("--data-dir").arg(&data));
+    assert!(!into_full.status.success());
+    assert!(stderr_lines(&into_full).join(" ").contains("is not empty"));
+}
+
+/// `migrate-storage` from local disk to S3, stopped partway and with one
+/// copy damaged, then run again to the end; and back to local disk.
+/// `verify` reads every version whole from each new store.
+#[tokio::test]
+async fn migrate_storage_goes_to_s3_and_back_and_goes_on_after_a_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let seed = run(satchel().arg("demo-seed").arg("--data-dir").arg(&data));
+    assert!(seed.status.success(), "{:?}", stderr_lines(&seed));
+    let db = Db::connect(&format!("sqlite://{}/satchel.db", data.display())).await.unwrap();
+    let total = db.referenced_blobs().await.unwrap().len();
+    db.close().await;
+    assert!(total >= 5, "{total} blobs");
+    let s3 = satchel::testing::S3Server::start();
+    let to = format!("s3://{}/moved", s3.bucket);
+    let with_store = |words: &[&str], storage: Option<&str>| {
+        let mut cmd = satchel();
+        cmd.args(words).arg("--data-dir").arg(&data).envs(s3.env());
+        if let Some(url) = storage {
+            cmd.args(["--storage-url", url]);
+        }
+        let out = run(&mut cmd);
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.success(), said, stderr_lines(&out).join("\n"))
+    };
+
+    let (ok, said, err) = with_store(&["migrate-storage", "--to", &to, "--max-blobs", "2"], None);
+    assert!(ok, "{err}");
+    assert!(said.starts_with("copied 2 blobs") && said.contains("left: run this again"), "{said}");
+    // One copy damaged, as a failing disk or a stray write would.
+    let copies: Vec<_> = walk(&s3.root().join(&s3.bucket).join("moved"));
+    assert_eq!(copies.len(), 2, "{copies:?}");
+    let mut bytes = std::fs::read(&copies[0]).unwrap();
+    if bytes.is_empty() {
+        bytes.push(1);
+    } else {
+        bytes[0] ^= 0xff;
+    }
+    std::fs::write(&copies[0], bytes).unwrap();
+
+    let (ok, said, err) = with_store(&["migrate-storage", "--to", &to], None);
+    assert!(ok, "{err}");
+    let expected = format!("copied {} blobs", total - 1);
+    assert!(said.starts_with(&expected) && said.contains(", 1 were there already"), "{said}");
+    assert!(said.contains("then start them with --storage-url"), "{said}");
+    let (ok, said, err) = with_store(&["verify"], Some(&to));
+    assert!(ok && said.trim_end().ends_with(": 0 faults"), "{said} {err}");
+
+    let back = format!("file://{}", dir.path().join("back").display());
+    let (ok, said, err) = with_store(&["migrate-storage", "--to", &back], Some(&to));
+    assert!(ok, "{err}");
+    assert!(said.starts_with(&format!("copied {total} blobs")), "{said}");
+    let (ok, said, err) = with_store(&["verify"], Some(&back));
+    assert!(ok && said.trim_end().ends_with(": 0 faults"), "{said} {err}");
+    let (ok, _, err) = with_store(&["migrate-storage", "--to", &back], Some(&back));
+    assert!(!ok && err.contains("already"), "{err}");
+}
+
+/// The files under `root`, depth first.
+fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![root.to_owned()];
+    while let Some(at) = pending.pop() {
+        for entry in std::fs::read_dir(&at).into_iter().flatten().flatten() {
+            if entry.file_type().unwrap().is_dir() {
+                pending.push(entry.path());
+            } else {
+                files.push(entry.path());
+            }
+        }
+    }
+    files.sort();
+    files
 }

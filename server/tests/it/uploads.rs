@@ -17,7 +17,7 @@ use satchel::{
 use serde_json::{json, Value};
 use support::{get, path_of, pattern, send, sha256_hex, with_token, Answer};
 
-mod support;
+use crate::support;
 
 const PART: u64 = 1024;
 

@@ -15,8 +15,7 @@ use satchel::{domain::date_preset::DatePreset, store::now_unix, testing::Backend
 use serde_json::{json, Value};
 use support::{path_of, pattern, upload_one_part, Answer};
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use support::kommo::Kommo;
 
@@ -69,7 +68,7 @@ const VERSION_KEYS: [&str; 15] = [
 type Ctx = Kommo;
 
 impl Ctx {
-    async fn upload(&self, name: &str, file_uuid: Option<&str>) -> Value {
+    async fn upload_named(&self, name: &str, file_uuid: Option<&str>) -> Value {
         upload_one_part(&self.router, &self.token, name, &pattern(16, 3), file_uuid).await
     }
 
@@ -177,7 +176,7 @@ async fn every_date_preset_lists_the_files_of_its_period(backend: Backend) {
     times.dedup();
     let mut files = Vec::new();
     for (i, at) in times.iter().enumerate() {
-        let file = ctx.upload(&format!("t{i:02}.txt"), None).await;
+        let file = ctx.upload_named(&format!("t{i:02}.txt"), None).await;
         ctx.set_times(&uuid(&file), *at, *at).await;
         files.push((format!("t{i:02}.txt"), *at));
     }
@@ -247,7 +246,7 @@ async fn every_date_preset_lists_the_files_of_its_period(backend: Backend) {
 
 async fn a_limit_above_the_maximum_is_read_as_the_maximum(backend: Backend) {
     let ctx = Ctx::new(backend, PUBLIC_URL).await;
-    let first = ctx.upload("seed.txt", None).await;
+    let first = ctx.upload_named("seed.txt", None).await;
     // 251 more rows like it, a second apart, newest last.
     for i in 1..=251 {
         sqlx::query(
@@ -290,7 +289,7 @@ async fn a_limit_above_the_maximum_is_read_as_the_maximum(backend: Backend) {
 async fn pages_link_to_self_next_prev_and_first(backend: Backend) {
     let ctx = Ctx::new(backend, PUBLIC_URL).await;
     for name in ["a.txt", "b.txt", "c.txt", "d.txt", "e.pdf"] {
-        ctx.upload(name, None).await;
+        ctx.upload_named(name, None).await;
     }
     // The library's query: extensions indexed, brackets encoded.
     let query = "filter%5Bextensions%5D%5B0%5D=txt&order%5Bcreated_at%5D=asc&limit=2&page=1";
@@ -336,7 +335,7 @@ async fn pages_link_to_self_next_prev_and_first(backend: Backend) {
 
 async fn files_and_versions_carry_every_key_kommo_documents(backend: Backend) {
     let ctx = Ctx::new(backend, PUBLIC_URL).await;
-    let uploaded = ctx.upload("Quote.pdf", None).await;
+    let uploaded = ctx.upload_named("Quote.pdf", None).await;
     let file_uuid = uuid(&uploaded);
     // The upload's answer, the file, and the list's items: all whole.
     assert_keys(&uploaded, &FILE_KEYS, "the upload answer");
@@ -359,7 +358,7 @@ async fn files_and_versions_carry_every_key_kommo_documents(backend: Backend) {
     }
 
     // A second version; both versions whole.
-    let second = ctx.upload("Quote.pdf", Some(&file_uuid)).await;
+    let second = ctx.upload_named("Quote.pdf", Some(&file_uuid)).await;
     let versions_uri = format!("/v1.0/files/{file_uuid}/versions");
     let versions = ctx.ok("GET", &versions_uri, None).await;
     assert_eq!(versions["_count"], 2);
@@ -425,7 +424,7 @@ async fn the_sanitized_name_is_the_name_in_ascii(backend: Backend) {
         ("50%: done?.csv", "50%: done?", "50__ done_"),
         ("报告.txt", "报告", "__"),
     ] {
-        let file = ctx.upload(name, None).await;
+        let file = ctx.upload_named(name, None).await;
         assert_eq!(
             (file["name"].as_str(), file["sanitized_name"].as_str()),
             (Some(shown), Some(sanitized))
@@ -459,7 +458,7 @@ async fn the_sanitized_name_is_the_name_in_ascii(backend: Backend) {
 
 async fn a_new_version_with_another_name_renames_the_file(backend: Backend) {
     let ctx = Ctx::new(backend, PUBLIC_URL).await;
-    let draft = ctx.upload("draft.docx", None).await;
+    let draft = ctx.upload_named("draft.docx", None).await;
     let file_uuid = uuid(&draft);
     let renamed = ctx
         .ok("PATCH", &format!("/v1.0/files/{file_uuid}"), Some(json!({"name": "Contract"})))
@@ -467,7 +466,7 @@ async fn a_new_version_with_another_name_renames_the_file(backend: Backend) {
     assert_eq!(name_with_extension(&renamed), "Contract.docx");
 
     // A new version with another name and extension: the file shows it.
-    let signed = ctx.upload("Contract signed.PDF", Some(&file_uuid)).await;
+    let signed = ctx.upload_named("Contract signed.PDF", Some(&file_uuid)).await;
     assert_eq!(signed["uuid"], file_uuid.as_str());
     assert_eq!(
         (signed["name"].as_str(), signed["sanitized_name"].as_str()),
@@ -518,12 +517,12 @@ async fn a_new_version_with_another_name_renames_the_file(backend: Backend) {
 
     // A version without an extension leaves the file without one; the same
     // name again changes nothing but the version.
-    let bare = ctx.upload("notes", Some(&file_uuid)).await;
+    let bare = ctx.upload_named("notes", Some(&file_uuid)).await;
     assert_eq!(
         (bare["name"].as_str(), bare["metadata"]["extension"].as_str()),
         (Some("notes"), Some(""))
     );
-    let again = ctx.upload("notes", Some(&file_uuid)).await;
+    let again = ctx.upload_named("notes", Some(&file_uuid)).await;
     assert_eq!(name_with_extension(&again), "notes");
     assert_eq!(
         ctx.ok("GET", &format!("/v1.0/files/{file_uuid}/versions"), None).await["_count"],
@@ -535,8 +534,8 @@ async fn a_new_version_with_another_name_renames_the_file(backend: Backend) {
 async fn deleted_and_updated_by_filter_as_kommo_defines_them(backend: Backend) {
     let ctx = Ctx::new(backend, PUBLIC_URL).await;
     let editor = ctx.app.token("acme", "files").await;
-    let kept = ctx.upload("kept.txt", None).await;
-    let binned = ctx.upload("binned.txt", None).await;
+    let kept = ctx.upload_named("kept.txt", None).await;
+    let binned = ctx.upload_named("binned.txt", None).await;
     let trash = ctx.php("DELETE", "/v1.0/files", Some(json!([{"uuid": uuid(&binned)}]))).await;
     assert_eq!(trash.status, 200);
 

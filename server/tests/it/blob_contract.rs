@@ -120,6 +120,29 @@ async fn contract(store: Arc<dyn BlobStore>) {
     s.delete(&a).await.unwrap();
     assert_eq!(read(s, &b, None).await.unwrap(), pattern(5, 3).as_ref());
     assert!(!listed("parts/1").await.contains(&"parts/1/000001".to_owned()), "deleted, unlisted");
+
+    // A streamed put: many chunks (more than one multipart part on S3),
+    // stored whole; a stream that fails leaves the old blob as it was.
+    let streamed = key("uploads/streamed");
+    let big = pattern(17 << 20, 9);
+    let chunks: Vec<Result<Bytes, Error>> =
+        big.chunks(1 << 20).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+    let stream = Box::pin(futures::stream::iter(chunks));
+    assert_eq!(s.put_stream(&streamed, stream).await.unwrap(), big.len() as u64);
+    assert_eq!(s.size(&streamed).await.unwrap(), Some(big.len() as u64));
+    assert_eq!(
+        read(s, &streamed, Some(ByteRange::new(9 << 20, (9 << 20) + 5).unwrap())).await.unwrap(),
+        &big[9 << 20..(9 << 20) + 5]
+    );
+    let failing: Vec<Result<Bytes, Error>> =
+        vec![Ok(pattern(10, 1)), Err(Error::Io(std::io::Error::other("cut")))];
+    assert!(s.put_stream(&streamed, Box::pin(futures::stream::iter(failing))).await.is_err());
+    assert_eq!(read(s, &streamed, None).await.unwrap(), big.as_ref());
+    assert_eq!(
+        s.put_stream(&key("uploads/nothing"), Box::pin(futures::stream::empty())).await.unwrap(),
+        0
+    );
+    assert_eq!(s.size(&key("uploads/nothing")).await.unwrap(), Some(0));
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use satchel::{
 use serde_json::json;
 use support::{path_of, pattern, send, with_token};
 
-mod support;
+use crate::support;
 
 const PART: usize = 1024;
 

@@ -13,7 +13,7 @@ use satchel::testing::{postgres_url_of, Backend, S3Server, TestDb};
 use serde_json::{json, Value};
 use support::{pattern, sha256_hex};
 
-mod support;
+use crate::support;
 
 const PART: usize = 64 * 1024;
 

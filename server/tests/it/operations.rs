@@ -13,7 +13,7 @@ use satchel::{
 };
 use support::{get, send};
 
-mod support;
+use crate::support;
 
 fn issue(token: Option<&str>) -> Request<Body> {
     let mut r = Request::post("/api/v4/files/issue_token");

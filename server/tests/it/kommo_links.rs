@@ -15,10 +15,9 @@ use axum::{
 };
 use satchel::{state::Settings, testing::Backend};
 use serde_json::{json, Value};
-use support::{get, path_of, pattern, send, sha256_hex, upload_one_part, Answer};
+use support::{get, path_of, pattern, send, sha256_hex, Answer};
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use support::kommo::Kommo;
 
@@ -27,10 +26,6 @@ const PUBLIC_URL: &str = "https://drive.satchel.test";
 type Ctx = Kommo;
 
 impl Ctx {
-    async fn upload(&self, name: &str, bytes: &[u8], file_uuid: Option<&str>) -> Value {
-        upload_one_part(&self.router, &self.token, name, bytes, file_uuid).await
-    }
-
     /// A stored link followed as an integration follows it: with its
     /// token, as the PHP library sends every request.
     async fn follow(&self, file: &Value, link: &str) -> Answer {

@@ -8,7 +8,7 @@ use satchel::{
 use serde_json::Value;
 use support::{send, with_token};
 
-mod support;
+use crate::support;
 
 async fn the_demo_data_covers_every_feature(backend: Backend) {
     let app = TestApp::new(backend).await;

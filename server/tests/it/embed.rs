@@ -8,7 +8,7 @@ use satchel::{
 };
 use support::{get, send, with_token};
 
-mod support;
+use crate::support;
 
 /// The token the page carries in its configuration block.
 fn token_in(page: &str) -> String {

@@ -9,7 +9,7 @@ use satchel::{
 use serde_json::{json, Value};
 use support::{path_of, pattern, send, upload_one_part, with_token, Answer};
 
-mod support;
+use crate::support;
 
 struct Ctx {
     app: TestApp,

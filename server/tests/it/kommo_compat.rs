@@ -22,8 +22,7 @@ use tokio::{
     net::{TcpListener, TcpStream},
 };
 
-#[macro_use]
-mod support;
+use crate::support;
 
 /// The client id the PHP library sends as `X-Client-UUID`.
 const CLIENT_UUID: &str = "3f0e7a1c-54d6-4b6f-9c1e-2b2d3c4e5f60";

@@ -11,8 +11,7 @@ use satchel::testing::Backend;
 use serde_json::{json, Value};
 use support::{path_of, pattern, upload_one_part, Answer};
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use support::kommo::Kommo;
 
@@ -26,7 +25,7 @@ impl Ctx {
         made["_embedded"][kind][0]["id"].as_i64().unwrap()
     }
 
-    async fn upload(&self, token: &str, name: &str, file_uuid: Option<&str>) -> Value {
+    async fn upload_as(&self, token: &str, name: &str, file_uuid: Option<&str>) -> Value {
         upload_one_part(&self.router, token, name, &pattern(64, 7), file_uuid).await
     }
 
@@ -87,7 +86,7 @@ async fn every_note_type_is_added_in_batch_and_read_back_by_id(backend: Backend)
     let ctx = Ctx::new(backend, PUBLIC_URL).await;
     let lead = ctx.entity("leads", "Acme deal").await;
     let contact = ctx.entity("contacts", "Ann").await;
-    let file = ctx.upload(&ctx.token, "quote.pdf", None).await;
+    let file = ctx.upload_as(&ctx.token, "quote.pdf", None).await;
     let (file_uuid, version_uuid) =
         (file["uuid"].as_str().unwrap(), file["version_uuid"].as_str().unwrap());
 
@@ -225,12 +224,12 @@ async fn a_batch_with_one_bad_note_writes_none(backend: Backend) {
     let ctx = Ctx::new(backend, PUBLIC_URL).await;
     let lead = ctx.entity("leads", "Deal").await;
     let company = ctx.entity("companies", "Globex").await;
-    let trashed = ctx.upload(&ctx.token, "old.pdf", None).await;
+    let trashed = ctx.upload_as(&ctx.token, "old.pdf", None).await;
     let trashed_uuid = trashed["uuid"].as_str().unwrap();
     let answer = ctx.php("DELETE", "/v1.0/files", Some(json!([{"uuid": trashed_uuid}]))).await;
     assert_eq!(answer.status, 200, "{}", answer.text());
     let foreign_token = ctx.app.token("globex", "files,crm").await;
-    let foreign = ctx.upload(&foreign_token, "theirs.pdf", None).await;
+    let foreign = ctx.upload_as(&foreign_token, "theirs.pdf", None).await;
     let good = json!({"entity_id": lead, "note_type": "common", "params": {"text": "fine"}});
     let before = ctx.count_notes().await;
 
@@ -463,7 +462,7 @@ async fn notes_are_edited_in_batch_and_one_at_a_time(backend: Backend) {
     let ctx = Ctx::new(backend, PUBLIC_URL).await;
     let lead = ctx.entity("leads", "Deal").await;
     let other_lead = ctx.entity("leads", "Other").await;
-    let file = ctx.upload(&ctx.token, "plan.pdf", None).await;
+    let file = ctx.upload_as(&ctx.token, "plan.pdf", None).await;
     let file_uuid = file["uuid"].as_str().unwrap().to_owned();
     let first_version = file["version_uuid"].as_str().unwrap().to_owned();
     let added = ctx
@@ -538,7 +537,7 @@ async fn notes_are_edited_in_batch_and_one_at_a_time(backend: Backend) {
 
     // One note by the entity's path, as the library's updateOne() sends
     // it: the note's toApi() with request_id "0". A new version pinned.
-    let second = ctx.upload(&ctx.token, "plan.pdf", Some(&file_uuid)).await;
+    let second = ctx.upload_as(&ctx.token, "plan.pdf", Some(&file_uuid)).await;
     let second_version = second["version_uuid"].as_str().unwrap().to_owned();
     assert_ne!(second_version, first_version);
     let one = ctx

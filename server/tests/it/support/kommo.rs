@@ -24,6 +24,12 @@ pub struct Kommo {
 }
 
 impl Kommo {
+    /// Uploads `bytes` in one part as the account's token, as a new file
+    /// or a new version of `file_uuid`; the file object.
+    pub async fn upload(&self, name: &str, bytes: &[u8], file_uuid: Option<&str>) -> Value {
+        super::upload_one_part(&self.router, &self.token, name, bytes, file_uuid).await
+    }
+
     /// The app at `public_url`, with account `acme` and its token.
     pub async fn new(backend: Backend, public_url: &str) -> Kommo {
         let settings = Settings { public_url: public_url.into(), ..Settings::default() };

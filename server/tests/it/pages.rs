@@ -11,7 +11,7 @@ use satchel::{
 };
 use support::{pattern, send};
 
-mod support;
+use crate::support;
 
 async fn sign_in(app: &TestApp, router: &axum::Router) -> (String, String) {
     sign_in_with(app, router, true).await
