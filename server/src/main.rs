@@ -14,8 +14,27 @@ fn version() -> &'static str {
     Box::leak(format!("{} (commit {commit})", env!("CARGO_PKG_VERSION")).into_boxed_str())
 }
 
+/// The site under `target/site` when this binary was built (a debug
+/// build reads that directory at run time instead). Only this crate
+/// embeds it, so a new bundle rebuilds it alone, not the library.
+#[derive(rust_embed::Embed)]
+#[folder = "../target/site"]
+#[allow_missing = true]
+struct Site;
+
+struct Carried;
+
+impl satchel::http::site::Bundle for Carried {
+    fn get(&self, path: &str) -> Option<satchel::http::site::CarriedFile> {
+        let file = Site::get(path)?;
+        let sha256 = file.metadata.sha256_hash();
+        Some(satchel::http::site::CarriedFile { data: file.data, sha256 })
+    }
+}
+
 fn main() -> ExitCode {
     few_malloc_arenas();
+    satchel::http::site::carry(std::sync::Arc::new(Carried));
     let matches = Cli::command().version(version()).get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     satchel::init_tracing();

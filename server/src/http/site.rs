@@ -3,8 +3,16 @@
 //! cargo-leptos). A release binary carries them inside itself, so it
 //! serves its pages from any directory; `--site-root` serves a directory
 //! instead, for development.
+//!
+//! The `satchel` binary (`main.rs`), not this library, embeds the files
+//! and hands them over with `carry`: a new bundle rebuilds only the
+//! binary's small crate, and the library builds while the bundle does.
 
-use std::path::PathBuf;
+use std::{
+    borrow::Cow,
+    path::PathBuf,
+    sync::{Arc, OnceLock},
+};
 
 use axum::{
     body::Body,
@@ -18,18 +26,30 @@ use tower_http::services::ServeDir;
 /// What the site needs of a request: its method, URI and headers.
 pub type Head = axum::http::request::Parts;
 
-/// The files under `target/site` when this binary was built. A debug
-/// build reads them from that directory at run time instead.
-#[derive(rust_embed::Embed)]
-#[folder = "../target/site"]
-#[allow_missing = true]
-struct Carried;
+/// One file a binary carries.
+pub struct CarriedFile {
+    pub data: Cow<'static, [u8]>,
+    pub sha256: [u8; 32],
+}
+
+/// The site's files as a binary carries them, by path (`pkg/satchel.js`).
+pub trait Bundle: Send + Sync {
+    fn get(&self, path: &str) -> Option<CarriedFile>;
+}
+
+/// The bundle the binary carries, once `carry` has handed it over.
+static CARRIED: OnceLock<Arc<dyn Bundle>> = OnceLock::new();
+
+/// Hands the bundle this binary carries to the library, before serving.
+pub fn carry(bundle: Arc<dyn Bundle>) {
+    let _ = CARRIED.set(bundle);
+}
 
 /// Where the site's files come from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum Site {
     /// The files this binary carries.
-    Carried,
+    Carried(Arc<dyn Bundle>),
     /// A directory laid out like `target/site`.
     Dir(PathBuf),
 }
@@ -41,17 +61,21 @@ impl Site {
     /// `--site-root` when given; otherwise the carried files, or
     /// `target/site` when the binary carries none (built before its site).
     pub fn choose(site_root: Option<PathBuf>) -> Site {
-        match site_root {
-            Some(dir) => Site::Dir(dir),
-            None if Carried::get(WITNESS).is_some() => Site::Carried,
-            None => Site::Dir(PathBuf::from("target/site")),
+        Self::choose_from(site_root, CARRIED.get().cloned())
+    }
+
+    fn choose_from(site_root: Option<PathBuf>, carried: Option<Arc<dyn Bundle>>) -> Site {
+        match (site_root, carried) {
+            (Some(dir), _) => Site::Dir(dir),
+            (None, Some(bundle)) if bundle.get(WITNESS).is_some() => Site::Carried(bundle),
+            (None, _) => Site::Dir(PathBuf::from("target/site")),
         }
     }
 
     /// For the start-up log line.
     pub fn describe(&self) -> String {
         match self {
-            Site::Carried => "carried in the binary".to_owned(),
+            Site::Carried(_) => "carried in the binary".to_owned(),
             Site::Dir(dir) => format!("from {}", dir.display()),
         }
     }
@@ -59,7 +83,7 @@ impl Site {
     /// Whether the pages' bundle can be served at all.
     pub fn is_complete(&self) -> bool {
         match self {
-            Site::Carried => Carried::get(WITNESS).is_some(),
+            Site::Carried(bundle) => bundle.get(WITNESS).is_some(),
             Site::Dir(dir) => dir.join(WITNESS).is_file(),
         }
     }
@@ -75,7 +99,7 @@ impl Site {
             return None;
         }
         let response = match self {
-            Site::Carried => carried(path, request)?,
+            Site::Carried(bundle) => carried(bundle.as_ref(), path, request)?,
             Site::Dir(dir) => {
                 // ServeDir answers a copy: the request itself goes on to
                 // the pages when no file matches.
@@ -96,9 +120,9 @@ impl Site {
 
 /// A carried file, with a strong ETag from its SHA-256 so browsers
 /// revalidate it cheaply (the names carry no hash).
-fn carried(path: &str, request: &Head) -> Option<Response> {
-    let file = Carried::get(path)?;
-    let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));
+fn carried(bundle: &dyn Bundle, path: &str, request: &Head) -> Option<Response> {
+    let file = bundle.get(path)?;
+    let etag = format!("\"{}\"", hex::encode(&file.sha256[..16]));
     let fresh = request
         .headers
         .get(header::IF_NONE_MATCH)
@@ -151,8 +175,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("pkg")).unwrap();
         std::fs::write(dir.path().join("pkg/satchel.js"), "export default 1;").unwrap();
-        let site = Site::choose(Some(dir.path().to_owned()));
-        assert_eq!(site, Site::Dir(dir.path().to_owned()));
+        let site = Site::choose_from(Some(dir.path().to_owned()), Some(bundle()));
+        assert!(matches!(&site, Site::Dir(d) if d == dir.path()), "--site-root wins");
         assert!(site.is_complete());
 
         let response = site.serve(&get("/pkg/satchel.js", &[])).await.unwrap();
@@ -176,29 +200,64 @@ mod tests {
         assert!(!Site::Dir(dir.path().to_owned()).is_complete());
     }
 
-    /// Runs against whatever `target/site` held when this test binary
-    /// was built (a debug build reads it at run time): meaningful after
-    /// `scripts/build.sh`, skipped on a checkout that never built one.
+    /// A bundle of two files, as the binary's embedded one answers.
+    struct Two;
+
+    impl Bundle for Two {
+        fn get(&self, path: &str) -> Option<CarriedFile> {
+            use sha2::Digest;
+            let data: &'static [u8] = match path {
+                "pkg/satchel.js" => b"export default 1;",
+                "pkg/satchel.wasm" => b"\0asm",
+                _ => return None,
+            };
+            Some(CarriedFile { data: data.into(), sha256: sha2::Sha256::digest(data).into() })
+        }
+    }
+
+    fn bundle() -> Arc<dyn Bundle> {
+        Arc::new(Two)
+    }
+
     #[tokio::test]
     async fn carried_files_have_their_type_and_revalidate_by_etag() {
-        if Carried::get(WITNESS).is_none() {
-            eprintln!("no built site under target/site; nothing carried to check");
-            return;
-        }
-        let response = Site::Carried.serve(&get("/pkg/satchel.js", &[])).await.unwrap();
+        let site = Site::choose_from(None, Some(bundle()));
+        assert!(matches!(site, Site::Carried(_)) && site.is_complete());
+        assert_eq!(site.describe(), "carried in the binary");
+        let response = site.serve(&get("/pkg/satchel.js", &[])).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()[header::CONTENT_TYPE], "text/javascript");
+        assert_eq!(response.headers()[header::CONTENT_LENGTH], "17");
         let etag = response.headers()[header::ETAG].to_str().unwrap().to_owned();
-        let wasm = Site::Carried.serve(&get("/pkg/satchel.wasm", &[])).await.unwrap();
+        assert_eq!(text(response).await, "export default 1;");
+        let wasm = site.serve(&get("/pkg/satchel.wasm", &[])).await.unwrap();
         assert_eq!(wasm.headers()[header::CONTENT_TYPE], "application/wasm");
         assert_ne!(wasm.headers()[header::ETAG].to_str().unwrap(), etag);
 
-        let again = Site::Carried
+        let again = site
             .serve(&get("/pkg/satchel.js", &[("if-none-match", &format!("\"x\", {etag}"))]))
             .await
             .unwrap();
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
         assert!(text(again).await.is_empty());
-        assert!(Site::Carried.serve(&get("/pkg/nothing.js", &[])).await.is_none());
+        let head = Request::builder().method(Method::HEAD).uri("/pkg/satchel.js").body(()).unwrap();
+        let head = site.serve(&head.into_parts().0).await.unwrap();
+        assert_eq!(head.headers()[header::CONTENT_LENGTH], "17");
+        assert!(text(head).await.is_empty());
+        assert!(site.serve(&get("/pkg/nothing.js", &[])).await.is_none());
+    }
+
+    #[test]
+    fn a_binary_without_a_bundle_serves_target_site() {
+        struct Empty;
+        impl Bundle for Empty {
+            fn get(&self, _: &str) -> Option<CarriedFile> {
+                None
+            }
+        }
+        let dev = PathBuf::from("target/site");
+        assert!(matches!(Site::choose_from(None, None), Site::Dir(d) if d == dev));
+        let empty: Arc<dyn Bundle> = Arc::new(Empty);
+        assert!(matches!(Site::choose_from(None, Some(empty)), Site::Dir(d) if d == dev));
     }
 }
