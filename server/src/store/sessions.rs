@@ -739,3 +739,90 @@ pub(super) fn move_digest<'q>(
 }
 
 const PIECE_COLUMNS: &str = "start_offset, end_offset, part_number, blob_key, blob_offset";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{Backend, TestDb};
+
+    fn opening(account: AccountId, file_size: i64, now: i64) -> NewSession<'static> {
+        NewSession {
+            account,
+            file_name: "race.bin",
+            file_size,
+            mime_type: "application/octet-stream",
+            part_size: 65_536,
+            target_file_id: None,
+            with_preview: false,
+            expected_sha256: None,
+            created_by: 0,
+            created_at: now,
+            expires_at: now + 3600,
+            concat: None,
+            length_deferred: false,
+        }
+    }
+
+    /// Opens `count` sessions of `size` bytes for `account` all at once;
+    /// how many opened, and every refusal.
+    async fn race(
+        db: &Db,
+        account: AccountId,
+        count: usize,
+        size: i64,
+        limits: OpenLimits,
+    ) -> (usize, Vec<Opened>) {
+        let tasks: Vec<_> = (0..count)
+            .map(|_| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    db.create_session(opening(account, size, limits.now), limits).await
+                })
+            })
+            .collect();
+        let mut opened = 0;
+        let mut refused = Vec::new();
+        for task in tasks {
+            match task.await.unwrap().unwrap() {
+                Opened::Session(_) => opened += 1,
+                other => refused.push(other),
+            }
+        }
+        (opened, refused)
+    }
+
+    /// Opens racing for the last bytes of a quota, or for the last of an
+    /// account's sessions, see each other: exactly as many open as fit.
+    async fn racing_opens_never_overrun_the_quota_or_the_session_limit(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let now = crate::store::now_unix();
+        let tight = t.db.ensure_account("tight").await.unwrap();
+        let limits = OpenLimits { sessions: 100, quota: Some(1000), now };
+        let (opened, refused) = race(&t.db, tight, 12, 300, limits).await;
+        assert_eq!(opened, 3, "{refused:?}");
+        assert!(
+            refused.iter().all(|r| matches!(r, Opened::OverQuota { used: 0, reserved: 900 })),
+            "{refused:?}"
+        );
+
+        let busy = t.db.ensure_account("busy").await.unwrap();
+        let limits = OpenLimits { sessions: 5, quota: None, now };
+        let (opened, refused) = race(&t.db, busy, 12, 10, limits).await;
+        assert_eq!(opened, 5, "{refused:?}");
+        assert!(
+            refused.iter().all(|r| matches!(r, Opened::TooManySessions { open: 5 })),
+            "{refused:?}"
+        );
+        t.cleanup().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite_racing_opens_never_overrun_the_quota_or_the_session_limit() {
+        racing_opens_never_overrun_the_quota_or_the_session_limit(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres_racing_opens_never_overrun_the_quota_or_the_session_limit() {
+        racing_opens_never_overrun_the_quota_or_the_session_limit(Backend::Postgres).await;
+    }
+}
