@@ -5,7 +5,7 @@
 
 S3S_FS_VERSION=0.14.1
 
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
