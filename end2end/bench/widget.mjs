@@ -129,13 +129,32 @@ try {
     // A fresh copy each round, so the widget does not resume a finished upload.
     const copy = path.join(work, `widget-${round}.bin`);
     execFileSync('cp', [file, copy]);
-    const started = Date.now();
+    // Timed inside the page, as the streamed request is: from the pick
+    // (the input's change event) to the widget's completion event, so
+    // Playwright's own round trips and polling do not count.
+    await page.evaluate(() => {
+      window.benchTimes = {};
+      const input = document.querySelector('#uploader input[type=file]');
+      input.addEventListener('change', () => { window.benchTimes.picked = performance.now(); },
+        { capture: true, once: true });
+      document.getElementById('uploader').addEventListener('satchel:upload-complete',
+        () => { window.benchTimes.completed = performance.now(); }, { once: true });
+    });
     await page.locator('#uploader input[type=file]').setInputFiles(copy);
     await page.waitForFunction((n) => window.satchelEvents.filter((e) => e.type === 'satchel:upload-complete').length > n,
       before, { timeout: 0, polling: 50 });
-    const ms = Date.now() - started;
+    const times = await page.evaluate(() => window.benchTimes);
+    if (process.env.SATCHEL_BENCH_TIMELINE) {
+      // Each request the widget made, in ms from the pick: where the time went.
+      const entries = await page.evaluate((from) => performance.getEntriesByType('resource')
+        .filter((e) => e.startTime >= from && !e.name.includes('/sink'))
+        .map((e) => `${e.name.replace(/^.*\/(upload|v1\.0)\//, '$1/').slice(0, 40)} ` +
+          `${(e.startTime - from).toFixed(0)}..${(e.responseEnd - from).toFixed(0)}`), times.picked);
+      console.log(`    timeline (ms from the pick, completed at ${(times.completed - times.picked).toFixed(0)}): ${entries.join(', ')}`);
+      await page.evaluate(() => performance.clearResourceTimings());
+    }
     rmSync(copy);
-    return ms;
+    return times.completed - times.picked;
   };
 
   const mbps = (ms) => megabytes / (ms / 1000);

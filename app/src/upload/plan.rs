@@ -45,7 +45,24 @@ impl Parts {
         }
         Some((received / self.part_size) as u32 + 1)
     }
+
+    /// Where the part that ends the file is cut in two, if it is: that
+    /// part goes alone, after every other part is acknowledged (it
+    /// completes the file), so the link would idle while it travels. All
+    /// of it up to the file's last whole `TAIL_ALIGN` goes with the other
+    /// parts instead; only the rest, at most `TAIL_ALIGN` bytes, goes
+    /// alone. `None` when the last part is no longer than that.
+    pub fn tail_split(&self) -> Option<u64> {
+        let (start, end) = self.range(self.count())?;
+        let at = end.saturating_sub(1) / TAIL_ALIGN * TAIL_ALIGN;
+        (at > start).then_some(at)
+    }
 }
+
+/// The most bytes of the file that go alone at its end (`Parts::tail_split`):
+/// a whole number of MiB before it, so progress still moves in whole
+/// parts of any size that divides a MiB.
+pub const TAIL_ALIGN: u64 = 1 << 20;
 
 /// Exponential backoff with jitter: attempt 1 waits about `base_ms`, each
 /// next one twice as long, never more than `max_ms`. Half of the delay
@@ -275,6 +292,30 @@ pub fn human_duration(secs: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_last_part_longer_than_a_mib_is_cut_at_the_files_last_whole_mib() {
+        const MIB: u64 = 1 << 20;
+        // 64 MiB in 4 MiB parts: the last MiB goes alone.
+        assert_eq!(Parts::new(64 * MIB, 4 * MIB).unwrap().tail_split(), Some(63 * MIB));
+        // A last part of 4 MiB + 10 bytes' tail: cut after its whole MiB.
+        let p = Parts::new(8 * MIB + 10, 4 * MIB).unwrap();
+        assert_eq!(p.range(3), Some((8 * MIB, 8 * MIB + 10)));
+        assert_eq!(p.tail_split(), None, "a 10-byte last part goes whole");
+        let p = Parts::new(10 * MIB + 10, 4 * MIB).unwrap();
+        assert_eq!(p.tail_split(), Some(10 * MIB), "[8 MiB, 10 MiB + 10) is cut at 10 MiB");
+        // Parts of a MiB or less, and files of one MiB or less, are not cut.
+        assert_eq!(Parts::new(10 * MIB + 7, 512 * 1024).unwrap().tail_split(), None);
+        assert_eq!(Parts::new(10 * MIB, MIB).unwrap().tail_split(), None);
+        assert_eq!(Parts::new(MIB, 4 * MIB).unwrap().tail_split(), None);
+        assert_eq!(Parts::new(0, 4 * MIB).unwrap().tail_split(), None);
+        // A part size that does not divide a MiB: cut where the MiB falls.
+        let p = Parts::new(2 * MIB, 640 * 1024).unwrap();
+        assert_eq!(p.range(4), Some((1920 * 1024, 2 * MIB)));
+        assert_eq!(p.tail_split(), None);
+        let p = Parts::new(1280 * 1024, 640 * 1024).unwrap();
+        assert_eq!(p.tail_split(), Some(MIB));
+    }
 
     #[test]
     fn parts_cover_the_file_exactly() {

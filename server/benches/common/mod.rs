@@ -94,7 +94,9 @@ pub fn start_satchel(data: &Path, extra: &[&str]) -> (Server, u16, String) {
     let server = Server(
         Command::new(satchel)
             .env_remove("DATABASE_URL")
-            .env("RUST_LOG", "warn")
+            // SATCHEL_BENCH_LOG (e.g. `warn,satchel::ingest=debug`, each
+            // piece's timings) goes to the bench's stderr.
+            .env("RUST_LOG", std::env::var("SATCHEL_BENCH_LOG").unwrap_or_else(|_| "warn".into()))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
             .arg(data)
             .args(extra)

@@ -47,7 +47,7 @@ use crate::{
         plan::{classify, Failure, Meter, Parts},
         Control, Item, Status,
     },
-    wire::{part_url, ResumeView},
+    wire::{part_url, PartAccepted, ResumeView},
 };
 
 /// Most parts of one upload in flight: a browser opens six connections to
@@ -210,7 +210,7 @@ impl Engine {
                     let digest = self.whole_digest(item, file, key, whole, part_size).await?;
                     headers.push(("repr-digest", format!("sha-256=:{}:", STANDARD.encode(digest))));
                 }
-                let url = burst.url_of(part, upload_url);
+                let url = burst.url_of(part, upload_url).expect("sendable parts have a URL");
                 let body = Body::Blob(prepared.slice.as_ref());
                 let started =
                     start_request("POST", &url, None, Some(body), signal.as_ref(), &headers);
@@ -220,8 +220,9 @@ impl Engine {
                 break failure.map_or(Ended::Progressed, Ended::Failed);
             };
             match answer {
-                Ok((202, _, _)) => {
+                Ok((202, json, _)) => {
                     progressed = true;
+                    burst.named(&json);
                     resends.remove(&part.start);
                     burst.acknowledged(part);
                     let now = Date::now();
@@ -373,8 +374,10 @@ struct Burst {
     ahead: BTreeMap<u64, u64>,
     /// Bytes the server holds.
     done: u64,
-    /// The resume point's URL for a part that starts inside a part.
-    resume_url: Option<String>,
+    /// URLs the server named for bytes from an offset on (the resume
+    /// point's, each acknowledgement's `next_url`): where a part that
+    /// starts inside a full-size part goes.
+    urls_at: HashMap<u64, String>,
 }
 
 impl Burst {
@@ -385,11 +388,20 @@ impl Burst {
             .next_after(received)
             .filter(|n| *n <= parts.count())
             .ok_or_else(|| Stop::Failed("the server's upload does not match this file".into()))?;
+        // The part that ends the file may go as two (`Parts::tail_split`).
+        let split = parts.tail_split();
         let todo: VecDeque<Part> = (first..=parts.count())
-            .filter_map(|n| {
-                let (start, end) = parts.range(n)?;
+            .filter_map(|n| parts.range(n).map(|(start, end)| (n, start, end)))
+            .flat_map(|(n, start, end)| match split {
+                Some(at) if n == parts.count() => vec![(n, start, at), (n, at, end)],
+                _ => vec![(n, start, end)],
+            })
+            .filter_map(|(n, start, end)| {
                 let start = start.max(received);
-                (!position.holds(start, end)).then_some(Part { n, start, end })
+                (start < end || end == 0)
+                    .then_some(())
+                    .filter(|()| !position.holds(start, end))
+                    .map(|()| Part { n, start, end })
             })
             .collect();
         let ahead: BTreeMap<u64, u64> =
@@ -402,15 +414,20 @@ impl Burst {
             frontier: received,
             ahead,
             done,
-            resume_url: position.next_url.clone(),
+            urls_at: position.next_url.iter().map(|url| (received, url.clone())).collect(),
         })
     }
 
     /// The next part to send, if the window has room for it. The part
-    /// that ends the file waits until it is the only one left.
+    /// that ends the file waits until it is the only one left. A part
+    /// whose URL is unknown yet waits too (when nothing else is in
+    /// flight the burst ends and the resume point names its URL).
     fn sendable(&self, nothing_in_flight: bool) -> Option<Part> {
         let part = *self.todo.front()?;
         if part.end == self.parts.size && (self.todo.len() > 1 || !nothing_in_flight) {
+            return None;
+        }
+        if !self.addressable(part) {
             return None;
         }
         let reach = self.frontier + u64::from(self.window) * self.parts.part_size;
@@ -425,13 +442,25 @@ impl Burst {
         }
     }
 
-    /// Where a part goes: full-size parts by number; the rest of a part
-    /// the server kept the start of, to the resume point's URL.
-    fn url_of(&self, part: Part, upload_url: &str) -> String {
-        let aligned = part.start.is_multiple_of(self.parts.part_size);
-        match (&self.resume_url, aligned) {
-            (Some(url), false) => url.clone(),
-            _ => part_url(upload_url, part.n),
+    /// Where a part goes: one that starts where a full-size part does,
+    /// by number; one that starts inside a part (the rest of a part the
+    /// server kept the start of, the file's tail), to the URL the
+    /// server named for its offset.
+    fn url_of(&self, part: Part, upload_url: &str) -> Option<String> {
+        if part.start.is_multiple_of(self.parts.part_size) {
+            return Some(part_url(upload_url, part.n));
+        }
+        self.urls_at.get(&part.start).cloned()
+    }
+
+    fn addressable(&self, part: Part) -> bool {
+        part.start.is_multiple_of(self.parts.part_size) || self.urls_at.contains_key(&part.start)
+    }
+
+    /// Notes where the server said the bytes after an acknowledged part go.
+    fn named(&mut self, answer: &Value) {
+        if let Ok(accepted) = serde_json::from_value::<PartAccepted>(answer.clone()) {
+            self.urls_at.insert(accepted.received, accepted.next_url);
         }
     }
 }
