@@ -31,6 +31,7 @@ use base64::{engine::general_purpose::STANDARD, Engine as _};
 use futures::{stream::FuturesUnordered, StreamExt};
 use js_sys::Date;
 use leptos::prelude::*;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use web_sys::AbortController;
@@ -187,7 +188,9 @@ impl Engine {
         let mut paused = false;
         let ended = loop {
             while failure.is_none() && in_flight.len() < burst.window as usize {
-                let Some(part) = burst.sendable(in_flight.is_empty()) else { break };
+                let Some((part, url)) = burst.sendable(in_flight.is_empty(), upload_url) else {
+                    break;
+                };
                 if self.checkpoint(item, Some(upload_url), key).await? {
                     paused = true;
                     failure = Some(None); // paused: ask where things stand first
@@ -210,7 +213,6 @@ impl Engine {
                     let digest = self.whole_digest(item, file, key, whole, part_size).await?;
                     headers.push(("repr-digest", format!("sha-256=:{}:", STANDARD.encode(digest))));
                 }
-                let url = burst.url_of(part, upload_url).expect("sendable parts have a URL");
                 let body = Body::Blob(prepared.slice.as_ref());
                 let started =
                     start_request("POST", &url, None, Some(body), signal.as_ref(), &headers);
@@ -396,13 +398,9 @@ impl Burst {
                 Some(at) if n == parts.count() => vec![(n, start, at), (n, at, end)],
                 _ => vec![(n, start, end)],
             })
-            .filter_map(|(n, start, end)| {
-                let start = start.max(received);
-                (start < end || end == 0)
-                    .then_some(())
-                    .filter(|()| !position.holds(start, end))
-                    .map(|()| Part { n, start, end })
-            })
+            .map(|(n, start, end)| Part { n, start: start.max(received), end })
+            // What the server holds goes no more; an empty file's one part does.
+            .filter(|p| (p.start < p.end || p.end == 0) && !position.holds(p.start, p.end))
             .collect();
         let ahead: BTreeMap<u64, u64> =
             position.ranges.iter().filter(|[s, _]| *s > received).map(|[s, e]| (*s, *e)).collect();
@@ -418,20 +416,20 @@ impl Burst {
         })
     }
 
-    /// The next part to send, if the window has room for it. The part
-    /// that ends the file waits until it is the only one left. A part
-    /// whose URL is unknown yet waits too (when nothing else is in
+    /// The next part to send and its URL, if the window has room for it.
+    /// The part that ends the file waits until it is the only one left. A
+    /// part whose URL is unknown yet waits too (when nothing else is in
     /// flight the burst ends and the resume point names its URL).
-    fn sendable(&self, nothing_in_flight: bool) -> Option<Part> {
+    fn sendable(&self, nothing_in_flight: bool, upload_url: &str) -> Option<(Part, String)> {
         let part = *self.todo.front()?;
         if part.end == self.parts.size && (self.todo.len() > 1 || !nothing_in_flight) {
             return None;
         }
-        if !self.addressable(part) {
+        let reach = self.frontier + u64::from(self.window) * self.parts.part_size;
+        if part.end > reach && !nothing_in_flight {
             return None;
         }
-        let reach = self.frontier + u64::from(self.window) * self.parts.part_size;
-        (part.end <= reach || nothing_in_flight).then_some(part)
+        Some((part, self.url_of(part, upload_url)?))
     }
 
     fn acknowledged(&mut self, part: Part) {
@@ -453,13 +451,9 @@ impl Burst {
         self.urls_at.get(&part.start).cloned()
     }
 
-    fn addressable(&self, part: Part) -> bool {
-        part.start.is_multiple_of(self.parts.part_size) || self.urls_at.contains_key(&part.start)
-    }
-
     /// Notes where the server said the bytes after an acknowledged part go.
     fn named(&mut self, answer: &Value) {
-        if let Ok(accepted) = serde_json::from_value::<PartAccepted>(answer.clone()) {
+        if let Ok(accepted) = PartAccepted::deserialize(answer) {
             self.urls_at.insert(accepted.received, accepted.next_url);
         }
     }
