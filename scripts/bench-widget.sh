@@ -5,7 +5,8 @@
 # ms / 200 Mbit/s, 150 ms / 50 Mbit/s) and on loopback, and prints MB/s,
 # ratios and the bundle's size. SATCHEL_BENCH_MB (MiB, default 64),
 # SATCHEL_BENCH_ROUNDS (default 3), SATCHEL_BENCH_LINKS and
-# SATCHEL_BENCH_DIR change the load, the links and the location.
+# SATCHEL_BENCH_DIR change the load, the links and the location;
+# SATCHEL_BENCH_TIMELINE=1 prints each request the widget made.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
