@@ -44,8 +44,8 @@ const file = path.join(work, 'bench.bin');
 }
 
 const server = spawn(binary, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir,
-  '--database-url', `sqlite://${dataDir}/satchel.db`, ...serverArgs], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'],
-  env: { ...process.env, RUST_LOG: 'warn' } });
+  '--database-url', `sqlite://${dataDir}/satchel.db`, ...serverArgs], { cwd: root, stdio: ['ignore', process.env.SATCHEL_BENCH_LOG ? 'inherit' : 'ignore', 'inherit'],
+  env: { ...process.env, RUST_LOG: process.env.SATCHEL_BENCH_LOG ?? 'warn' } });
 const stop = () => { server.kill('SIGTERM'); rmSync(work, { recursive: true, force: true }); };
 try {
   for (let i = 0; ; i++) {

@@ -1,9 +1,10 @@
 //! The part loop: the file cut into the part size the server offers,
 //! several parts in flight at once so that one upload fills the link.
 //!
-//! - Parts are read and hashed in order, one at a time (`Blob.slice`: only
-//!   the part being hashed is in memory), and go out as soon as the
-//!   window has room: at most `window` parts (the server's, at most six,
+//! - Parts are read and hashed in order (`Blob.slice`: only the part being
+//!   hashed is in memory; or views of the whole file's bytes when the
+//!   browser read it whole for its own digest), the next one while the
+//!   window is full, and go out as soon as the window has room: at most `window` parts (the server's, at most six,
 //!   the connections a browser opens to one host), each within `window`
 //!   parts past the bytes the server holds without a gap.
 //! - Each part carries its SHA-256 (`Content-Digest`). The whole file's
@@ -28,7 +29,7 @@ use std::{
 };
 
 use base64::{engine::general_purpose::STANDARD, Engine as _};
-use futures::{stream::FuturesUnordered, StreamExt};
+use futures::{channel::oneshot, stream::FuturesUnordered, StreamExt};
 use js_sys::Date;
 use leptos::prelude::*;
 use serde::Deserialize;
@@ -186,6 +187,7 @@ impl Engine {
         let mut resends: HashMap<u64, u32> = HashMap::new();
         let mut progressed = false;
         let mut paused = false;
+        let mut ahead: Option<ReadAhead> = None;
         let ended = loop {
             while failure.is_none() && in_flight.len() < burst.window as usize {
                 let Some((part, url)) = burst.sendable(in_flight.is_empty(), upload_url) else {
@@ -202,7 +204,16 @@ impl Engine {
                     self.catch_up(item, file, key, whole, part.start, part_size).await?;
                 }
                 item.status.set(Status::Uploading);
-                let prepared = Prepared::read(file, part.start, part.end, whole.stepwise()).await?;
+                let prepared = match ahead.take() {
+                    Some(read) if read.matches(part, whole) => read.ready.await.ok(),
+                    _ => None,
+                };
+                let prepared = match prepared {
+                    Some(prepared) => prepared?,
+                    None => ReadAhead::start(file, part, whole).ready.await.map_err(|_| {
+                        Stop::Failed("the file could not be read; was it moved or changed?".into())
+                    })??,
+                };
                 if whole.stepwise() && whole.to == part.start {
                     whole.hasher.update(&prepared.bytes);
                     whole.to = part.end;
@@ -217,6 +228,12 @@ impl Engine {
                 let started =
                     start_request("POST", &url, None, Some(body), signal.as_ref(), &headers);
                 in_flight.push(async move { (part, finish_request(started).await) });
+                ahead = burst.todo.front().map(|part| ReadAhead::start(file, *part, whole));
+            }
+            // The next part is read and hashed while the window is full
+            // (or after a resend put another one first).
+            if ahead.is_none() && failure.is_none() {
+                ahead = burst.todo.front().map(|part| ReadAhead::start(file, *part, whole));
             }
             let Some((part, answer)) = in_flight.next().await else {
                 break failure.map_or(Ended::Progressed, Ended::Failed);
@@ -293,7 +310,7 @@ impl Engine {
         part_size: u64,
     ) -> Outcome<[u8; 32]> {
         if let Some(native) = whole.native.clone() {
-            if let Some(digest) = native.await {
+            if let Some(digest) = native.digest.await {
                 return Ok(digest);
             }
             whole.native = None;
@@ -349,6 +366,36 @@ impl Engine {
             &json!({"name": file.name(), "done": done, "size": size,
                     "percent": crate::upload::percent(done, size)}),
         );
+    }
+}
+
+/// A part being read and hashed on its own, so that reading one part
+/// overlaps sending the others.
+struct ReadAhead {
+    part: Part,
+    keep: bool,
+    ready: oneshot::Receiver<Outcome<Prepared>>,
+}
+
+impl ReadAhead {
+    fn start(file: &web_sys::File, part: Part, whole: &Whole) -> ReadAhead {
+        let (sender, ready) = oneshot::channel();
+        let keep = whole.stepwise();
+        // Until the whole file is read (for its digest), a part reads its
+        // own slice; then it views the whole file's bytes.
+        let bytes = whole.native.as_ref().and_then(NativeWhole::bytes_now);
+        let file = file.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let read = Prepared::read(&file, part.start, part.end, keep, bytes.as_ref()).await;
+            let _ = sender.send(read);
+        });
+        ReadAhead { part, keep, ready }
+    }
+
+    /// Whether this read is the one `part` needs now: the whole-file
+    /// digest may have gone over to wasm since (it then needs the bytes).
+    fn matches(&self, part: Part, whole: &Whole) -> bool {
+        self.part == part && self.keep == whole.stepwise()
     }
 }
 
