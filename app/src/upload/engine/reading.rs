@@ -76,7 +76,7 @@ impl Prepared {
 
 /// Files up to this size have their whole-file SHA-256 worked out by the
 /// browser (`crypto.subtle`, native) from one read of the whole file,
-/// held for the moment it takes; larger files are hashed in wasm part by
+/// held until the upload ends; larger files are hashed in wasm part by
 /// part, which costs the page's thread most of its time on a fast link.
 pub const NATIVE_WHOLE_MAX: u64 = 128 * 1024 * 1024;
 
