@@ -1,8 +1,9 @@
 //! Reading the picked file: one slice at a time (`Blob.slice`), so only
 //! the part being hashed is in memory; a file of up to `NATIVE_WHOLE_MAX`
-//! is instead read once whole, for the browser to hash, and its parts
-//! take their digests from views of that one buffer (a read per part
-//! costs the browser two to three times what one read of the file does).
+//! is also read once whole, for the browser to hash, and once that read
+//! is done its parts take their digests from views of the one buffer (a
+//! read per part costs the browser two to three times what one read of
+//! the file does).
 
 use base64::{engine::general_purpose::STANDARD, Engine as _};
 use futures::{

@@ -1,12 +1,13 @@
 //! The part loop: the file cut into the part size the server offers,
 //! several parts in flight at once so that one upload fills the link.
 //!
-//! - Parts are read and hashed in order (`Blob.slice`: only the part being
-//!   hashed is in memory; or views of the whole file's bytes when the
-//!   browser read it whole for its own digest), the next one while the
-//!   window is full, and go out as soon as the window has room: at most `window` parts (the server's, at most six,
-//!   the connections a browser opens to one host), each within `window`
-//!   parts past the bytes the server holds without a gap.
+//! - Parts are read and hashed in order, the next one while the others
+//!   travel: each from its own slice (`Blob.slice`: only the part being
+//!   hashed is in memory), or from a view of the whole file's bytes once
+//!   the browser has read them for its own digest. They go out as soon
+//!   as the window has room: at most `window` parts (the server's, at
+//!   most six, the connections a browser opens to one host), each within
+//!   `window` parts past the bytes the server holds without a gap.
 //! - Each part carries its SHA-256 (`Content-Digest`). The whole file's
 //!   SHA-256 is the browser's own for files up to `NATIVE_WHOLE_MAX`
 //!   (read once, hashed natively while the parts go out), else carried
@@ -204,16 +205,11 @@ impl Engine {
                     self.catch_up(item, file, key, whole, part.start, part_size).await?;
                 }
                 item.status.set(Status::Uploading);
-                let prepared = match ahead.take() {
-                    Some(read) if read.matches(part, whole) => read.ready.await.ok(),
-                    _ => None,
+                let read = match ahead.take() {
+                    Some(read) if read.matches(part, whole) => read,
+                    _ => ReadAhead::start(file, part, whole),
                 };
-                let prepared = match prepared {
-                    Some(prepared) => prepared?,
-                    None => ReadAhead::start(file, part, whole).ready.await.map_err(|_| {
-                        Stop::Failed("the file could not be read; was it moved or changed?".into())
-                    })??,
-                };
+                let prepared = read.prepared().await?;
                 if whole.stepwise() && whole.to == part.start {
                     whole.hasher.update(&prepared.bytes);
                     whole.to = part.end;
@@ -228,11 +224,7 @@ impl Engine {
                 let started =
                     start_request("POST", &url, None, Some(body), signal.as_ref(), &headers);
                 in_flight.push(async move { (part, finish_request(started).await) });
-                ahead = burst.todo.front().map(|part| ReadAhead::start(file, *part, whole));
-            }
-            // The next part is read and hashed while the window is full
-            // (or after a resend put another one first).
-            if ahead.is_none() && failure.is_none() {
+                // The next part is read and hashed while this one travels.
                 ahead = burst.todo.front().map(|part| ReadAhead::start(file, *part, whole));
             }
             let Some((part, answer)) = in_flight.next().await else {
@@ -396,6 +388,12 @@ impl ReadAhead {
     /// digest may have gone over to wasm since (it then needs the bytes).
     fn matches(&self, part: Part, whole: &Whole) -> bool {
         self.part == part && self.keep == whole.stepwise()
+    }
+
+    async fn prepared(self) -> Outcome<Prepared> {
+        self.ready.await.unwrap_or_else(|_| {
+            Err(Stop::Failed("the file could not be read; was it moved or changed?".into()))
+        })
     }
 }
 
