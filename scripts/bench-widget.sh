@@ -6,7 +6,8 @@
 # ratios and the bundle's size. SATCHEL_BENCH_MB (MiB, default 64),
 # SATCHEL_BENCH_ROUNDS (default 3), SATCHEL_BENCH_LINKS and
 # SATCHEL_BENCH_DIR change the load, the links and the location;
-# SATCHEL_BENCH_TIMELINE=1 prints each request the widget made.
+# SATCHEL_BENCH_TIMELINE=1 prints each request the widget made, and
+# SATCHEL_BENCH_LOG sets the server's RUST_LOG (its log then shows).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
