@@ -7,7 +7,14 @@
 //!    flight (`SATCHEL_BENCH_WINDOW`, default 8) as a client that uses it
 //!    sends them (release build, SQLite + local disk, every part durable
 //!    before it is acknowledged);
-//! 3. rustus, a Rust tus server, receiving the same bytes in 512 KiB
+//! 3. a hashing sink: an HTTP server in this process (its own runtime,
+//!    two workers) that only reads each part's body and feeds it to a
+//!    SHA-256, taking the same parts from the same client with the same
+//!    window. It stores nothing: it is the most any server that reads the
+//!    bytes over HTTP and hashes them once (as Satchel must, for the
+//!    whole-file digest) could take on this machine, with the client on
+//!    the same cores;
+//! 4. rustus, a Rust tus server, receiving the same bytes in 512 KiB
 //!    PATCHes from the same client (tus takes one PATCH at a time), with
 //!    `--force-fsync` so that it too is durable, when `rustus` is on PATH
 //!    (`scripts/bench-upload.sh` installs the pinned version).
@@ -64,6 +71,52 @@ async fn satchel_upload(dir: &Path, total: usize, window: usize) -> f64 {
     let started = Instant::now();
     send_parts_windowed(&client, &url, total, PART, window, &source).await;
     mb_per_s(total, started.elapsed())
+}
+
+/// The hashing sink (item 3 of the module doc): MB/s of the same parts.
+async fn sink_upload(total: usize, window: usize) -> f64 {
+    use sha2::Digest;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build();
+        runtime.unwrap().block_on(async move {
+            let sink = axum::routing::post(|body: axum::body::Body| async move {
+                use futures::StreamExt;
+                let mut stream = body.into_data_stream();
+                let mut hasher = sha2::Sha256::new();
+                let mut len = 0usize;
+                while let Some(chunk) = stream.next().await {
+                    let chunk = chunk.unwrap();
+                    len += chunk.len();
+                    hasher.update(&chunk);
+                }
+                let sha = hasher.finalize();
+                axum::Json(serde_json::json!({ "len": len, "first": sha[0] }))
+            });
+            let app = axum::Router::new().route("/sink", sink);
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+    });
+    let client = reqwest::Client::builder().pool_max_idle_per_host(window).build().unwrap();
+    let source = PartSource::new();
+    let url = format!("http://127.0.0.1:{port}/sink");
+    let started = Instant::now();
+    send_parts_windowed(&client, &url, total, PART, window, &source).await;
+    let speed = mb_per_s(total, started.elapsed());
+    drop(client);
+    let _ = stop.send(());
+    server.join().unwrap();
+    speed
 }
 
 async fn rustus_upload(data: &Path, total: usize) -> Option<f64> {
@@ -130,20 +183,23 @@ async fn main() {
         PART >> 10,
         dir.path().display()
     );
-    let (mut of_raw, mut over_rustus) = (Vec::new(), Vec::new());
+    let (mut of_raw, mut over_rustus, mut of_sink) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
         let raw = durable_write(dir.path(), total);
         let here = dir.path().join(format!("satchel-{round}"));
         let satchel = satchel_upload(&here, total, window).await;
         std::fs::remove_dir_all(here).unwrap();
+        let sink = sink_upload(total, window).await;
+        of_sink.push(satchel / sink);
         let here = dir.path().join(format!("rustus-{round}"));
         let rustus = rustus_upload(&here, total).await;
         let _ = std::fs::remove_dir_all(here);
         of_raw.push(satchel / raw);
         print!(
             "round {round}: durable raw write {raw:6.1} MB/s | satchel {satchel:6.1} MB/s \
-             ({:3.0} % of raw)",
-            100.0 * satchel / raw
+             ({:3.0} % of raw) | hashing sink {sink:6.1} MB/s ({:3.0} % of raw)",
+            100.0 * satchel / raw,
+            100.0 * sink / raw
         );
         match rustus {
             Some(rustus) => {
@@ -154,6 +210,7 @@ async fn main() {
         }
     }
     println!("median satchel / durable raw write: {:5.0} %", 100.0 * median(of_raw));
+    println!("median satchel / hashing sink:      {:5.0} %", 100.0 * median(of_sink));
     if !over_rustus.is_empty() {
         println!("median satchel / rustus:            {:5.2}x", median(over_rustus));
     }

@@ -2,14 +2,25 @@
 //! and the completion it leads to.
 //!
 //! The database keeps how far the digest has come (`digest_upto`) and
-//! the hasher's state there. After a piece is recorded, the request that
-//! stored it moves the digest over every piece that now continues it: its
-//! own from the state it hashed as the bytes arrived (when they started
-//! where the digest stood), others by reading them back from the store.
+//! the hasher's state there. After a piece is recorded, the digest moves
+//! over every piece that now continues it: the request's own from the
+//! state it hashed as the bytes arrived (when they started where the
+//! digest stood), others by reading them back from the store.
+//!
+//! Reading back is off the request path: a part in the middle of the file
+//! takes in only its own piece, hashed on the way in, and answers; pieces
+//! that must be read back are left to a task of the session's own, so
+//! the part that continues the digest (the one a client's window waits
+//! on) never waits for the hashing of the parts that overtook it. Three
+//! requests do take in whatever is left themselves, and answer with the
+//! file or why it was refused: the part that ends the file, the part that
+//! announces the file's digest, and the part whose bytes let the stored
+//! run reach the file's end.
+//!
 //! Bytes are read back once at most, in chunks of the store's stream
 //! (64 KiB on disk), so a session's digest needs no more memory than one
-//! chunk, whatever the window; server-wide, one chunk per request moving
-//! a digest.
+//! chunk, whatever the window; server-wide, one chunk per session whose
+//! digest is moving.
 //!
 //! Moves are compare-and-set on `digest_upto`, so two nodes that race
 //! agree; within one process a lock per session keeps them from doing the
@@ -179,16 +190,58 @@ pub async fn advance(
     seed: Option<Seed>,
     wait: bool,
 ) -> Result<Option<i64>> {
+    let reading = if wait { Reading::ReadBack } else { Reading::OwnOnly };
+    let (created, left) = advance_with(state, session_id, seed, wait, reading).await?;
+    if left {
+        // Pieces that overtook this one must be read back: a task of its
+        // own does it, so this request answers now.
+        let state = state.clone();
+        tokio::spawn(async move {
+            let moved = advance_with(&state, session_id, None, false, Reading::ReadBack).await;
+            if let Err(e) = moved {
+                // The request that ends the file hears why, if it matters
+                // (a refused completion is kept for it).
+                tracing::debug!(session = session_id, "moving the digest: {e}");
+            }
+        });
+    }
+    Ok(created)
+}
+
+/// How far one turn at the digest may go.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// Only the caller's own piece, hashed as it arrived: nothing is read
+    /// back from the store.
+    OwnOnly,
+    /// Every piece that continues the digest, read back when needed.
+    ReadBack,
+}
+
+/// [`advance`]'s work; also answers whether pieces were left for reading
+/// back (only with `Reading::OwnOnly`).
+async fn advance_with(
+    state: &AppState,
+    session_id: i64,
+    seed: Option<Seed>,
+    wait: bool,
+    reading: Reading,
+) -> Result<(Option<i64>, bool)> {
     let mover = state.ingest.digest_locks.of(session_id);
     mover.pending.store(true, Ordering::SeqCst);
     let mut turn = if wait { Some(mover.lock.lock().await) } else { mover.lock.try_lock().ok() };
     let mut seed = seed;
     let mut created = None;
     let mut closed = false;
+    let mut left = false;
     while let Some(guard) = turn {
         loop {
             mover.pending.store(false, Ordering::SeqCst);
-            match step(state, session_id, seed.take(), &mover).await {
+            match step(state, session_id, seed.take(), &mover, reading).await {
+                Ok(Step::Left) => {
+                    left = true;
+                    break;
+                }
                 Ok(Step::Created(version_id)) => {
                     created = Some(version_id);
                     break;
@@ -216,7 +269,7 @@ pub async fn advance(
         drop(guard);
         // A piece recorded after the last look, by a request that found
         // the lock taken, is this request's to take in.
-        turn = if created.is_none() && !closed && mover.pending.load(Ordering::SeqCst) {
+        turn = if created.is_none() && !closed && !left && mover.pending.load(Ordering::SeqCst) {
             mover.lock.try_lock().ok()
         } else {
             None
@@ -226,7 +279,7 @@ pub async fn advance(
         // The session takes no more bytes: nothing to keep for it.
         state.ingest.digest_locks.forget(session_id);
     }
-    Ok(created)
+    Ok((created, left))
 }
 
 /// What one look at the stored pieces did.
@@ -240,6 +293,9 @@ enum Step {
     Done,
     /// The session takes no more bytes (completed, cancelled, expired).
     Closed,
+    /// Took in what it could without reading back; pieces that continue
+    /// the digest are left for reading back.
+    Left,
     Created(i64),
 }
 
@@ -249,6 +305,7 @@ async fn step(
     session_id: i64,
     seed: Option<Seed>,
     mover: &Mover,
+    reading: Reading,
 ) -> Result<Step> {
     let session = state.db.session(session_id).await?.ok_or(Error::NotFound("upload session"))?;
     if session.status != crate::store::sessions::status::UPLOADING {
@@ -260,8 +317,20 @@ async fn step(
     let from = point(state, &session);
     let records = state.db.pieces_between(session_id, from.upto, i64::MAX).await?;
     let pieces: Vec<Piece> = records.iter().map(PieceRecord::piece).collect();
-    let run = contiguous_from(&pieces, from.upto as u64);
-    let Some(last) = run.last().copied() else { return Ok(Step::Done) };
+    let mut run = contiguous_from(&pieces, from.upto as u64);
+    let mut left = false;
+    let to_the_end = run.last().is_some_and(|p| p.end == session.file_size as u64);
+    if reading == Reading::OwnOnly && !to_the_end {
+        // Only the seed's piece, and only where it continues the digest.
+        // Unless the pieces now reach the file's end: then this request
+        // completes the file and answers with it.
+        let own = run.iter().take_while(|p| seed.as_ref().is_some_and(|s| s.piece == **p)).count();
+        left = own < run.len();
+        run.truncate(own);
+    }
+    let Some(last) = run.last().copied() else {
+        return Ok(if left { Step::Left } else { Step::Done });
+    };
     let mut digest = match &from.state {
         Some(saved) => RunningDigest::resume(saved).map_err(corrupt)?,
         None => RunningDigest::new(),
@@ -283,10 +352,11 @@ async fn step(
     let to = DigestCursor { upto: last.end as i64, state: Some(digest.state()) };
     if last.end < session.file_size as u64 {
         let write = to.upto - written.upto >= WRITE_EVERY;
+        let taken = if left { Step::Left } else { Step::Taken };
         if !write {
             *mover.ahead.lock().expect("never poisoned") =
                 Some(Ahead { stored: written.upto, cursor: to });
-            return Ok(Step::Taken);
+            return Ok(taken);
         }
         // Another node may have moved it first: then look again.
         let moved = state.db.advance_digest(session_id, &written, &to).await?;
@@ -295,7 +365,7 @@ async fn step(
         // on over its bytes instead of leaving them to be read back.
         *mover.ahead.lock().expect("never poisoned") =
             moved.then_some(Ahead { stored: to.upto, cursor: to });
-        return Ok(if moved { Step::Taken } else { Step::Moved });
+        return Ok(if moved { taken } else { Step::Moved });
     }
     *mover.ahead.lock().expect("never poisoned") = None;
     // The database's cursor is what completion and taking back compare.
@@ -309,7 +379,7 @@ async fn step(
             return Ok(Step::Moved);
         }
         if let Some(final_id) = session.concat_final {
-            Box::pin(super::concat::stitch(state, final_id)).await?;
+            super::concat::stitch(state, final_id).await?;
         }
         return Ok(Step::Closed);
     }

@@ -57,6 +57,7 @@ where
     S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
+    let arrived = std::time::Instant::now();
     let shape = super::shape_for(state, session, &request);
     let layout = state.blobs.part_layout();
     let (plan, records, session, claim) = plan_and_claim(state, session, &request).await?;
@@ -96,6 +97,7 @@ where
         }),
     };
     let began = std::time::Instant::now();
+    let planning_took = began - arrived;
     let received = receive(body, &plan, receiving, writer.as_mut()).await?;
     let receiving_took = began.elapsed();
     for (piece, sha) in &received.verified {
@@ -160,6 +162,7 @@ where
         session = session.id,
         start = piece.start,
         len = written,
+        plan_ms = planning_took.as_secs_f64() * 1e3,
         receive_ms = receiving_took.as_secs_f64() * 1e3,
         sync_ms = (durable_at - receiving_took).as_secs_f64() * 1e3,
         record_ms = (recorded_at - durable_at).as_secs_f64() * 1e3,

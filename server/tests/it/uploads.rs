@@ -456,6 +456,56 @@ async fn postgres_and_s3_parts_inside_the_window_arrive_in_any_order_at_once() {
     parts_inside_the_window_arrive_in_any_order_at_once(ctx).await;
 }
 
+/// Bytes the whole-file digest has read back from the store so far.
+fn read_back(ctx: &Ctx) -> u64 {
+    ctx.app.state.ingest.read_back.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Pieces that overtook the digest are read back by a task of the
+/// session's own once the piece before them is in, with no later request
+/// to carry them; the part whose bytes let the stored run reach the
+/// file's end reads back what is left itself, and answers with the file.
+async fn the_digest_reads_back_overtaking_parts_off_the_request_path(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let bytes = pattern(4 * PART as usize + 5, 31);
+    let parts: Vec<&[u8]> = bytes.chunks(PART as usize).collect();
+    let session = ctx.open_ok("overtaken.bin", bytes.len()).await;
+    // Part 2 overtakes part 1: nothing continues the digest yet.
+    assert_eq!(ctx.put(&templated(&session, 2), parts[1]).await.status, 202);
+    assert_eq!(read_back(&ctx), 0);
+    // Part 1 continues it (hashed as it arrived) and answers; part 2 is
+    // read back afterwards, without any request waiting for it.
+    assert_eq!(ctx.put(&templated(&session, 1), parts[0]).await.status, 202);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while read_back(&ctx) < PART {
+        assert!(std::time::Instant::now() < deadline, "part 2 was never read back");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(read_back(&ctx), PART, "part 2, once");
+    // The last part first, then part 3: part 3 fills the last gap, so it
+    // takes the last part in (read back) and answers with the file.
+    assert_eq!(ctx.put(&templated(&session, 5), parts[4]).await.status, 202);
+    assert_eq!(ctx.put(&templated(&session, 4), parts[3]).await.status, 202);
+    let third = ctx.put(&templated(&session, 3), parts[2]).await;
+    assert_eq!(third.status, 200, "{}", third.text());
+    assert_eq!(third.json()["sha256"], sha256_hex(&bytes));
+    let link = third.json()["_links"]["signed_download"]["href"].as_str().unwrap().to_owned();
+    assert_eq!(ctx.download(&link, None).await.body, bytes);
+    // Parts 4 and 5 were read back, by part 3's request; part 3 never was.
+    assert_eq!(read_back(&ctx), PART + PART + 5);
+    ctx.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_the_digest_reads_back_overtaking_parts_off_the_request_path() {
+    the_digest_reads_back_overtaking_parts_off_the_request_path(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_the_digest_reads_back_overtaking_parts_off_the_request_path() {
+    the_digest_reads_back_overtaking_parts_off_the_request_path(Backend::Postgres).await;
+}
+
 /// A part request whose connection dies after `sent` bytes of `bytes`.
 fn cut_request(url: &str, bytes: &[u8], sent: usize) -> Request<Body> {
     let first: Result<bytes::Bytes, std::io::Error> = Ok(bytes[..sent].to_vec().into());
