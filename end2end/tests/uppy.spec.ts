@@ -33,7 +33,11 @@ async function droppingProxy(target: string, cutAt: number) {
     const upstream = http.request(
       { host: upstreamUrl.hostname, port: upstreamUrl.port, method: req.method, path: req.url, headers: req.headers },
       (answer) => {
-        const headers = { ...answer.headers };
+        // Every request on a connection of its own: a browser silently
+        // sends a request again when a reused connection drops before the
+        // answer, so the cut PATCH would be re-sent whole instead of Uppy
+        // asking where the upload stands.
+        const headers = { ...answer.headers, connection: 'close' };
         if (typeof headers.location === 'string') headers.location = headers.location.replace(upstreamUrl.origin, origin);
         if (req.method === 'PATCH') {
           answeredPatches.push({ offset: Number(req.headers['upload-offset']), status: answer.statusCode ?? 0 });
