@@ -11,11 +11,14 @@
 //! takes in only its own piece, hashed on the way in, and answers; pieces
 //! that must be read back are left to a task of the session's own, so
 //! the part that continues the digest (the one a client's window waits
-//! on) never waits for the hashing of the parts that overtook it. Three
-//! requests do take in whatever is left themselves, and answer with the
-//! file or why it was refused: the part that ends the file, the part that
-//! announces the file's digest, and the part whose bytes let the stored
-//! run reach the file's end.
+//! on) never waits for the hashing of the parts that overtook it. The
+//! task never completes the file: that is a request's, so that a request
+//! answers with the file or with why it was refused. Three requests take
+//! in whatever is left themselves, waiting for their turn if the task
+//! holds it: the part that ends the file, the part that announces the
+//! file's digest, and a part whose bytes let the stored run reach the
+//! file's end (whichever request records the last missing piece finds
+//! the run complete when it looks).
 //!
 //! Bytes are read back once at most, in chunks of the store's stream
 //! (64 KiB on disk), so a session's digest needs no more memory than one
@@ -197,11 +200,11 @@ pub async fn advance(
         // own does it, so this request answers now.
         let state = state.clone();
         tokio::spawn(async move {
-            let moved = advance_with(&state, session_id, None, false, Reading::ReadBack).await;
+            let moved = advance_with(&state, session_id, None, false, Reading::Behind).await;
             if let Err(e) = moved {
-                // The request that ends the file hears why, if it matters
-                // (a refused completion is kept for it).
-                tracing::debug!(session = session_id, "moving the digest: {e}");
+                // Pieces it could not read stay for the next request or
+                // restart to take in; the upload is not harmed.
+                tracing::warn!(session = session_id, "reading back for the digest: {e}");
             }
         });
     }
@@ -212,10 +215,16 @@ pub async fn advance(
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Reading {
     /// Only the caller's own piece, hashed as it arrived: nothing is read
-    /// back from the store.
+    /// back from the store, unless the stored pieces reach the file's end
+    /// (then as `ReadBack`: this request completes the file).
     OwnOnly,
-    /// Every piece that continues the digest, read back when needed.
+    /// Every piece that continues the digest, read back when needed, and
+    /// the file completed when they reach its end.
     ReadBack,
+    /// The task that reads back behind the requests: every piece but the
+    /// one that ends the file. Completing is left to a request, so that
+    /// a request answers with the file (or with why it was refused).
+    Behind,
 }
 
 /// [`advance`]'s work; also answers whether pieces were left for reading
@@ -225,11 +234,19 @@ async fn advance_with(
     session_id: i64,
     seed: Option<Seed>,
     wait: bool,
-    reading: Reading,
+    mut reading: Reading,
 ) -> Result<(Option<i64>, bool)> {
     let mover = state.ingest.digest_locks.of(session_id);
     mover.pending.store(true, Ordering::SeqCst);
     let mut turn = if wait { Some(mover.lock.lock().await) } else { mover.lock.try_lock().ok() };
+    if turn.is_none() && reading == Reading::OwnOnly && reaches_the_end(state, session_id).await? {
+        // Whoever moves the digest now (the task reading back behind the
+        // requests, or a request that took in only its own piece) leaves
+        // completing the file to a request: this one, whose bytes may be
+        // the last the file lacked.
+        turn = Some(mover.lock.lock().await);
+        reading = Reading::ReadBack;
+    }
     let mut seed = seed;
     let mut created = None;
     let mut closed = false;
@@ -320,6 +337,10 @@ async fn step(
     let mut run = contiguous_from(&pieces, from.upto as u64);
     let mut left = false;
     let to_the_end = run.last().is_some_and(|p| p.end == session.file_size as u64);
+    if reading == Reading::Behind && to_the_end {
+        // The piece that ends the file is a request's to take in.
+        run.pop();
+    }
     if reading == Reading::OwnOnly && !to_the_end {
         // Only the seed's piece, and only where it continues the digest.
         // Unless the pieces now reach the file's end: then this request
@@ -417,6 +438,20 @@ async fn step(
             Err(e)
         }
     }
+}
+
+/// Whether the pieces stored from where the digest stands run without a
+/// gap to the file's end, while the session takes bytes.
+async fn reaches_the_end(state: &AppState, session_id: i64) -> Result<bool> {
+    let Some(session) = state.db.session(session_id).await? else { return Ok(false) };
+    if session.status != crate::store::sessions::status::UPLOADING {
+        return Ok(false);
+    }
+    let from = point(state, &session).upto;
+    let records = state.db.pieces_between(session_id, from, i64::MAX).await?;
+    let pieces: Vec<Piece> = records.iter().map(PieceRecord::piece).collect();
+    let run = contiguous_from(&pieces, from as u64);
+    Ok(run.last().is_some_and(|p| p.end == session.file_size as u64))
 }
 
 /// The last piece's SHA-256 must be every one the client announced: when
