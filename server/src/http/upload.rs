@@ -198,22 +198,26 @@ fn digest_header(headers: &HeaderMap, name: &str) -> Result<Option<[u8; 32]>> {
 /// 202 with where the next part goes, or 200 with the file once the part
 /// completed it (and for parts that end the file, sent again afterwards).
 async fn answer(state: &AppState, part: PartNumber, appended: Appended) -> Result<Response> {
-    let Appended { end, session, created_version } = appended;
+    let Appended { end, mut session, created_version, completes } = appended;
     let file_size = session.file_size as u64;
+    // The file's end is stored, but bytes before it may not be yet: where
+    // the upload stands (finding that may complete the file just now).
+    let mut at = None;
+    if end == file_size && session.status != status::COMPLETED {
+        let (position, fresh) = ingest::position(state, &session).await?;
+        (at, session) = (Some(position), fresh);
+    }
     let completed = session.status == status::COMPLETED;
-    if completed && (created_version.is_some() || end == file_size) {
+    if completed && (created_version.is_some() || end == file_size || completes) {
         let file_id = session.file_id.ok_or(Error::NotFound("file"))?;
         let file = state.db.file_by_id(file_id).await?.ok_or(Error::NotFound("file"))?;
         let mut view = state.file_view(&file).await?;
         view.session_id = session.id;
         return Ok((StatusCode::OK, Json(CompletedFile { file: view })).into_response());
     }
-    let next_url = if end < file_size {
-        state.part_url(session.id, part.saturating_add(1), end)
-    } else {
-        // The file's end is stored, but bytes before it are not yet.
-        let (at, _) = ingest::position(state, &session).await?;
-        state.part_url(session.id, at.next_part, at.received)
+    let next_url = match at {
+        None => state.part_url(session.id, part.saturating_add(1), end),
+        Some(at) => state.part_url(session.id, at.next_part, at.received),
     };
     let body = PartAccepted { session_id: session.id, next_url, part, received: end };
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())

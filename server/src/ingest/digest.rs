@@ -193,8 +193,29 @@ pub async fn advance(
     seed: Option<Seed>,
     wait: bool,
 ) -> Result<Option<i64>> {
+    Ok(advance_part(state, session_id, seed, wait).await?.created)
+}
+
+/// What a request's turn at the digest came to.
+pub struct Turn {
+    /// The version this turn created, if any.
+    pub created: Option<i64>,
+    /// The request took its turn to see the file completed: it waited
+    /// (`wait`), or its bytes let the stored run reach the file's end.
+    /// Whoever completed the file, such a request answers with it.
+    pub completes: bool,
+}
+
+/// [`advance`], saying whether the request took its turn to complete the
+/// file.
+pub async fn advance_part(
+    state: &AppState,
+    session_id: i64,
+    seed: Option<Seed>,
+    wait: bool,
+) -> Result<Turn> {
     let reading = if wait { Reading::ReadBack } else { Reading::OwnOnly };
-    let (created, left) = advance_with(state, session_id, seed, wait, reading).await?;
+    let (created, left, completes) = advance_with(state, session_id, seed, wait, reading).await?;
     if left {
         // Pieces that overtook this one must be read back: a task of its
         // own does it, so this request answers now.
@@ -208,7 +229,7 @@ pub async fn advance(
             }
         });
     }
-    Ok(created)
+    Ok(Turn { created, completes })
 }
 
 /// How far one turn at the digest may go.
@@ -228,14 +249,15 @@ enum Reading {
 }
 
 /// [`advance`]'s work; also answers whether pieces were left for reading
-/// back (only with `Reading::OwnOnly`).
+/// back (only with `Reading::OwnOnly`) and whether this call took its
+/// turn to complete the file (it read back to the end).
 async fn advance_with(
     state: &AppState,
     session_id: i64,
     seed: Option<Seed>,
     wait: bool,
     mut reading: Reading,
-) -> Result<(Option<i64>, bool)> {
+) -> Result<(Option<i64>, bool, bool)> {
     let mover = state.ingest.digest_locks.of(session_id);
     mover.pending.store(true, Ordering::SeqCst);
     let mut turn = if wait { Some(mover.lock.lock().await) } else { mover.lock.try_lock().ok() };
@@ -296,7 +318,7 @@ async fn advance_with(
         // The session takes no more bytes: nothing to keep for it.
         state.ingest.digest_locks.forget(session_id);
     }
-    Ok((created, left))
+    Ok((created, left, reading == Reading::ReadBack))
 }
 
 /// What one look at the stored pieces did.

@@ -92,6 +92,10 @@ pub struct Appended {
     pub session: SessionRecord,
     /// The version this append completed, if it was the one.
     pub created_version: Option<i64>,
+    /// The append waited to see the file completed (its part ends the
+    /// file, announced its digest, or let the stored bytes reach the
+    /// end): it answers with the file, whoever completed it.
+    pub completes: bool,
 }
 
 /// The window and limits an append works with: the session's, with the

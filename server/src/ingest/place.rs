@@ -397,9 +397,10 @@ async fn finish(
     // whether the file was made; the others leave their piece to whoever
     // is moving the digest.
     let wait = end == session.file_size as u64 || whole_sha256.is_some();
-    let created_version = digest::advance(state, session.id, seed, wait).await?;
-    if !(wait || created_version.is_some()) {
-        return Ok(Appended { end, session: session.clone(), created_version });
+    let turn = digest::advance_part(state, session.id, seed, wait).await?;
+    let (created_version, completes) = (turn.created, turn.completes);
+    if !(completes || created_version.is_some()) {
+        return Ok(Appended { end, session: session.clone(), created_version, completes });
     }
     let session = state.db.session(session.id).await?.ok_or(Error::NotFound("upload session"))?;
     if wait && session.status == status::UPLOADING {
@@ -415,5 +416,5 @@ async fn finish(
             }));
         }
     }
-    Ok(Appended { end, session, created_version })
+    Ok(Appended { end, session, created_version, completes })
 }
