@@ -200,9 +200,11 @@ pub async fn advance(
 pub struct Turn {
     /// The version this turn created, if any.
     pub created: Option<i64>,
-    /// The request took its turn to see the file completed: it waited
-    /// (`wait`), or its bytes let the stored run reach the file's end.
-    /// Whoever completed the file, such a request answers with it.
+    /// The stored pieces reached the file's end when this request looked,
+    /// after recording its own (not counting a request that waits because
+    /// its part ends the file or announces the digest): it took its turn
+    /// to see the file completed, and answers with it, whoever completed
+    /// it.
     pub completes: bool,
 }
 
@@ -249,8 +251,8 @@ enum Reading {
 }
 
 /// [`advance`]'s work; also answers whether pieces were left for reading
-/// back (only with `Reading::OwnOnly`) and whether this call took its
-/// turn to complete the file (it read back to the end).
+/// back (only with `Reading::OwnOnly`) and whether a non-waiting call
+/// found the stored pieces reaching the file's end ([`Turn::completes`]).
 async fn advance_with(
     state: &AppState,
     session_id: i64,
@@ -261,7 +263,9 @@ async fn advance_with(
     let mover = state.ingest.digest_locks.of(session_id);
     mover.pending.store(true, Ordering::SeqCst);
     let mut turn = if wait { Some(mover.lock.lock().await) } else { mover.lock.try_lock().ok() };
+    let mut reached_end = false;
     if turn.is_none() && reading == Reading::OwnOnly && reaches_the_end(state, session_id).await? {
+        reached_end = true;
         // Whoever moves the digest now (the task reading back behind the
         // requests, or a request that took in only its own piece) leaves
         // completing the file to a request: this one, whose bytes may be
@@ -276,7 +280,7 @@ async fn advance_with(
     while let Some(guard) = turn {
         loop {
             mover.pending.store(false, Ordering::SeqCst);
-            match step(state, session_id, seed.take(), &mover, reading).await {
+            match step(state, session_id, seed.take(), &mover, reading, &mut reached_end).await {
                 Ok(Step::Left) => {
                     left = true;
                     break;
@@ -318,7 +322,7 @@ async fn advance_with(
         // The session takes no more bytes: nothing to keep for it.
         state.ingest.digest_locks.forget(session_id);
     }
-    Ok((created, left, reading == Reading::ReadBack))
+    Ok((created, left, reached_end && !wait))
 }
 
 /// What one look at the stored pieces did.
@@ -345,6 +349,7 @@ async fn step(
     seed: Option<Seed>,
     mover: &Mover,
     reading: Reading,
+    reached_end: &mut bool,
 ) -> Result<Step> {
     let session = state.db.session(session_id).await?.ok_or(Error::NotFound("upload session"))?;
     if session.status != crate::store::sessions::status::UPLOADING {
@@ -362,6 +367,9 @@ async fn step(
     if reading == Reading::Behind && to_the_end {
         // The piece that ends the file is a request's to take in.
         run.pop();
+    }
+    if reading == Reading::OwnOnly && to_the_end {
+        *reached_end = true;
     }
     if reading == Reading::OwnOnly && !to_the_end {
         // Only the seed's piece, and only where it continues the digest.

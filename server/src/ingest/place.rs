@@ -138,12 +138,20 @@ where
     let Some((writer, from, key)) = writer.zip(store_from).zip(key).map(|((w, f), k)| (w, f, k))
     else {
         // Every byte was already stored, identically: a replay.
-        return finish(state, &session, verified_to, None, request.whole_digest.as_deref()).await;
+        return finish(state, &session, verified_to, None, request.whole_digest.as_deref(), false)
+            .await;
     };
     if received.stored == 0 && shape.file_size > 0 {
         if !received.verified.is_empty() {
-            return finish(state, &session, verified_to, None, request.whole_digest.as_deref())
-                .await;
+            return finish(
+                state,
+                &session,
+                verified_to,
+                None,
+                request.whole_digest.as_deref(),
+                false,
+            )
+            .await;
         }
         return Err(Error::PartSize("an empty part is only taken for an empty file".into()));
     }
@@ -153,11 +161,13 @@ where
     let piece = Piece { start: from, end: from + written, part: request.part };
     if !record(state, &session, piece, &key, blob_offset, claim).await? {
         lost(state, &session, piece, &key).await?;
-        return finish(state, &session, piece.end, None, request.whole_digest.as_deref()).await;
+        return finish(state, &session, piece.end, None, request.whole_digest.as_deref(), false)
+            .await;
     }
     let recorded_at = began.elapsed();
     let seed = received.digest.map(|after| Seed { piece, after });
-    let appended = finish(state, &session, piece.end, seed, request.whole_digest.as_deref()).await;
+    let whole = request.whole_digest.as_deref();
+    let appended = finish(state, &session, piece.end, seed, whole, true).await;
     tracing::debug!(
         session = session.id,
         start = piece.start,
@@ -385,21 +395,24 @@ async fn lost(
     outcome
 }
 
-/// Carries the digest on and answers where the bytes ended.
+/// Carries the digest on and answers where the bytes ended; `stored`:
+/// this request stored new bytes (not a replay of stored ones).
 async fn finish(
     state: &AppState,
     session: &SessionRecord,
     end: u64,
     seed: Option<Seed>,
     whole_sha256: Option<&str>,
+    stored: bool,
 ) -> Result<Appended> {
     // The part that ends the file, or announces its digest, waits to hear
     // whether the file was made; the others leave their piece to whoever
     // is moving the digest.
     let wait = end == session.file_size as u64 || whole_sha256.is_some();
     let turn = digest::advance_part(state, session.id, seed, wait).await?;
-    let (created_version, completes) = (turn.created, turn.completes);
-    if !(completes || created_version.is_some()) {
+    // A replay answers as it did the first time, not with the file.
+    let (created_version, completes) = (turn.created, turn.completes && stored);
+    if !(wait || completes || created_version.is_some()) {
         return Ok(Appended { end, session: session.clone(), created_version, completes });
     }
     let session = state.db.session(session.id).await?.ok_or(Error::NotFound("upload session"))?;
