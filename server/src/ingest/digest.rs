@@ -264,7 +264,12 @@ async fn advance_with(
     mover.pending.store(true, Ordering::SeqCst);
     let mut turn = if wait { Some(mover.lock.lock().await) } else { mover.lock.try_lock().ok() };
     let mut reached_end = false;
-    if turn.is_none() && reading == Reading::OwnOnly && reaches_the_end(state, session_id).await? {
+    let busy_at_the_end = turn.is_none()
+        && reading == Reading::OwnOnly
+        && stored_run(state, session_id)
+            .await?
+            .is_some_and(|stored| reaches_the_end(&stored.session, &stored.run));
+    if busy_at_the_end {
         reached_end = true;
         // Whoever moves the digest now (the task reading back behind the
         // requests, or a request that took in only its own piece) leaves
@@ -351,33 +356,29 @@ async fn step(
     reading: Reading,
     reached_end: &mut bool,
 ) -> Result<Step> {
-    let session = state.db.session(session_id).await?.ok_or(Error::NotFound("upload session"))?;
-    if session.status != crate::store::sessions::status::UPLOADING {
+    let Some(Stored { session, from, records, mut run }) = stored_run(state, session_id).await?
+    else {
         return Ok(Step::Closed);
-    }
+    };
     // Written is what the database holds; from, where this process has
     // the digest (ahead of written, when it did not write its last moves).
     let written = DigestCursor { upto: session.digest_upto, state: session.digest_state.clone() };
-    let from = point(state, &session);
-    let records = state.db.pieces_between(session_id, from.upto, i64::MAX).await?;
-    let pieces: Vec<Piece> = records.iter().map(PieceRecord::piece).collect();
-    let mut run = contiguous_from(&pieces, from.upto as u64);
     let mut left = false;
-    let to_the_end = run.last().is_some_and(|p| p.end == session.file_size as u64);
-    if reading == Reading::Behind && to_the_end {
+    match (reading, reaches_the_end(&session, &run)) {
         // The piece that ends the file is a request's to take in.
-        run.pop();
-    }
-    if reading == Reading::OwnOnly && to_the_end {
-        *reached_end = true;
-    }
-    if reading == Reading::OwnOnly && !to_the_end {
+        (Reading::Behind, true) => {
+            run.pop();
+        }
+        // This request completes the file and answers with it.
+        (Reading::OwnOnly, true) => *reached_end = true,
         // Only the seed's piece, and only where it continues the digest.
-        // Unless the pieces now reach the file's end: then this request
-        // completes the file and answers with it.
-        let own = run.iter().take_while(|p| seed.as_ref().is_some_and(|s| s.piece == **p)).count();
-        left = own < run.len();
-        run.truncate(own);
+        (Reading::OwnOnly, false) => {
+            let own =
+                run.iter().take_while(|p| seed.as_ref().is_some_and(|s| s.piece == **p)).count();
+            left = own < run.len();
+            run.truncate(own);
+        }
+        _ => {}
     }
     let Some(last) = run.last().copied() else {
         return Ok(if left { Step::Left } else { Step::Done });
@@ -470,18 +471,32 @@ async fn step(
     }
 }
 
-/// Whether the pieces stored from where the digest stands run without a
-/// gap to the file's end, while the session takes bytes.
-async fn reaches_the_end(state: &AppState, session_id: i64) -> Result<bool> {
-    let Some(session) = state.db.session(session_id).await? else { return Ok(false) };
+/// A session taking bytes, where this process has its digest, and the
+/// pieces stored from there: all of them, and the run without a gap.
+struct Stored {
+    session: SessionRecord,
+    from: DigestCursor,
+    records: Vec<PieceRecord>,
+    run: Vec<Piece>,
+}
+
+/// The stored pieces from where the digest stands; `None` once the
+/// session takes no more bytes (completed, cancelled, expired).
+async fn stored_run(state: &AppState, session_id: i64) -> Result<Option<Stored>> {
+    let session = state.db.session(session_id).await?.ok_or(Error::NotFound("upload session"))?;
     if session.status != crate::store::sessions::status::UPLOADING {
-        return Ok(false);
+        return Ok(None);
     }
-    let from = point(state, &session).upto;
-    let records = state.db.pieces_between(session_id, from, i64::MAX).await?;
+    let from = point(state, &session);
+    let records = state.db.pieces_between(session_id, from.upto, i64::MAX).await?;
     let pieces: Vec<Piece> = records.iter().map(PieceRecord::piece).collect();
-    let run = contiguous_from(&pieces, from as u64);
-    Ok(run.last().is_some_and(|p| p.end == session.file_size as u64))
+    let run = contiguous_from(&pieces, from.upto as u64);
+    Ok(Some(Stored { session, from, records, run }))
+}
+
+/// Whether `run` reaches the session's last byte.
+fn reaches_the_end(session: &SessionRecord, run: &[Piece]) -> bool {
+    run.last().is_some_and(|p| p.end == session.file_size as u64)
 }
 
 /// The last piece's SHA-256 must be every one the client announced: when

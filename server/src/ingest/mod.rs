@@ -92,9 +92,10 @@ pub struct Appended {
     pub session: SessionRecord,
     /// The version this append completed, if it was the one.
     pub created_version: Option<i64>,
-    /// The append waited to see the file completed (its part ends the
-    /// file, announced its digest, or let the stored bytes reach the
-    /// end): it answers with the file, whoever completed it.
+    /// The append stored new bytes and then found the stored pieces
+    /// reaching the file's end: it took its turn to see the file
+    /// completed, and answers with it, whoever completed it. (A part
+    /// that ends the file answers with it anyway.)
     pub completes: bool,
 }
 
